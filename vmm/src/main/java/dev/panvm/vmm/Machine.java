@@ -1,0 +1,277 @@
+package dev.panvm.vmm;
+
+import dev.panvm.kvm.CpuidEntry;
+import dev.panvm.kvm.Kvm;
+import dev.panvm.kvm.VcpuFd;
+import dev.panvm.kvm.VmFd;
+import dev.panvm.kvm.api.KvmConstants;
+import dev.panvm.kvm.sys.ErrnoException;
+import dev.panvm.kvm.sys.LibC;
+import dev.panvm.kvm.sys.ThreadKick;
+import dev.panvm.vmm.arch.x86_64.BootCpu;
+import dev.panvm.vmm.arch.x86_64.CpuidSetup;
+import dev.panvm.vmm.arch.x86_64.Gdt;
+import dev.panvm.vmm.arch.x86_64.Layout;
+import dev.panvm.vmm.arch.x86_64.PageTables;
+import dev.panvm.vmm.boot.BootProtocol;
+import dev.panvm.vmm.boot.ElfKernel;
+import dev.panvm.vmm.boot.ElfLoader;
+import dev.panvm.vmm.boot.HvmStartInfo;
+import dev.panvm.vmm.boot.KernelLoadException;
+import dev.panvm.vmm.bus.Bus;
+import dev.panvm.vmm.devices.legacy.DebugExit;
+import dev.panvm.vmm.devices.legacy.PostCodePort;
+import dev.panvm.vmm.devices.legacy.Serial16550;
+import dev.panvm.vmm.memory.GuestMemory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A virtual machine built from a {@link MachineConfig}: KVM VM with in-kernel irqchip and PIT,
+ * guest RAM, the kernel loaded and its boot structures written, legacy devices on the buses, and
+ * vCPUs ready to run. {@link #create} reads as the list of steps it takes (as Firecracker's
+ * {@code builder.rs}).
+ */
+public final class Machine implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Machine.class);
+
+    private final Kvm kvm;
+    private final VmFd vm;
+    private final GuestMemory memory;
+    private final List<VcpuFd> vcpuFds;
+    private final Bus pio = new Bus("port-io");
+    private final Bus mmio = new Bus("mmio");
+    private final Serial16550 serial;
+    private final PostCodePort postCodes = new PostCodePort();
+    private final CompletableFuture<GuestOutcome> outcome = new CompletableFuture<>();
+    private final List<Vcpu> vcpus = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+
+    private Machine(Kvm kvm, VmFd vm, GuestMemory memory, List<VcpuFd> vcpuFds, MachineConfig config) {
+        this.kvm = kvm;
+        this.vm = vm;
+        this.memory = memory;
+        this.vcpuFds = vcpuFds;
+        this.serial = new Serial16550(config.serialOut(), this::setSerialIrq);
+    }
+
+    /** Builds the VM. Errors in the configuration or the kernel come back as one-line messages. */
+    public static Machine create(MachineConfig config) throws MachineException {
+        validate(config);
+        parseKernel(config);
+        Kvm kvm = openKvm();
+        VmFd vm = null;
+        GuestMemory memory = null;
+        List<VcpuFd> vcpus = new ArrayList<>();
+        try {
+            vm = kvm.createVm();
+            vm.setTssAddr(Layout.KVM_TSS_ADDR);
+            vm.setIdentityMapAddr(Layout.KVM_IDENTITY_MAP_ADDR);
+            vm.createIrqchip();
+            vm.createPit2(KvmConstants.KVM_PIT_SPEAKER_DUMMY);
+            memory = GuestMemory.allocate(Layout.ramRanges(config.memoryBytes()));
+            int slot = 0;
+            for (GuestMemory.Region r : memory.regions()) {
+                vm.setUserMemoryRegion(slot++, 0, r.guestAddress(), r.host());
+            }
+            ElfKernel kernel = ElfLoader.load(config.kernel(), memory, Layout.HIMEM_START);
+            int gdtLimit = Gdt.write(memory);
+            long cr3 = PageTables.write(memory);
+            long startInfo = HvmStartInfo.write(memory, config.cmdline(), HvmStartInfo.memoryMap(memory));
+            List<CpuidEntry> supported = kvm.supportedCpuid();
+            for (int i = 0; i < config.cpus(); i++) {
+                VcpuFd vcpu = vm.createVcpu(i);
+                vcpus.add(vcpu);
+                vcpu.setCpuid(CpuidSetup.forVcpu(supported, i, tscKhz(vcpu)));
+                vcpu.setFpuDefaults();
+            }
+            // Only the boot CPU starts at the kernel; the others wait, as on a PC, for the
+            // kernel to wake them with INIT/SIPI through the in-kernel local APIC.
+            setBootState(vcpus.getFirst(), config.boot(), kernel, gdtLimit, cr3, startInfo);
+            Machine machine = new Machine(kvm, vm, memory, vcpus, config);
+            machine.attachDevices();
+            return machine;
+        } catch (KernelLoadException e) {
+            closeAll(kvm, vm, memory, vcpus);
+            throw new MachineException(e.getMessage(), e);
+        } catch (ErrnoException e) {
+            closeAll(kvm, vm, memory, vcpus);
+            throw new MachineException("KVM setup failed: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeAll(kvm, vm, memory, vcpus);
+            throw e;
+        }
+    }
+
+    private static void validate(MachineConfig c) throws MachineException {
+        if (c.cpus() < 1 || c.cpus() > MachineConfig.MAX_CPUS) {
+            throw new MachineException("--cpus must be between 1 and " + MachineConfig.MAX_CPUS + ", got " + c.cpus());
+        }
+        if (c.memoryBytes() < Layout.MIN_RAM) {
+            throw new MachineException("guest RAM of " + (c.memoryBytes() >> 20) + " MiB is too small; the minimum is "
+                    + (Layout.MIN_RAM >> 20) + " MiB");
+        }
+        if (c.cmdline().length() > Layout.CMDLINE_MAX) {
+            throw new MachineException("kernel command line is " + c.cmdline().length() + " bytes; the limit is "
+                    + Layout.CMDLINE_MAX);
+        }
+        if (!c.cmdline().chars().allMatch(ch -> ch >= 0x20 && ch < 0x7f)) {
+            throw new MachineException("kernel command line must be printable ASCII");
+        }
+    }
+
+    /** Parses the kernel before any KVM or memory work, so a bad image fails fast and cheaply. */
+    private static void parseKernel(MachineConfig c) throws MachineException {
+        try {
+            if (Files.isDirectory(c.kernel())) {
+                throw new MachineException("kernel " + c.kernel() + ": is a directory");
+            }
+            ElfKernel k = ElfLoader.parse(c.kernel());
+            if (c.boot() == BootProtocol.PVH && k.pvhEntry().isEmpty()) {
+                throw new MachineException("kernel " + c.kernel() + ": no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY); boot it with --boot direct");
+            }
+            if (c.boot() == BootProtocol.DIRECT && Layout.bootVirtToPhys(k.entry()) < 0) {
+                throw new MachineException(String.format(
+                        "kernel %s: entry point %#x is neither below 4 GiB nor in the kernel half at %#x",
+                        c.kernel(), k.entry(), Layout.KERNEL_VIRT_BASE));
+            }
+        } catch (KernelLoadException e) {
+            throw new MachineException(e.getMessage(), e);
+        }
+    }
+
+    private static Kvm openKvm() throws MachineException {
+        try {
+            return Kvm.open();
+        } catch (ErrnoException e) {
+            String hint = switch (e.errno()) {
+                case LibC.ENOENT -> ": no such device; this host has no KVM (load kvm_intel/kvm_amd, or use a KVM-enabled host)";
+                case LibC.EACCES -> ": permission denied; add yourself to the kvm group or run as root";
+                default -> ": " + LibC.strerror(e.errno());
+            };
+            throw new MachineException("cannot open " + Kvm.DEVICE + hint, e);
+        }
+    }
+
+    private static int tscKhz(VcpuFd vcpu) {
+        try {
+            return vcpu.tscKhz();
+        } catch (ErrnoException e) {
+            return 0; // no stable TSC frequency to report: the guest calibrates
+        }
+    }
+
+    private static void setBootState(VcpuFd bsp, BootProtocol boot, ElfKernel kernel,
+                                     int gdtLimit, long cr3, long startInfo) throws ErrnoException {
+        if (boot == BootProtocol.PVH) {
+            bsp.setSregs(BootCpu.protectedMode32(bsp.getSregs(), gdtLimit));
+            bsp.setRegs(BootCpu.entryRegs(kernel.pvhEntry().orElseThrow(), startInfo, 0));
+        } else {
+            bsp.setSregs(BootCpu.longMode(bsp.getSregs(), gdtLimit, cr3));
+            bsp.setRegs(BootCpu.entryRegs(kernel.entry(), startInfo, 0));
+        }
+    }
+
+    private void attachDevices() {
+        pio.register(Serial16550.COM1_PORT, Serial16550.PORT_COUNT, serial);
+        pio.register(DebugExit.PORT, DebugExit.SIZE, new DebugExit(status -> outcome.complete(new GuestOutcome.Exited(status))));
+        pio.register(PostCodePort.PORT, 1, postCodes);
+    }
+
+    private void setSerialIrq(boolean asserted) {
+        try {
+            vm.irqLine(Serial16550.COM1_IRQ, asserted);
+        } catch (ErrnoException e) {
+            LOG.warn("cannot set IRQ {}: {}", Serial16550.COM1_IRQ, e.getMessage());
+        }
+    }
+
+    /** COM1, for feeding input to the guest. */
+    public Serial16550 serial() {
+        return serial;
+    }
+
+    /** The POST-code port at 0x80. */
+    public PostCodePort postCodes() {
+        return postCodes;
+    }
+
+    /** Guest RAM. */
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    /** Starts every vCPU on its own platform thread; {@link #awaitOutcome} waits for the end. */
+    public void start() {
+        ThreadKick.install();
+        for (VcpuFd fd : vcpuFds) {
+            Vcpu vcpu = new Vcpu(fd, pio, mmio, outcome::complete);
+            vcpus.add(vcpu);
+            Thread t = Thread.ofPlatform().name("vcpu-" + fd.id()).daemon().start(vcpu);
+            threads.add(t);
+        }
+    }
+
+    /** Waits until the guest ends or {@code timeout} passes, then stops every vCPU. */
+    public GuestOutcome awaitOutcome(Duration timeout) throws InterruptedException {
+        GuestOutcome result;
+        try {
+            result = outcome.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            result = new GuestOutcome.TimedOut(timeout.toMillis());
+        } catch (ExecutionException e) {
+            result = new GuestOutcome.Crashed("VMM error: " + e.getCause(), "");
+        }
+        stop();
+        return result;
+    }
+
+    /** Runs the VM to its end: {@link #start} then {@link #awaitOutcome}. */
+    public GuestOutcome run(Duration timeout) throws InterruptedException {
+        start();
+        return awaitOutcome(timeout);
+    }
+
+    private void stop() throws InterruptedException {
+        for (Vcpu v : vcpus) {
+            v.kick();
+        }
+        for (Thread t : threads) {
+            t.join(Duration.ofSeconds(2));
+            if (t.isAlive()) {
+                LOG.warn("{} did not stop", t.getName());
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        boolean running = threads.stream().anyMatch(Thread::isAlive);
+        if (running) {
+            // A vCPU still in KVM_RUN keeps using its kvm_run page and guest RAM: leave them mapped.
+            LOG.warn("vCPU threads still running; not releasing VM resources");
+            return;
+        }
+        closeAll(kvm, vm, memory, vcpuFds);
+    }
+
+    private static void closeAll(Kvm kvm, VmFd vm, GuestMemory memory, List<VcpuFd> vcpus) {
+        vcpus.forEach(VcpuFd::close);
+        if (vm != null) {
+            vm.close();
+        }
+        if (memory != null) {
+            memory.close();
+        }
+        kvm.close();
+    }
+}
