@@ -1,0 +1,78 @@
+package dev.panvm.vmm;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The independent reference: the same ferrite image under QEMU's microvm (PVH entry, QEMU's own
+ * UART and isa-debug-exit). QEMU reports a debug-exit value v as status (v << 1) | 1.
+ */
+class FerriteQemuKvmTest {
+    private static final String QEMU = "qemu-system-x86_64";
+
+    @BeforeEach
+    void needKvmAndQemu() {
+        KvmTestSupport.assumeKvm();
+        assumeTrue(onPath(QEMU), QEMU + " is not installed (apt-get install qemu-system-x86)");
+    }
+
+    private static boolean onPath(String exe) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (Files.isExecutable(Path.of(dir, exe))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The QEMU command line for ferrite, shared with bench/ (see scripts/qemu-ferrite). */
+    static List<String> qemuCommand(Path kernel, String cmdline) {
+        List<String> cmd = new ArrayList<>(List.of(QEMU, "-M", "microvm", "-enable-kvm",
+                "-cpu", "host,-arch-capabilities", "-m", "128M", "-smp", "1",
+                "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+                "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                "-kernel", kernel.toString()));
+        if (!cmdline.isEmpty()) {
+            cmd.addAll(List.of("-append", cmdline));
+        }
+        return cmd;
+    }
+
+    private record Run(int status, String output) {}
+
+    private static Run qemu(String cmdline) throws Exception {
+        Process p = new ProcessBuilder(qemuCommand(KvmTestSupport.ferrite(), cmdline))
+                .redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
+        p.getOutputStream().close();
+        byte[] out = p.getInputStream().readAllBytes();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "QEMU did not finish");
+        return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void ferriteBootsUnderQemuAndExitsZero() throws Exception {
+        Run r = qemu("hello=qemu");
+        assertEquals(1, r.status(), "debug-exit 0 appears as QEMU status 1\n" + r.output());
+        assertTrue(r.output().contains("ferrite") && r.output().contains("booted"), r.output());
+        assertTrue(r.output().contains("entry: pvh"), r.output());
+        assertTrue(r.output().contains("hello=qemu"), r.output());
+    }
+
+    @Test
+    void ferritePanicUnderQemu() throws Exception {
+        Run r = qemu("test=panic");
+        assertEquals(3, r.status(), "debug-exit 1 appears as QEMU status 3\n" + r.output());
+        assertTrue(r.output().contains("PANIC: test panic requested"), r.output());
+    }
+}

@@ -1,0 +1,43 @@
+package dev.panvm.vmm;
+
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** Shared by the KVM tests: skip without /dev/kvm, find the ferrite image, capture serial output. */
+public final class KvmTestSupport {
+    private KvmTestSupport() {}
+
+    /** Skips the calling test, with the reason, when this host cannot run KVM guests. */
+    public static void assumeKvm() {
+        Path kvm = Path.of("/dev/kvm");
+        assumeTrue(Files.exists(kvm), "no /dev/kvm on this host (KVM tests need hardware KVM or PVM)");
+        assumeTrue(Files.isReadable(kvm) && Files.isWritable(kvm), "/dev/kvm is not accessible to this user");
+    }
+
+    /** The ferrite ELF built by scripts/build-ferrite; fails (not skips) when it was not built. */
+    public static Path ferrite() {
+        Path p = Path.of(System.getProperty("ferrite.kernel", "../guest-kernel/target/ferrite"));
+        assertTrue(Files.isRegularFile(p), "ferrite is not built at " + p.toAbsolutePath() + ": run scripts/build-ferrite");
+        return p;
+    }
+
+    /** A byte sink the vCPU thread writes and the test thread reads. */
+    public static final class Capture extends OutputStream {
+        private final ByteArrayOutputStream buf = new ByteArrayOutputStream();
+
+        @Override
+        public synchronized void write(int b) {
+            buf.write(b);
+        }
+
+        public synchronized String text() {
+            return buf.toString(StandardCharsets.UTF_8);
+        }
+    }
+}
