@@ -18,11 +18,15 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * <p>Every access takes a guest-physical address and length and is checked against the regions
  * before any host memory is touched; the segments' own bounds are a second line of defence.
  * The mapping is backed by transparent huge pages and prefaulted, so the guest's first touch of a
- * page does not cost a host page fault (on PVM hosts a shadow-page fault, ~4.5 us).
+ * page does not cost a host page fault (on PVM hosts a shadow-page fault, ~4.5 us). Prefaulting
+ * runs on a background thread, chunk by chunk, because allocating huge pages is slow on some
+ * hosts (about 2 ms per MiB on the PVM development hosts) and the guest need not wait for it:
+ * a page it touches first is simply faulted in then.
  */
 public final class GuestMemory implements AutoCloseable {
     private static final int MADV_POPULATE_WRITE = 23;
     private static final long HOST_PAGE = 4096;
+    private static final long PREFAULT_CHUNK = 32L << 20;
 
     /** A contiguous range of guest-physical RAM and the host memory behind it. */
     public record Region(long guestAddress, MemorySegment host) {
@@ -41,6 +45,8 @@ public final class GuestMemory implements AutoCloseable {
 
     private final MemorySegment mapping;
     private final List<Region> regions;
+    private Thread prefaulter;
+    private volatile boolean closing;
 
     private GuestMemory(MemorySegment mapping, List<Region> regions) {
         this.mapping = mapping;
@@ -63,23 +69,29 @@ public final class GuestMemory implements AutoCloseable {
         } catch (ErrnoException e) {
             // Huge pages are an optimisation; a kernel without THP still runs the guest.
         }
-        prefault(mapping);
         Region[] regions = new Region[ranges.length];
         long offset = 0;
         for (int i = 0; i < ranges.length; i++) {
             regions[i] = new Region(ranges[i][0], mapping.asSlice(offset, ranges[i][1]));
             offset += ranges[i][1];
         }
-        return new GuestMemory(mapping, List.of(regions));
+        GuestMemory memory = new GuestMemory(mapping, List.of(regions));
+        memory.prefaulter = Thread.ofPlatform().name("prefault").daemon().start(memory::prefault);
+        return memory;
     }
 
-    private static void prefault(MemorySegment mapping) {
-        try {
-            LibC.madvise(mapping, MADV_POPULATE_WRITE);
-        } catch (ErrnoException e) {
-            // Kernels before 5.14 lack MADV_POPULATE_WRITE: touch every page instead.
-            for (long off = 0; off < mapping.byteSize(); off += HOST_PAGE) {
-                mapping.set(JAVA_BYTE, off, (byte) 0);
+    /** Faults in the whole mapping, a chunk at a time, until done or closing. */
+    private void prefault() {
+        for (long off = 0; off < mapping.byteSize() && !closing; off += PREFAULT_CHUNK) {
+            MemorySegment chunk = mapping.asSlice(off, Math.min(PREFAULT_CHUNK, mapping.byteSize() - off));
+            try {
+                LibC.madvise(chunk, MADV_POPULATE_WRITE);
+            } catch (ErrnoException e) {
+                // Kernels before 5.14 lack MADV_POPULATE_WRITE: touch every page instead (a
+                // read would map the shared zero page, so write the zero that is already there).
+                for (long p = 0; p < chunk.byteSize(); p += HOST_PAGE) {
+                    chunk.set(JAVA_BYTE, p, chunk.get(JAVA_BYTE, p));
+                }
             }
         }
     }
@@ -150,6 +162,13 @@ public final class GuestMemory implements AutoCloseable {
 
     @Override
     public void close() {
+        closing = true;
+        try {
+            prefaulter.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return; // leave the mapping in place rather than unmap it under the prefaulter
+        }
         try {
             LibC.munmap(mapping);
         } catch (ErrnoException e) {
