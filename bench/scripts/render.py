@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Renders a benchmark run (JMH JSON + boot-time JSON) as a Markdown table, with the host facts
+every figure needs: host kind (PVM or hardware KVM), CPU, JDK, commit."""
+import argparse
+import json
+import statistics
+
+
+def jmh_scores(path):
+    """{vmm: (score, error, unit, samples)} for the port-I/O exit benchmark."""
+    out = {}
+    for run in json.load(open(path)):
+        if not run["benchmark"].endswith("PortIoExitBenchmark.portIoExit"):
+            continue
+        m = run["primaryMetric"]
+        raw = [x for fork in m.get("rawData", []) for x in fork]
+        out[run["params"]["vmm"]] = (m["score"], m["scoreError"], m["scoreUnit"], raw)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--jmh", required=True)
+    ap.add_argument("--boot", required=True)
+    ap.add_argument("--host", required=True, help="host kind line")
+    ap.add_argument("--cpu", required=True)
+    ap.add_argument("--jdk", required=True)
+    ap.add_argument("--commit", required=True)
+    ap.add_argument("--date", required=True)
+    args = ap.parse_args()
+
+    pio = jmh_scores(args.jmh)
+    boot = json.load(open(args.boot))
+    lines = [
+        f"Host: **{args.host}**, {args.cpu}, 2 vCPUs available; JDK {args.jdk}; commit {args.commit}; {args.date}.",
+        "",
+        "| measurement | panvm | QEMU 7.2 microvm | panvm / QEMU |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    if "panvm" in pio and "qemu" in pio:
+        p, q = pio["panvm"], pio["qemu"]
+        lines.append(
+            f"| port-I/O exit round trips (guest `out` in PVM native mode -> VMM device), exits/s, JMH mean ± 99.9% CI "
+            f"| {p[0]:,.0f} ± {p[1]:,.0f} | {q[0]:,.0f} ± {q[1]:,.0f} | {p[0] / q[0]:.2f} |")
+        lines.append(
+            f"| same, as microseconds per exit (median of iterations) "
+            f"| {1e6 / statistics.median(p[3]):.1f} | {1e6 / statistics.median(q[3]):.1f} "
+            f"| {statistics.median(q[3]) / statistics.median(p[3]):.2f} |")
+    v = boot["vmms"]
+    lines.append(
+        f"| process start -> ferrite banner, ms (median of {boot['runs']}, {boot['mem']} RAM) "
+        f"| {v['panvm']['banner_s'] * 1000:.0f} | {v['qemu']['banner_s'] * 1000:.0f} "
+        f"| {boot['ratio_banner_panvm_over_qemu']:.1f} |")
+    lines.append(
+        f"| process start -> VM exit, ms (median of {boot['runs']}) "
+        f"| {v['panvm']['exit_s'] * 1000:.0f} | {v['qemu']['exit_s'] * 1000:.0f} "
+        f"| {boot['ratio_exit_panvm_over_qemu']:.1f} |")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
