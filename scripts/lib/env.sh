@@ -60,7 +60,8 @@ mvn_run() {
     command -v mvn >/dev/null 2>&1 || die "mvn not found; install Maven (apt-get install maven)"
     local flags=(-B)
     [[ "${PANVM_VERBOSE:-0}" == 1 ]] || flags+=(-q)
-    (cd "$PANVM_ROOT" && mvn "${flags[@]}" "$@")
+    # Maven 3.8 on JDK 24+ warns about its bundled guava using sun.misc.Unsafe; harmless.
+    (cd "$PANVM_ROOT" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" mvn "${flags[@]}" "$@")
 }
 
 PANVM_JAR="$PANVM_ROOT/vmm/target/panvm.jar"
