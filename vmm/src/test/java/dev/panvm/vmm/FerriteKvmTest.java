@@ -57,6 +57,13 @@ class FerriteKvmTest {
     }
 
     @Test
+    void cpuExceptionGivesAReadableReportAndNonZeroStatus() throws Exception {
+        Run r = boot("test=page-fault", 1, BootProtocol.DIRECT);
+        assertEquals(new GuestOutcome.Exited(1), r.outcome(), r.serial());
+        assertTrue(r.serial().contains("#PF") && r.serial().contains("cr2="), r.serial());
+    }
+
+    @Test
     void tripleFaultEndsTheVmWithAClearReason() throws Exception {
         long start = System.nanoTime();
         Run r = boot("test=triple-fault", 1, BootProtocol.DIRECT);
