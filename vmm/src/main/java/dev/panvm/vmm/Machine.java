@@ -94,9 +94,7 @@ public final class Machine implements AutoCloseable {
                 vcpu.setCpuid(CpuidSetup.forVcpu(supported, i, tscKhz(vcpu)));
                 vcpu.setFpuDefaults();
             }
-            // Only the boot CPU starts at the kernel; the others wait, as on a PC, for the
-            // kernel to wake them with INIT/SIPI through the in-kernel local APIC.
-            setBootState(vcpus.getFirst(), config.boot(), kernel, gdtLimit, cr3, startInfo);
+            setBootState(vcpus, config.boot(), kernel, gdtLimit, cr3, startInfo);
             Machine machine = new Machine(kvm, vm, memory, vcpus, config);
             machine.attachDevices();
             return machine;
@@ -170,14 +168,25 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    private static void setBootState(VcpuFd bsp, BootProtocol boot, ElfKernel kernel,
+    /**
+     * Direct entry: every vCPU starts at the kernel's entry in long mode at once, told its index
+     * (RDI) and the vCPU count (RSI), so the kernel needs no INIT/SIPI trampoline. PVH: only the
+     * boot CPU starts; the others wait, as on a PC, for INIT/SIPI through the in-kernel LAPIC.
+     */
+    private static void setBootState(List<VcpuFd> vcpus, BootProtocol boot, ElfKernel kernel,
                                      int gdtLimit, long cr3, long startInfo) throws ErrnoException {
+        VcpuFd bsp = vcpus.getFirst();
         if (boot == BootProtocol.PVH) {
             bsp.setSregs(BootCpu.protectedMode32(bsp.getSregs(), gdtLimit));
-            bsp.setRegs(BootCpu.entryRegs(kernel.pvhEntry().orElseThrow(), startInfo, 0));
-        } else {
-            bsp.setSregs(BootCpu.longMode(bsp.getSregs(), gdtLimit, cr3));
-            bsp.setRegs(BootCpu.entryRegs(kernel.entry(), startInfo, 0));
+            bsp.setRegs(BootCpu.entryRegs(kernel.pvhEntry().orElseThrow(), startInfo, 0, 1));
+            return;
+        }
+        for (VcpuFd vcpu : vcpus) {
+            vcpu.setSregs(BootCpu.longMode(vcpu.getSregs(), gdtLimit, cr3));
+            vcpu.setRegs(BootCpu.entryRegs(kernel.entry(), startInfo, vcpu.id(), vcpus.size()));
+            if (vcpu != bsp) {
+                vcpu.setMpState(KvmConstants.KVM_MP_STATE_RUNNABLE);
+            }
         }
     }
 

@@ -48,8 +48,11 @@ public final class BootCpu {
                 CR0_PE | CR0_ET, 0, 0, 0, 0, 0, reset.apicBase(), reset.interruptBitmap());
     }
 
-    /** General registers at entry: RBX = start info, RDI = vCPU index, a boot stack, IF clear. */
-    public static Regs entryRegs(long entry, long startInfo, int vcpuIndex) {
-        return Regs.initial(entry, Layout.BOOT_STACK_TOP).withRbx(startInfo).withRdi(vcpuIndex);
+    /**
+     * General registers at entry: RBX = start info, RDI = vCPU index, RSI = number of vCPUs, a
+     * boot stack (shared: a kernel must load its own per-CPU stack first), IF clear.
+     */
+    public static Regs entryRegs(long entry, long startInfo, int vcpuIndex, int vcpuCount) {
+        return Regs.initial(entry, Layout.BOOT_STACK_TOP).withRbx(startInfo).withRdi(vcpuIndex).withRsi(vcpuCount);
     }
 }

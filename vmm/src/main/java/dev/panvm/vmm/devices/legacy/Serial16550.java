@@ -2,10 +2,11 @@ package dev.panvm.vmm.devices.legacy;
 
 import dev.panvm.vmm.bus.BusDevice;
 import dev.panvm.vmm.devices.InterruptLine;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 
@@ -20,6 +21,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * enabled interrupt is pending. All register state is guarded by the object's monitor.
  */
 public final class Serial16550 implements BusDevice {
+    private static final Logger LOG = LoggerFactory.getLogger(Serial16550.class);
     public static final int COM1_PORT = 0x3f8;
     public static final int COM1_IRQ = 4;
     public static final int PORT_COUNT = 8;
@@ -63,6 +65,7 @@ public final class Serial16550 implements BusDevice {
     private boolean overrun;
     private boolean thrEmptyPending;
     private boolean irqAsserted;
+    private boolean outputBroken;
 
     public Serial16550(OutputStream out, InterruptLine irq) {
         this.out = out;
@@ -158,14 +161,26 @@ public final class Serial16550 implements BusDevice {
                 overrun = true;
             }
         } else {
-            try {
-                out.write(value);
-                out.flush();
-            } catch (IOException e) {
-                throw new UncheckedIOException("serial output failed", e);
-            }
+            writeOut(value);
         }
         thrEmptyPending = (ier & IER_THR_EMPTY) != 0;
+    }
+
+    /**
+     * Sends a byte to the output. If the output fails (say, a closed pipe), the line goes dead
+     * as a disconnected cable would: the guest keeps running, its further output is dropped.
+     */
+    private void writeOut(int value) {
+        if (outputBroken) {
+            return;
+        }
+        try {
+            out.write(value);
+            out.flush();
+        } catch (IOException e) {
+            outputBroken = true;
+            LOG.warn("serial output failed ({}); dropping further guest output", e.getMessage());
+        }
     }
 
     private int readRbr() {

@@ -118,6 +118,22 @@ class Serial16550Test {
     }
 
     @Test
+    void brokenOutputIsDroppedAndTheGuestGoesOn() {
+        Serial16550 dead = new Serial16550(new java.io.OutputStream() {
+            @Override
+            public void write(int b) throws java.io.IOException {
+                throw new java.io.IOException("Broken pipe");
+            }
+        }, level -> { });
+        MemorySegment d = Arena.ofAuto().allocate(1);
+        d.set(JAVA_BYTE, 0, (byte) 'x');
+        dead.write(Serial16550.RBR_THR_DLL, d);
+        dead.write(Serial16550.RBR_THR_DLL, d);
+        dead.read(Serial16550.LSR, d);
+        assertEquals(Serial16550.LSR_THR_EMPTY | Serial16550.LSR_TRANSMITTER_EMPTY, Byte.toUnsignedInt(d.get(JAVA_BYTE, 0)));
+    }
+
+    @Test
     void scratchRegisterHoldsItsValue() {
         outb(Serial16550.SCR, 0xa5);
         assertEquals(0xa5, in(Serial16550.SCR));
