@@ -77,6 +77,12 @@ public final class LibC {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle POLL = errnoCall("poll",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle EPOLL_CREATE1 = errnoCall("epoll_create1",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CTL = errnoCall("epoll_ctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle EPOLL_WAIT = errnoCall("epoll_wait",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LIBC.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
@@ -205,6 +211,22 @@ public final class LibC {
     /** {@code write(fd, buf, buf.byteSize())}; returns the count, or -errno for EINTR/EAGAIN. */
     public static long write(int fd, MemorySegment buf) throws ErrnoException {
         return interruptible("write", s -> (long) WRITE.invokeExact(s, fd, buf, buf.byteSize()));
+    }
+
+    /** {@code epoll_create1(flags)}. */
+    public static int epollCreate1(int flags) throws ErrnoException {
+        return (int) checked("epoll_create1", s -> (int) EPOLL_CREATE1.invokeExact(s, flags));
+    }
+
+    /** {@code epoll_ctl(epfd, op, fd, event)}; {@code event} is a {@code struct epoll_event}. */
+    public static void epollCtl(int epfd, int op, int fd, MemorySegment event) throws ErrnoException {
+        checked("epoll_ctl", s -> (int) EPOLL_CTL.invokeExact(s, epfd, op, fd, event));
+    }
+
+    /** {@code epoll_wait}; returns the number of ready events (0 on timeout or EINTR). */
+    public static int epollWait(int epfd, MemorySegment events, int maxEvents, int timeoutMs) throws ErrnoException {
+        long r = interruptible("epoll_wait", s -> (int) EPOLL_WAIT.invokeExact(s, epfd, events, maxEvents, timeoutMs));
+        return r < 0 ? 0 : (int) r;
     }
 
     /** {@code poll(fds, nfds, timeoutMs)} over an array of {@link #POLLFD}; returns the ready count (0 on EINTR). */
