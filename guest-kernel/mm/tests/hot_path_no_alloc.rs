@@ -1,0 +1,192 @@
+//! The crate's contract (lib.rs, "The no-allocation contract"): after
+//! construction, allocating and freeing pages and objects never allocates
+//! through `alloc`, because in the kernel `alloc` *is* this allocator.
+//!
+//! This test binary installs a counting global allocator that counts the
+//! allocations made by the current thread while counting is switched on,
+//! and runs a burst of buddy, per-CPU and kmalloc operations (including the
+//! slow paths: slab creation and release, per-CPU refill and drain, large
+//! allocations, failures, statistics) inside that window.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::fmt::Write as _;
+
+use common::{M, XorShift64};
+use mm::{BuddyAllocator, KMALLOC_SIZES, Kmalloc, PerCpuPages, PhysRange};
+
+struct CountingAlloc;
+
+thread_local! {
+    // `const` thread-locals without destructors need no allocation
+    // themselves, so reading them inside the allocator cannot recurse.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    let _ = COUNTING.try_with(|on| {
+        if on.get() {
+            let _ = COUNT.try_with(|n| n.set(n.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every call is forwarded unchanged to `System`, which upholds the
+// `GlobalAlloc` contract; the counting only touches thread-local `Cell`s.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: same layout, as the caller promised `GlobalAlloc::alloc`.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: `ptr`/`layout` came from this allocator, i.e. from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Allocations made by this thread while running `f`.
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    COUNT.with(|n| n.set(0));
+    COUNTING.with(|on| on.set(true));
+    f();
+    COUNTING.with(|on| on.set(false));
+    COUNT.with(|n| n.get())
+}
+
+/// A `fmt::Write` sink into a fixed buffer: formatting the reports must not
+/// allocate either, but a `String` would.
+struct Sink {
+    buf: [u8; 4096],
+    len: usize,
+}
+
+impl std::fmt::Write for Sink {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Guards against a vacuous pass of the test below.
+    let n = allocations_during(|| drop(std::hint::black_box(Box::new([0u8; 64]))));
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn alloc_and_free_never_allocate_after_construction() {
+    // Construction allocates (the bump allocator's job in the kernel).
+    let mut pages = BuddyAllocator::new(&[
+        PhysRange::new(0x3000, 40 * M),
+        PhysRange::new(64 * M, 80 * M),
+    ]);
+    let mut pcp = PerCpuPages::new(2, 16, 64);
+    let mut kmalloc = Kmalloc::new(512);
+    // Test-side bookkeeping, preallocated too so it stays out of the count.
+    let mut objects: Vec<(u64, usize, usize)> = Vec::with_capacity(20_000);
+    let mut blocks: Vec<(u64, usize)> = Vec::with_capacity(20_000);
+    let mut cached: Vec<(u64, usize)> = Vec::with_capacity(20_000);
+    let mut sink = Sink {
+        buf: [0; 4096],
+        len: 0,
+    };
+    let mut rng = XorShift64::new(0x5eed);
+
+    let n = allocations_during(|| {
+        for _ in 0..20_000 {
+            match rng.below(6) {
+                0 | 1 => {
+                    let size = KMALLOC_SIZES[rng.index(KMALLOC_SIZES.len())] - rng.index(8);
+                    let size = if rng.chance(5) {
+                        9_000 + rng.index(40_000)
+                    } else {
+                        size
+                    };
+                    let align = 1 << rng.below(7);
+                    if let Some(addr) = kmalloc.alloc(size, align, &mut pages) {
+                        objects.push((addr, size, align));
+                    }
+                }
+                2 if !objects.is_empty() => {
+                    let (addr, size, align) = objects.swap_remove(rng.index(objects.len()));
+                    kmalloc.free(addr, size, align, &mut pages);
+                }
+                3 => {
+                    let order = rng.index(5);
+                    if let Some(addr) = pages.alloc(order) {
+                        blocks.push((addr, order));
+                    }
+                    if !blocks.is_empty() && rng.chance(50) {
+                        let (addr, order) = blocks.swap_remove(rng.index(blocks.len()));
+                        pages.free(addr, order);
+                    }
+                }
+                4 => {
+                    let cpu = rng.index(2);
+                    if let Some(addr) = pcp.alloc(cpu, &mut pages) {
+                        cached.push((addr, cpu));
+                    }
+                }
+                _ if !cached.is_empty() => {
+                    let (addr, _) = cached.swap_remove(rng.index(cached.len()));
+                    pcp.free(rng.index(2), addr, &mut pages);
+                }
+                _ => {}
+            }
+        }
+        // Failures (too big, bad alignment) and the reporting paths.
+        assert!(kmalloc.alloc(1 << 30, 8, &mut pages).is_none());
+        assert!(kmalloc.alloc(8, 3, &mut pages).is_none());
+        assert!(pages.alloc(99).is_none());
+        let _ = write!(
+            sink,
+            "{}{}{}",
+            pages.stats(),
+            pages.fragmentation(),
+            kmalloc.stats()
+        );
+        // Free everything: slab release and per-CPU drain paths.
+        for (addr, size, align) in objects.drain(..) {
+            kmalloc.free(addr, size, align, &mut pages);
+        }
+        for (addr, order) in blocks.drain(..) {
+            pages.free(addr, order);
+        }
+        for (addr, cpu) in cached.drain(..) {
+            pcp.free(cpu, addr, &mut pages);
+        }
+        pcp.drain(0, &mut pages);
+        pcp.drain(1, &mut pages);
+    });
+
+    assert_eq!(n, 0, "the hot paths allocated {n} times");
+    // The burst did real work.
+    let st = kmalloc.stats();
+    assert!(st.classes.iter().map(|c| c.allocs).sum::<u64>() > 5_000);
+    assert!(st.large.allocs > 100);
+    assert!(sink.len > 1000);
+    assert!(pages.stats().merges > 1000);
+}
