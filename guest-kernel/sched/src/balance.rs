@@ -1,0 +1,302 @@
+//! Spreading work over CPUs: where a waking task goes (`select_task_rq_fair()`)
+//! and moving queued tasks from a busy CPU to a less busy one
+//! (`load_balance()`), both from kernel/sched/fair.c, much simplified.
+//!
+//! Linux balances over a hierarchy of scheduling domains (SMT siblings,
+//! cores sharing a cache, NUMA nodes) using decayed load averages (PELT).
+//! ferrite has a handful of equal CPUs, so here every CPU is its own group in
+//! one flat domain and "load" is the instantaneous sum of runnable weights.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::rq::RunQueue;
+use crate::task::Task;
+use crate::tunables::Tunables;
+use crate::{CpuId, Nanos, TaskId};
+
+/// Linux's `sd->imbalance_pct` for the cache-sharing (MC) domain: the busiest
+/// CPU must carry over 17% more load than this one before moving load pays.
+const IMBALANCE_PCT: u64 = 117;
+
+fn is_idle(rq: &RunQueue) -> bool {
+    rq.nr_running == 0
+}
+
+/// `select_task_rq_fair()` for a wakeup, simplified to:
+///
+/// 1. a task whose context is still on its previous CPU (it blocked there
+///    and that CPU has not switched away yet, Linux's `p->on_cpu`) must wake
+///    there, or two CPUs could run the same stack;
+/// 2. the previous CPU if it is idle: its caches may still hold the task's
+///    data (`select_idle_sibling()` tries `prev` first too);
+/// 3. else the waker's CPU if it is idle, else the lowest-numbered idle CPU
+///    (`select_idle_sibling()` scanning the cache domain);
+/// 4. with no idle CPU, the waker's CPU only if it carries less load than the
+///    previous one (`wake_affine_weight()`), else the previous CPU.
+pub(crate) fn select_task_rq(rqs: &[RunQueue], task: TaskId, prev: CpuId, waker: CpuId) -> CpuId {
+    if rqs[prev].on_cpu == Some(task) || is_idle(&rqs[prev]) {
+        return prev;
+    }
+    if is_idle(&rqs[waker]) {
+        return waker;
+    }
+    if let Some(idle) = rqs.iter().position(is_idle) {
+        return idle;
+    }
+    if rqs[waker].load < rqs[prev].load {
+        waker
+    } else {
+        prev
+    }
+}
+
+/// Moves a task's vruntime from one queue's frame of reference to another's.
+/// Each CPU's min_vruntime advances independently, so a raw vruntime means
+/// nothing elsewhere; Linux subtracts the old queue's min_vruntime when a
+/// task leaves (`dequeue_entity()`, `migrate_task_rq_fair()`) and adds the new
+/// one's when it arrives (`enqueue_entity()`), keeping its lag.
+pub(crate) fn migrate_vruntime(vruntime: Nanos, from_min: Nanos, to_min: Nanos) -> Nanos {
+    let moved = i128::from(vruntime) - i128::from(from_min) + i128::from(to_min);
+    u64::try_from(moved.max(0)).unwrap_or(u64::MAX)
+}
+
+/// How much to move (`env->migration_type` and `env->imbalance`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Imbalance {
+    /// This CPU is idle: move this many tasks, whatever they weigh
+    /// (`migrate_task`, used when the local group has spare capacity).
+    Tasks(u64),
+    /// Both CPUs are busy: move at most this much weight (`migrate_load`).
+    Load(u64),
+}
+
+/// `find_busiest_queue()` + `calculate_imbalance()`: the CPU to pull from and
+/// how much, or `None` when the CPUs are balanced enough. Only CPUs with a
+/// queued (not running) task can give one away.
+fn find_busiest(rqs: &[RunQueue], this_cpu: CpuId) -> Option<(CpuId, Imbalance)> {
+    let this = &rqs[this_cpu];
+    let candidates = rqs
+        .iter()
+        .enumerate()
+        .filter(|&(cpu, rq)| cpu != this_cpu && rq.nr_queued() > 0);
+    if is_idle(this) {
+        // Most tasks first; the lowest CPU number wins ties (`max_by_key` keeps the last max).
+        let (cpu, busiest) = candidates
+            .rev()
+            .max_by_key(|(_, rq)| (rq.nr_running, rq.load))?;
+        if busiest.nr_running < 2 {
+            return None;
+        }
+        let tasks = (busiest.nr_running as u64 / 2).max(1);
+        return Some((cpu, Imbalance::Tasks(tasks)));
+    }
+    let (cpu, busiest) = candidates
+        .rev()
+        .max_by_key(|(_, rq)| (rq.load, rq.nr_running))?;
+    // `imbalance_pct` check in `find_busiest_group()`.
+    if 100 * busiest.load <= IMBALANCE_PCT * this.load {
+        return None;
+    }
+    // Meet in the middle: moving half the difference evens the two out.
+    Some((cpu, Imbalance::Load((busiest.load - this.load) / 2)))
+}
+
+/// `can_migrate_task()`: not the task on the CPU (running, or just blocked
+/// and not yet switched away from), and not cache-hot (`task_hot()`).
+fn can_migrate_task(src: &RunQueue, task: &Task, now: Nanos, t: &Tunables) -> bool {
+    src.on_cpu != Some(task.id) && !task.is_cache_hot(now, t.sched_migration_cost_ns)
+}
+
+/// The tasks `load_balance()` may move from `src`, and in which order:
+/// Linux's `detach_tasks()` walks `rq->cfs_tasks` from the tail, i.e. the
+/// tasks that ran longest ago (coldest caches) first; so do we. It examines
+/// at most `loop_max = min(sched_nr_migrate, busiest->nr_running)` tasks.
+fn migration_candidates(
+    src: &RunQueue,
+    tasks: &BTreeMap<TaskId, Task>,
+    t: &Tunables,
+) -> Vec<TaskId> {
+    let mut queued: Vec<&Task> = src.queued().map(|(_, id)| &tasks[&id]).collect();
+    queued.sort_by_key(|task| (task.exec_start, task.id));
+    let loop_max = (t.sched_nr_migrate as usize).min(src.nr_running);
+    queued
+        .into_iter()
+        .take(loop_max)
+        .map(|task| task.id)
+        .collect()
+}
+
+/// `detach_tasks()`: chooses which of `src`'s queued tasks to move so as to
+/// cover `imbalance`, skipping those that may not move and, when moving
+/// load, those heavier than what is left to move.
+fn detach_tasks(
+    src: &RunQueue,
+    tasks: &BTreeMap<TaskId, Task>,
+    imbalance: Imbalance,
+    now: Nanos,
+    t: &Tunables,
+) -> Vec<TaskId> {
+    let mut chosen = Vec::new();
+    let mut left = imbalance;
+    for id in migration_candidates(src, tasks, t) {
+        let task = &tasks[&id];
+        if !can_migrate_task(src, task, now, t) {
+            continue;
+        }
+        left = match left {
+            Imbalance::Tasks(n) => Imbalance::Tasks(n - 1),
+            Imbalance::Load(load) if task.weight() <= load => Imbalance::Load(load - task.weight()),
+            Imbalance::Load(_) => continue,
+        };
+        chosen.push(id);
+        if matches!(left, Imbalance::Tasks(0) | Imbalance::Load(0)) {
+            break;
+        }
+    }
+    chosen
+}
+
+/// `load_balance()` for `this_cpu`: finds the busiest CPU, decides how much to
+/// move and which tasks, and returns `(source CPU, tasks to move)`. The caller
+/// moves them (`attach_tasks()`), since that touches two run queues.
+pub(crate) fn plan_balance(
+    rqs: &[RunQueue],
+    tasks: &BTreeMap<TaskId, Task>,
+    this_cpu: CpuId,
+    now: Nanos,
+    t: &Tunables,
+) -> Option<(CpuId, Vec<TaskId>)> {
+    if t.sched_nr_migrate == 0 {
+        return None;
+    }
+    let (busiest, imbalance) = find_busiest(rqs, this_cpu)?;
+    let chosen = detach_tasks(&rqs[busiest], tasks, imbalance, now, t);
+    Some((busiest, chosen))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskState;
+
+    fn rqs_with(nr_running: &[usize]) -> Vec<RunQueue> {
+        nr_running
+            .iter()
+            .map(|&n| {
+                let mut rq = RunQueue::default();
+                rq.nr_running = n;
+                rq.load = 1024 * n as u64;
+                rq
+            })
+            .collect()
+    }
+
+    fn queue(specs: &[(TaskId, i8, Option<Nanos>)]) -> (RunQueue, BTreeMap<TaskId, Task>) {
+        let mut rq = RunQueue::default();
+        let mut tasks = BTreeMap::new();
+        for &(id, nice, last_ran) in specs {
+            let mut task = Task::new(id, nice, 0);
+            task.state = TaskState::Queued;
+            task.exec_start = last_ran;
+            rq.account_enqueue(&task);
+            rq.insert(&task);
+            tasks.insert(id, task);
+        }
+        (rq, tasks)
+    }
+
+    #[test]
+    fn detach_takes_coldest_first_and_skips_on_cpu_and_hot_tasks() {
+        let t = Tunables {
+            sched_migration_cost_ns: 1_000,
+            ..Tunables::default()
+        };
+        let (mut rq, tasks) = queue(&[
+            (1, 0, Some(0)),
+            (2, 0, Some(100)),
+            (3, 0, Some(9_500)),
+            (4, 0, None),
+        ]);
+        // Task 1 blocked and was woken again before its CPU switched away.
+        rq.on_cpu = Some(1);
+        // At 10 us task 3 ran 0.5 us ago: cache-hot.
+        assert_eq!(
+            detach_tasks(&rq, &tasks, Imbalance::Tasks(4), 10_000, &t),
+            [4, 2]
+        );
+        assert_eq!(
+            detach_tasks(&rq, &tasks, Imbalance::Tasks(1), 10_000, &t),
+            [4]
+        );
+        // Only sched_nr_migrate tasks are examined (loop_max).
+        let t = Tunables {
+            sched_nr_migrate: 2,
+            ..t
+        };
+        assert_eq!(
+            detach_tasks(&rq, &tasks, Imbalance::Tasks(4), 10_000, &t),
+            [4]
+        );
+    }
+
+    #[test]
+    fn detach_by_load_skips_tasks_heavier_than_the_imbalance() {
+        let t = Tunables {
+            sched_migration_cost_ns: 0,
+            ..Tunables::default()
+        };
+        // Weights: nice -5 = 3121, nice 0 = 1024, nice 5 = 335.
+        let (rq, tasks) = queue(&[(1, -5, None), (2, 0, None), (3, 5, None), (4, 0, None)]);
+        assert_eq!(
+            detach_tasks(&rq, &tasks, Imbalance::Load(1_500), 0, &t),
+            [2, 3]
+        );
+        assert_eq!(
+            detach_tasks(&rq, &tasks, Imbalance::Load(3_121), 0, &t),
+            [1]
+        );
+        assert!(detach_tasks(&rq, &tasks, Imbalance::Load(300), 0, &t).is_empty());
+    }
+
+    #[test]
+    fn wakeups_prefer_prev_then_idle_then_lighter_waker() {
+        let rqs = rqs_with(&[0, 3, 2]);
+        assert_eq!(select_task_rq(&rqs, 7, 0, 1), 0, "prev idle");
+        assert_eq!(select_task_rq(&rqs, 7, 1, 2), 0, "some CPU idle");
+        let rqs = rqs_with(&[1, 3, 0]);
+        assert_eq!(select_task_rq(&rqs, 7, 1, 2), 2, "waker idle");
+        let rqs = rqs_with(&[1, 3, 2]);
+        assert_eq!(select_task_rq(&rqs, 7, 1, 2), 2, "waker lighter than prev");
+        assert_eq!(select_task_rq(&rqs, 7, 0, 2), 0, "prev lighter than waker");
+        let mut rqs = rqs_with(&[1, 0]);
+        rqs[0].on_cpu = Some(7);
+        assert_eq!(select_task_rq(&rqs, 7, 0, 1), 0, "still on its CPU");
+    }
+
+    #[test]
+    fn vruntime_keeps_its_lag_across_queues() {
+        assert_eq!(migrate_vruntime(105, 100, 1_000), 1_005);
+        assert_eq!(migrate_vruntime(95, 100, 1_000), 995);
+        assert_eq!(migrate_vruntime(0, 100, 50), 0);
+    }
+
+    #[test]
+    fn imbalance_by_tasks_when_idle_by_load_when_busy() {
+        let rqs = rqs_with(&[0, 5, 3]);
+        let mut rqs = rqs;
+        // find_busiest only looks at CPUs with queued tasks: fake the tree.
+        for (cpu, rq) in rqs.iter_mut().enumerate() {
+            for i in 1..rq.nr_running {
+                let mut task = Task::new((cpu * 100 + i) as TaskId, 0, cpu);
+                task.state = TaskState::Queued;
+                rq.insert(&task);
+            }
+        }
+        assert_eq!(find_busiest(&rqs, 0), Some((1, Imbalance::Tasks(2))));
+        assert_eq!(find_busiest(&rqs, 2), Some((1, Imbalance::Load(1024))));
+        assert_eq!(find_busiest(&rqs, 1), None, "busiest itself");
+        let balanced = rqs_with(&[6, 7]);
+        assert_eq!(find_busiest(&balanced, 0), None, "nothing queued anywhere");
+    }
+}

@@ -1,0 +1,79 @@
+//! What the scheduler knows about one task: Linux's `struct sched_entity`
+//! plus the few `task_struct` fields the fair class reads (state, CPU, nice).
+
+use crate::weights::{LoadWeight, clamp_nice};
+use crate::{CpuId, Nanos, TaskId};
+
+/// Where a task is, from the scheduler's point of view. Every live task is
+/// in exactly one of these states at any time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    /// The current task of its CPU (`cfs_rq->curr`); not in the run-queue tree.
+    Running,
+    /// Runnable and waiting in its CPU's run-queue tree.
+    Queued,
+    /// Sleeping: on no run queue until [`crate::Scheduler::wake`].
+    Blocked,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Task {
+    pub id: TaskId,
+    pub nice: i8,
+    /// `se.load`: the weight from the nice table.
+    pub load: LoadWeight,
+    pub state: TaskState,
+    /// The CPU whose run queue holds the task, or where it last ran when blocked.
+    pub cpu: CpuId,
+    /// `se.vruntime`: weighted run time, the run queue's sort key.
+    pub vruntime: Nanos,
+    /// `se.sum_exec_runtime`: total CPU time received.
+    pub sum_exec_runtime: Nanos,
+    /// `se.prev_sum_exec_runtime`: `sum_exec_runtime` when the task was last
+    /// picked, so the difference is the length of the current slice.
+    pub prev_sum_exec_runtime: Nanos,
+    /// `se.exec_start`: when run time was last charged. While the task runs
+    /// this is the start of the not-yet-charged interval; afterwards it is
+    /// when the task last ran, which is what "cache-hot" is judged by.
+    /// `None` until the task first runs.
+    pub exec_start: Option<Nanos>,
+    /// When the task was last put into a run-queue tree (for wait-time stats).
+    pub wait_start: Nanos,
+}
+
+impl Task {
+    /// A new task that is not on any run queue yet (Linux's `TASK_NEW`).
+    pub fn new(id: TaskId, nice: i8, cpu: CpuId) -> Self {
+        let nice = clamp_nice(nice);
+        Task {
+            id,
+            nice,
+            load: LoadWeight::from_nice(nice),
+            state: TaskState::Blocked,
+            cpu,
+            vruntime: 0,
+            sum_exec_runtime: 0,
+            prev_sum_exec_runtime: 0,
+            exec_start: None,
+            wait_start: 0,
+        }
+    }
+
+    /// `se.on_rq`: counted in its run queue's load (running or queued).
+    pub fn on_rq(&self) -> bool {
+        self.state != TaskState::Blocked
+    }
+
+    pub fn weight(&self) -> u64 {
+        self.load.weight
+    }
+
+    /// `task_hot()`: ran within `migration_cost` ns before `now`, so its
+    /// cache footprint is probably still warm on its current CPU.
+    pub fn is_cache_hot(&self, now: Nanos, migration_cost: Nanos) -> bool {
+        match self.exec_start {
+            None => false,
+            Some(last) => now.saturating_sub(last) < migration_cost,
+        }
+    }
+}
