@@ -3,7 +3,8 @@
  *
  *   QEMU (PVH):   pvh_entry, 32-bit protected mode, paging off, EBX = &hvm_start_info
  *   panvm:        ferrite_direct_entry (ELF e_entry), 64-bit long mode,
- *                 RBX = &hvm_start_info, RDI = vCPU index
+ *                 RBX = &hvm_start_info, RDI = vCPU index, RSI = vCPU count;
+ *                 every vCPU enters here at once (no INIT/SIPI)
  *
  * Both end in common_entry, which installs the kernel's own page tables, probes
  * for a PVM host and, if there is one, switches into PVM native mode before any
@@ -56,7 +57,9 @@
 .set ENTRY_PVH,         0
 .set ENTRY_DIRECT,      1
 
-.set BOOT_STACK_SIZE,   64 * 1024
+.set BOOT_STACK_SHIFT,  16                      /* 64 KiB per CPU */
+.set BOOT_STACK_SIZE,   1 << BOOT_STACK_SHIFT
+.set MAX_CPUS,          64                      /* same value in percpu.rs */
 
 /* ------------------------------------------------------------------------- */
 /* The PVH ELF note: QEMU looks for XEN_ELFNOTE_PHYS32_ENTRY in PT_NOTE.      */
@@ -116,13 +119,16 @@ pvh_entry64:
     mov     %esi, %r12d                 /* r12 = &hvm_start_info */
     mov     $ENTRY_PVH, %r13d           /* r13 = entry path */
     xor     %r14d, %r14d                /* r14 = vCPU index (PVH boots CPU 0 only) */
+    mov     $1, %ebx                    /* rbx = vCPU count (PVH: one CPU) */
     movabs  $common_entry, %rax
     jmp     *%rax
 
 /*
  * panvm's direct entry (ELF e_entry): 64-bit long mode, CPL0, the VMM's page
  * tables (identity 0..4 GiB, KERNEL_VMA -> 0 for 2 GiB), RBX = &hvm_start_info,
- * RDI = vCPU index, RSP unspecified.
+ * RDI = vCPU index, RSI = vCPU count, RSP unspecified (and shared by all vCPUs:
+ * nothing is pushed before each CPU has its own stack).  Every vCPU enters
+ * here at the same time.
  */
 .global ferrite_direct_entry
 ferrite_direct_entry:
@@ -131,16 +137,30 @@ ferrite_direct_entry:
     mov     %rbx, %r12
     mov     $ENTRY_DIRECT, %r13d
     mov     %rdi, %r14
-    test    %rdi, %rdi
-    jnz     park                        /* secondary vCPUs are not started yet */
+    mov     %rsi, %rbx
+    test    %rbx, %rbx
+    jnz     1f
+    mov     $1, %ebx                    /* a loader that leaves RSI 0: one CPU */
+1:
+    /* A CPU index without a boot stack parks; the boot CPU panics with the
+     * reason (percpu.rs checks the count). */
+    cmp     $MAX_CPUS, %r14
+    jae     park
     /* fall through */
 
 /*
  * Common 64-bit path, running at upper-half addresses with interrupts off.
- * In:  r12 = &hvm_start_info (physical), r13 = entry path, r14 = vCPU index.
+ * In:  r12 = &hvm_start_info (physical), r13 = entry path, r14 = vCPU index
+ *      (< MAX_CPUS), rbx = vCPU count.
+ * Each CPU runs it: the stack, CR3 load and PVM switch are per CPU; only the
+ * boot CPU (index 0) zeroes .bss, the others wait until it has.
  */
 common_entry:
-    lea     boot_stack_top(%rip), %rsp
+    /* This CPU's boot stack: boot_stacks + (index + 1) * BOOT_STACK_SIZE. */
+    lea     1(%r14), %rax
+    shl     $BOOT_STACK_SHIFT, %rax
+    lea     boot_stacks(%rip), %rsp
+    add     %rax, %rsp
 
     /* The kernel's own page tables (see below): U/S everywhere, PML4 on an odd page. */
     mov     $(boot_pml4 - KERNEL_VMA), %eax
@@ -186,6 +206,30 @@ common_entry:
     mov     %eax, 13*16+8(%rdi)         /* offset 63:32 */
     lidt    early_idt_ptr(%rip)
 
+    /* CPUID for platform/cpuid.rs (`boot_cpuid`, in .data), before the PVM
+     * switch: in native mode `cpuid` returns the host's values, not the
+     * VMM's.  CPU 0 only; keeps rbx (the vCPU count). */
+    test    %r14, %r14
+    jnz     3f
+    mov     %rbx, %r11
+    lea     boot_cpuid(%rip), %rdi
+    mov     $1, %eax
+    xor     %ecx, %ecx
+    cpuid
+    mov     %ebx, 4(%rdi)               /* leaf 1 EBX (initial APIC id) */
+    mov     %ecx, 8(%rdi)               /* leaf 1 ECX (x2APIC, TSC-deadline) */
+    mov     $0x40000000, %eax
+    xor     %ecx, %ecx
+    cpuid
+    mov     %eax, 12(%rdi)              /* max hypervisor leaf */
+    mov     $0x40000010, %eax
+    xor     %ecx, %ecx
+    cpuid
+    mov     %eax, 16(%rdi)              /* TSC kHz */
+    mov     %ebx, 20(%rdi)              /* APIC bus kHz */
+    movl    $1, (%rdi)                  /* filled */
+    mov     %r11, %rbx
+3:
     /* Probe: EAX = "PVM" on a PVM host, 0 when early_gp_handler caught a #GP. */
     mov     $MSR_PVM_SIGNATURE, %ecx
     xor     %eax, %eax
@@ -207,19 +251,36 @@ pvm_probe_rdmsr:
     wrmsr
     mov     $1, %r15d
 2:
+    test    %r14, %r14
+    jnz     ap_wait_bss
+
     /* Zero .bss ourselves (loaders need not); natively fast by now on PVM. */
     lea     __bss_start(%rip), %rdi
     lea     __bss_end(%rip), %rcx
     sub     %rdi, %rcx
     xor     %eax, %eax
     rep stosb
+    /* Release the other CPUs into Rust (x86 stores are ordered: they see .bss zeroed). */
+    movl    $1, bss_ready(%rip)
 
-    /* kernel_main(start_info_pa, entry, pvm_native, cpu) -> ! ; RSP is 16-byte aligned. */
+    /* kernel_main(start_info_pa, entry, pvm_native, cpu, ncpus) -> ! ; RSP is 16-byte aligned. */
     mov     %r12, %rdi
     mov     %r13, %rsi
     mov     %r15, %rdx
     mov     %r14, %rcx
+    mov     %rbx, %r8
     call    kernel_main
+    /* not reached */
+
+/* Secondary CPUs: wait (natively, on PVM) until .bss is clear, then
+ * ap_main(cpu, pvm_native) -> !, which waits for the boot CPU's go-ahead. */
+ap_wait_bss:
+    pause
+    cmpl    $0, bss_ready(%rip)
+    je      ap_wait_bss
+    mov     %r14, %rdi
+    mov     %r15, %rsi
+    call    ap_main
     /* not reached */
 park:
     cli
@@ -280,6 +341,11 @@ empty_idt_ptr:
     .word 0
     .quad 0
 
+/* Set to 1 by the boot CPU once .bss is zero (in .data: zeroing .bss must not clear it). */
+.balign 4
+bss_ready:
+    .long 0
+
 .popsection
 
 /* ------------------------------------------------------------------------- */
@@ -332,11 +398,14 @@ boot_pd:
 .popsection
 
 /* ------------------------------------------------------------------------- */
-/* The boot stack: its own NOBITS section, outside the .bss range zeroed above
- * (it is in use while .bss is cleared). */
+/* The boot stacks, one per possible CPU (CPU i uses the i-th): their own
+ * NOBITS section, outside the .bss range zeroed above (they are in use while
+ * .bss is cleared).  Each CPU's boot stack later carries its idle loop. */
 .pushsection .boot_stack, "aw", @nobits
 .balign 4096
-boot_stack:
-    .skip BOOT_STACK_SIZE
-boot_stack_top:
+.global boot_stacks
+boot_stacks:
+    .skip BOOT_STACK_SIZE * MAX_CPUS
+.global boot_stacks_end
+boot_stacks_end:
 .popsection

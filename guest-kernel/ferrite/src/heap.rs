@@ -1,45 +1,78 @@
-//! The first kernel heap: a bump allocator over one physical range chosen
-//! from the memory map at boot. Freeing only reclaims the most recent
-//! allocation (enough for a growing `String`); a buddy + slab allocator
-//! replaces this later (DESIGN.md, "ferrite design rules").
+//! The kernel heap (`#[global_allocator]`) and page allocation.
+//!
+//! Two phases:
+//! 1. **Bootstrap**: a bump allocator over one physical range chosen from the
+//!    memory map at boot. It serves everything until the real allocators
+//!    exist, including their own metadata (the `mm` crate allocates only in
+//!    its constructors). Freeing there only reclaims the most recent block.
+//! 2. **mm**: once [`init_mm`] has built the `mm` crate's buddy allocator
+//!    (over all RAM but the kernel image, the boot structures and the
+//!    bootstrap range), its per-CPU page caches and kmalloc slab caches, the
+//!    global allocator serves from `Kmalloc` (slabs for sizes up to 8 KiB,
+//!    buddy blocks above) behind one spinlock. Frees of pointers inside the
+//!    bootstrap range are ignored from then on: that memory is never reused.
+//!
+//! The `mm` crate deals in physical addresses; they become pointers through
+//! the kernel's direct map (`phys.rs`: virtual = `KERNEL_VMA` + physical).
 
+use alloc::vec::Vec;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
-use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 
 use bootinfo::PhysRange;
+use mm::{BuddyAllocator, BuddyStats, FragmentationReport, Kmalloc, KmallocStats, PerCpuPages};
 
+use crate::percpu;
 use crate::phys;
+use crate::sync::SpinLock;
 
-pub struct BumpHeap {
-    /// Next free virtual address; 0 before `init`.
-    next: AtomicUsize,
-    /// One past the last usable virtual address; 0 before `init`, so every
-    /// allocation fails until there is a heap.
-    end: AtomicUsize,
-    start: AtomicUsize,
+/// Per-CPU page cache: pages moved to/from the buddy allocator at once, and
+/// the most one CPU keeps (Linux's defaults are in the same range).
+const PCP_BATCH: usize = 31;
+const PCP_HIGH: usize = 186;
+
+/// The `mm` crate's allocators, behind one lock.
+pub struct Mm {
+    pub buddy: BuddyAllocator,
+    pub kmalloc: Kmalloc,
+    pub pcp: PerCpuPages,
+}
+
+pub struct KernelHeap {
+    /// Bootstrap region, virtual addresses; `end == 0` before `init`.
+    start: AtomicU64,
+    next: AtomicU64,
+    end: AtomicU64,
+    /// Set once `mm` holds the real allocators.
+    mm_ready: AtomicBool,
+    mm: SpinLock<Option<Mm>>,
 }
 
 #[global_allocator]
-static HEAP: BumpHeap = BumpHeap {
-    next: AtomicUsize::new(0),
-    end: AtomicUsize::new(0),
-    start: AtomicUsize::new(0),
+static HEAP: KernelHeap = KernelHeap {
+    start: AtomicU64::new(0),
+    next: AtomicU64::new(0),
+    end: AtomicU64::new(0),
+    mm_ready: AtomicBool::new(false),
+    mm: SpinLock::new(None),
 };
 
-/// Hands the heap its memory: `range` must be RAM that nothing else uses,
-/// inside the direct map. Call once, before the first allocation.
+/// Hands the bootstrap heap its memory: `range` must be RAM that nothing
+/// else uses, inside the direct map. Call once, before the first allocation.
 pub fn init(range: PhysRange) {
     let va = phys::phys_to_virt(range.start, range.len())
         .unwrap_or_else(|| panic!("heap {range} is outside the direct map"));
     assert_eq!(HEAP.end.load(Relaxed), 0, "heap initialised twice");
-    HEAP.start.store(va as usize, Relaxed);
-    HEAP.next.store(va as usize, Relaxed);
-    HEAP.end.store((va + range.len()) as usize, Relaxed);
+    HEAP.start.store(va, Relaxed);
+    HEAP.next.store(va, Relaxed);
+    HEAP.end.store(va + range.len(), Relaxed);
 }
 
-/// (bytes in use, bytes in total).
-pub fn usage() -> (usize, usize) {
+/// Bootstrap heap: (bytes in use, bytes in total).
+pub fn usage() -> (u64, u64) {
     let start = HEAP.start.load(Relaxed);
     (
         HEAP.next.load(Relaxed) - start,
@@ -47,19 +80,110 @@ pub fn usage() -> (usize, usize) {
     )
 }
 
-// SAFETY: `alloc` hands out disjoint, suitably aligned ranges inside the heap
-// region (the compare-exchange advances `next` past each one before it is
-// returned, so no two callers get overlapping memory), or null when out of
-// memory. `dealloc` only moves `next` back when the freed block is the last
-// one handed out, which makes exactly that block's bytes available again.
-unsafe impl GlobalAlloc for BumpHeap {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+/// Builds the buddy allocator over `free` (physical RAM nobody else uses,
+/// inside the direct map), the per-CPU page caches and kmalloc, then
+/// switches the global allocator over to them.
+pub fn init_mm(free: &[mm::PhysRange], ncpus: usize) {
+    let buddy = BuddyAllocator::new(free);
+    let total_pages = buddy.total_pages();
+    // One slab descriptor per 8 pages of RAM covers any mix of slab sizes
+    // until RAM is mostly slabs of one page; kmalloc fails (None) beyond.
+    let max_slabs = (total_pages / 8).clamp(1024, 1 << 20) as usize;
+    let mm = Mm {
+        buddy,
+        kmalloc: Kmalloc::new(max_slabs),
+        pcp: PerCpuPages::new(ncpus, PCP_BATCH, PCP_HIGH),
+    };
+    *HEAP.mm.lock() = Some(mm);
+    HEAP.mm_ready.store(true, Release);
+}
+
+/// Runs `f` on the allocators (after `init_mm`), under their lock.
+pub fn with_mm<R>(f: impl FnOnce(&mut Mm) -> R) -> R {
+    let mut guard = HEAP.mm.lock();
+    f(guard.as_mut().expect("heap::init_mm has run"))
+}
+
+pub fn phys_to_virt(pa: u64) -> u64 {
+    debug_assert!(pa < phys::DIRECT_MAP_END);
+    phys::KERNEL_VMA + pa
+}
+
+pub fn virt_to_phys(va: u64) -> u64 {
+    debug_assert!(va >= phys::KERNEL_VMA);
+    va - phys::KERNEL_VMA
+}
+
+/// A block of `4 KiB << order` from the buddy allocator (physical address).
+pub fn alloc_pages(order: usize) -> Option<u64> {
+    with_mm(|mm| mm.buddy.alloc(order))
+}
+
+pub fn free_pages(pa: u64, order: usize) {
+    with_mm(|mm| mm.buddy.free(pa, order));
+}
+
+/// One page through this CPU's page cache.
+pub fn alloc_page() -> Option<u64> {
+    let cpu = percpu::cpu_id();
+    with_mm(|mm| mm.pcp.alloc(cpu, &mut mm.buddy))
+}
+
+pub fn free_page(pa: u64) {
+    let cpu = percpu::cpu_id();
+    with_mm(|mm| mm.pcp.free(cpu, pa, &mut mm.buddy));
+}
+
+pub fn kmalloc_stats() -> KmallocStats {
+    with_mm(|mm| mm.kmalloc.stats())
+}
+
+pub fn buddy_stats() -> BuddyStats {
+    with_mm(|mm| mm.buddy.stats())
+}
+
+pub fn fragmentation() -> FragmentationReport {
+    with_mm(|mm| mm.buddy.fragmentation())
+}
+
+/// `ram` minus every range in `holes`, as `mm` ranges (allocates: bootstrap phase).
+pub fn subtract(ram: &[PhysRange], holes: &[PhysRange]) -> Vec<mm::PhysRange> {
+    let mut out: Vec<mm::PhysRange> = ram
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| mm::PhysRange::new(r.start, r.end))
+        .collect();
+    for hole in holes.iter().filter(|h| !h.is_empty()) {
+        let mut next = Vec::with_capacity(out.len() + 1);
+        for r in out {
+            if hole.end <= r.start || r.end <= hole.start {
+                next.push(r);
+                continue;
+            }
+            if r.start < hole.start {
+                next.push(mm::PhysRange::new(r.start, hole.start));
+            }
+            if hole.end < r.end {
+                next.push(mm::PhysRange::new(hole.end, r.end));
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+impl KernelHeap {
+    fn in_bootstrap(&self, va: u64) -> bool {
+        (self.start.load(Relaxed)..self.end.load(Relaxed)).contains(&va)
+    }
+
+    fn bump_alloc(&self, layout: Layout) -> *mut u8 {
         let mut next = self.next.load(Relaxed);
         loop {
-            let Some(start) = next.checked_next_multiple_of(layout.align()) else {
+            let Some(start) = next.checked_next_multiple_of(layout.align() as u64) else {
                 return ptr::null_mut();
             };
-            let Some(end) = start.checked_add(layout.size()) else {
+            let Some(end) = start.checked_add(layout.size() as u64) else {
                 return ptr::null_mut();
             };
             if end > self.end.load(Relaxed) {
@@ -71,13 +195,53 @@ unsafe impl GlobalAlloc for BumpHeap {
             }
         }
     }
+}
+
+// SAFETY: bootstrap phase: `bump_alloc` hands out disjoint, aligned ranges
+// of the bootstrap region (the compare-exchange moves `next` past each one
+// before it is returned) and `dealloc` only moves `next` back over the
+// newest block. mm phase: `Kmalloc` hands out each physical block to one
+// caller at a time (its slab bitmaps / buddy state, host-tested for no
+// double hand-out), aligned as asked; the block lies in RAM given only to the
+// buddy allocator and mapped by the direct map, so the virtual address is
+// valid for `layout.size()` bytes. Frees pass the same size and alignment
+// back, as `GlobalAlloc` guarantees.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !self.mm_ready.load(Acquire) {
+            return self.bump_alloc(layout);
+        }
+        let mut guard = self.mm.lock();
+        let mm = guard.as_mut().expect("mm_ready implies mm");
+        match mm
+            .kmalloc
+            .alloc(layout.size(), layout.align(), &mut mm.buddy)
+        {
+            Some(pa) => phys_to_virt(pa) as *mut u8,
+            None => ptr::null_mut(),
+        }
+    }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let block_end = ptr as usize + layout.size();
-        // Only the newest block can be given back; a failed exchange means it
-        // was not the newest, and its memory stays used until reboot.
-        let _ = self
-            .next
-            .compare_exchange(block_end, ptr as usize, Relaxed, Relaxed);
+        let va = ptr as u64;
+        if self.in_bootstrap(va) {
+            if !self.mm_ready.load(Acquire) {
+                // Only the newest block can be given back; a failed exchange
+                // means it was not the newest, and its memory stays used.
+                let block_end = va + layout.size() as u64;
+                let _ = self.next.compare_exchange(block_end, va, Relaxed, Relaxed);
+            }
+            return;
+        }
+        let mut guard = self.mm.lock();
+        let mm = guard
+            .as_mut()
+            .expect("a non-bootstrap pointer comes from mm");
+        mm.kmalloc.free(
+            virt_to_phys(va),
+            layout.size(),
+            layout.align(),
+            &mut mm.buddy,
+        );
     }
 }

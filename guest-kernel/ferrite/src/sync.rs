@@ -1,0 +1,105 @@
+//! Spinlocks.
+//!
+//! Interrupts are not disabled while a lock is held: in interrupt mode the
+//! only handlers (tick, reschedule IPI) touch per-CPU atomics and never take
+//! a lock, so an interrupt cannot deadlock against the code it interrupted.
+//! On PVM native mode there are no interrupts in kernel mode at all, and
+//! `cli`/`sti` would cost an exit each (DESIGN.md), which is the other reason
+//! not to use them here.
+
+use core::cell::UnsafeCell;
+use core::hint::spin_loop;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+
+/// A test-and-test-and-set spinlock protecting a `T`.
+pub struct SpinLock<T> {
+    locked: AtomicBool,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out access to `data` to one holder at a time
+// (acquire/release ordering on `locked`), so sharing the lock between CPUs is
+// sound whenever moving a `T` between them is (`T: Send`).
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+// SAFETY: the lock owns its `T`; sending the lock sends the `T`.
+unsafe impl<T: Send> Send for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    pub const fn new(value: T) -> Self {
+        Self {
+            locked: AtomicBool::new(false),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    pub fn lock(&self) -> SpinGuard<'_, T> {
+        self.acquire();
+        SpinGuard { lock: self }
+    }
+
+    /// Takes the lock without making a guard (for locks held across a
+    /// context switch, which the next thread releases: see task.rs).
+    pub fn acquire(&self) {
+        while !self.try_acquire() {
+            while self.locked.load(Relaxed) {
+                spin_loop();
+            }
+        }
+    }
+
+    fn try_acquire(&self) -> bool {
+        self.locked
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_ok()
+    }
+
+    /// Releases a lock taken with [`acquire`](Self::acquire).
+    ///
+    /// # Safety
+    /// The caller must hold the lock (through `acquire`, or as the heir of a
+    /// context switch whose predecessor held it) and must not use any
+    /// reference obtained through [`get_locked`](Self::get_locked) afterwards.
+    pub unsafe fn release(&self) {
+        self.locked.store(false, Release);
+    }
+
+    /// The protected value, for a caller that holds the lock without a guard.
+    ///
+    /// # Safety
+    /// The caller must hold the lock for as long as it uses the reference, and
+    /// must not create a second reference to the data while this one lives.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn get_locked(&self) -> &mut T {
+        debug_assert!(self.locked.load(Relaxed));
+        // SAFETY: the caller holds the lock and creates no other reference.
+        unsafe { &mut *self.data.get() }
+    }
+}
+
+pub struct SpinGuard<'a, T> {
+    lock: &'a SpinLock<T>,
+}
+
+impl<T> Deref for SpinGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while its holder owns the lock.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> DerefMut for SpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard exists only while its holder owns the lock, and
+        // `&mut self` makes this the only reference derived from it.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for SpinGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: the guard owns the lock; no reference derived from it outlives it.
+        unsafe { self.lock.release() };
+    }
+}

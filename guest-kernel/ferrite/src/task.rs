@@ -1,0 +1,896 @@
+//! Kernel threads: task structs, context switch, the scheduler glue, the
+//! per-CPU idle loops, sleeping and waking.
+//!
+//! Policy (which task runs next, vruntime, load balancing, wait-queue and
+//! timer bookkeeping) lives in the host-tested `sched` crate, which knows
+//! tasks only as `TaskId`s. This file gives those ids bodies (a stack and a
+//! saved stack pointer) and does the switching.
+//!
+//! # Locking
+//!
+//! One global lock, [`KERNEL`], protects the scheduler state, the task table,
+//! the timer queue and every wait queue (a [`SchedCell`]). That is the simple
+//! first version; per-CPU run-queue locks would cut contention with many CPUs.
+//! The lock is held *across* a context switch: the thread that switches away
+//! takes it, and whoever runs next on that CPU releases it ([`finish_switch`]).
+//! So a task another CPU wakes cannot be started there before its registers
+//! are saved, and a waker cannot slip in between "condition false, go to
+//! sleep" and the sleep (no lost wakeups). Lock order: `KERNEL` first, then
+//! the heap's lock (task table and queues allocate) or a channel's ring lock
+//! (`WaitQueue::wait_until` evaluates its condition under `KERNEL`); code
+//! that holds one of those never takes `KERNEL` (a channel drops its ring
+//! lock before it wakes anyone). Interrupt handlers take no lock at all.
+//!
+//! # When switches happen (cooperative vs preemptive)
+//!
+//! A thread is switched out only at *scheduling points*, where Rust code
+//! calls into this file: blocking (wait queues, mutex, semaphore, sleep),
+//! [`yield_now`], [`cond_resched`] (long loops call it) and thread exit.
+//! Never from an interrupt handler: in interrupt mode the timer tick runs on
+//! an IST stack and only sets `tick_pending`; the reschedule IPI only sets
+//! `need_resched`. The next scheduling point then accounts the tick
+//! (`Scheduler::tick`) and switches if the slice is used up or a woken task
+//! should preempt. In polling mode (PVM native: no interrupts in kernel mode)
+//! `cond_resched` compares `now_ns()` with the slice deadline instead. So
+//! preemption is *tick- or deadline-driven but taken at preemption points*: a
+//! thread that loops without calling `cond_resched` is never preempted.
+//!
+//! Because every switch is a function call, only callee-saved registers are
+//! saved (switch.S); the ABI makes all xmm registers caller-saved, so no
+//! FPU/SSE state needs saving, and MXCSR / x87 control words are never changed.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use core::arch::global_asm;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{
+    AtomicBool, AtomicU64, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
+    fence,
+};
+
+use sched::{Scheduler, TaskId, TimerQueue, Tunables};
+
+use crate::heap;
+use crate::percpu::{self, PerCpu, this_cpu};
+use crate::platform::{self, IrqMode};
+use crate::sync::SpinLock;
+
+global_asm!(include_str!("switch.S"), options(att_syntax));
+
+unsafe extern "C" {
+    fn ferrite_switch(save_rsp: *mut u64, next_rsp: u64);
+    fn ferrite_thread_start();
+}
+
+/// Kernel stacks: 2^STACK_ORDER pages from the buddy allocator.
+const STACK_ORDER: usize = 3; // 32 KiB
+const STACK_SIZE: u64 = 4096 << STACK_ORDER;
+/// Written at the lowest word of every kernel stack; checked on each switch.
+const STACK_CANARY: u64 = 0xfe22_17e5_7ac4_ca4a;
+/// How often a busy CPU runs load balancing, and an idle one.
+const BALANCE_INTERVAL_BUSY_NS: u64 = 4_000_000;
+const BALANCE_INTERVAL_IDLE_NS: u64 = 1_000_000;
+/// Interrupt mode: timer tick frequency.
+const TICK_HZ: u32 = 1000;
+
+/// A kernel thread's body as the scheduler sees it.
+pub struct Task {
+    /// Saved stack pointer while switched out (written by switch.S).
+    rsp: AtomicU64,
+    id: TaskId,
+    /// Virtual address of the lowest stack byte.
+    stack_base: u64,
+    name: &'static str,
+}
+
+impl Task {
+    fn check_stack(&self) {
+        // SAFETY: stack_base is the start of this task's live stack
+        // allocation (freed only after the task is dead); the canary word is
+        // below anything the thread legitimately uses.
+        let canary = unsafe { (self.stack_base as *const u64).read_volatile() };
+        assert_eq!(
+            canary, STACK_CANARY,
+            "kernel stack overflow in task {:?} ({})",
+            self.id, self.name
+        );
+    }
+}
+
+/// Everything the global lock protects.
+pub struct Kernel {
+    pub sched: Scheduler,
+    /// Task bodies by id (the crate never reuses ids).
+    tasks: BTreeMap<TaskId, Box<Task>>,
+    timers: TimerQueue,
+}
+
+static KERNEL: SpinLock<Option<Kernel>> = SpinLock::new(None);
+/// Earliest timer deadline (ns), so idle CPUs can poll it without the lock.
+static NEXT_TIMER: AtomicU64 = AtomicU64::new(u64::MAX);
+static READY: AtomicBool = AtomicBool::new(false);
+static INTERRUPT_MODE: AtomicBool = AtomicBool::new(false);
+
+/// The held global lock. Dropping it releases the lock.
+pub struct KernelGuard {
+    _private: (),
+}
+
+impl KernelGuard {
+    fn kernel(&mut self) -> &mut Kernel {
+        // SAFETY: a KernelGuard exists only while its holder owns KERNEL's
+        // lock, and `&mut self` makes this the only live reference.
+        unsafe { KERNEL.get_locked() }
+            .as_mut()
+            .expect("task::init has run")
+    }
+}
+
+impl core::ops::Deref for KernelGuard {
+    type Target = Kernel;
+    fn deref(&self) -> &Kernel {
+        // SAFETY: as in `kernel`; `&self` only hands out shared access.
+        unsafe { &*(KERNEL.get_locked() as *const Option<Kernel>) }
+            .as_ref()
+            .expect("task::init has run")
+    }
+}
+
+impl core::ops::DerefMut for KernelGuard {
+    fn deref_mut(&mut self) -> &mut Kernel {
+        self.kernel()
+    }
+}
+
+impl Drop for KernelGuard {
+    fn drop(&mut self) {
+        // SAFETY: the guard owns the lock and no reference derived from it outlives it.
+        unsafe { KERNEL.release() };
+    }
+}
+
+/// Takes the global scheduler lock.
+pub fn lock() -> KernelGuard {
+    KERNEL.acquire();
+    KernelGuard { _private: () }
+}
+
+/// Data protected by the global lock (wait queues and the like), usable
+/// from any structure without a lock of its own.
+pub struct SchedCell<T>(UnsafeCell<T>);
+
+// SAFETY: the contents are only reachable through `get`, which requires the
+// held global lock, so accesses from different CPUs are serialised.
+unsafe impl<T: Send> Sync for SchedCell<T> {}
+
+impl<T> SchedCell<T> {
+    pub const fn new(value: T) -> Self {
+        Self(UnsafeCell::new(value))
+    }
+
+    pub fn get<'a>(&'a self, _held: &'a mut KernelGuard) -> &'a mut T {
+        // SAFETY: the caller holds the global lock (it lends us its guard
+        // exclusively for 'a), which serialises all access to every SchedCell.
+        unsafe { &mut *self.0.get() }
+    }
+}
+
+pub fn now() -> u64 {
+    platform::now_ns()
+}
+
+fn interrupt_mode() -> bool {
+    INTERRUPT_MODE.load(Relaxed)
+}
+
+/// Boot CPU, once the heap is up: builds the scheduler for `ncpus` CPUs.
+pub fn init(ncpus: usize, tunables: Tunables) {
+    let kernel = Kernel {
+        sched: Scheduler::new(ncpus, tunables),
+        tasks: BTreeMap::new(),
+        timers: TimerQueue::new(),
+    };
+    *KERNEL.lock() = Some(kernel);
+    INTERRUPT_MODE.store(platform::irq_mode() == IrqMode::Interrupt, Relaxed);
+    platform::set_tick_handler(on_tick);
+    platform::set_ipi_handler(on_reschedule_ipi);
+    READY.store(true, Release);
+}
+
+/// Interrupt mode, on an IST stack: no locks, no switching; just a note.
+fn on_tick() {
+    this_cpu().tick_pending.store(true, Relaxed);
+}
+
+fn on_reschedule_ipi() {
+    this_cpu().need_resched.store(true, Relaxed);
+}
+
+// ---------------------------------------------------------------------------
+// Creating and ending threads
+
+/// Starts a kernel thread running `entry(arg)` with `nice` on `cpu` (the
+/// scheduler may move it later unless the crate pins it).
+pub fn kthread_spawn(entry: fn(usize), arg: usize, nice: i8, cpu: usize) -> TaskId {
+    spawn_raw("kthread", entry as usize, arg, nice, cpu, false)
+}
+
+/// [`kthread_spawn`] for a closure.
+pub fn spawn<F: FnOnce() + Send + 'static>(
+    name: &'static str,
+    nice: i8,
+    cpu: usize,
+    f: F,
+) -> TaskId {
+    spawn_boxed(name, nice, cpu, false, f)
+}
+
+/// [`spawn`], and the thread never leaves `cpu` (load balancing and wakeup
+/// placement keep it there).
+pub fn spawn_pinned<F: FnOnce() + Send + 'static>(
+    name: &'static str,
+    nice: i8,
+    cpu: usize,
+    f: F,
+) -> TaskId {
+    spawn_boxed(name, nice, cpu, true, f)
+}
+
+fn spawn_boxed<F: FnOnce() + Send + 'static>(
+    name: &'static str,
+    nice: i8,
+    cpu: usize,
+    pinned: bool,
+    f: F,
+) -> TaskId {
+    let boxed: Box<Box<dyn FnOnce() + Send>> = Box::new(Box::new(f));
+    fn run_closure(arg: usize) {
+        // SAFETY: `arg` came from Box::into_raw below, exactly once per thread.
+        let f = unsafe { Box::from_raw(arg as *mut Box<dyn FnOnce() + Send>) };
+        f();
+    }
+    spawn_raw(
+        name,
+        run_closure as fn(usize) as usize,
+        Box::into_raw(boxed) as usize,
+        nice,
+        cpu,
+        pinned,
+    )
+}
+
+fn spawn_raw(
+    name: &'static str,
+    entry: usize,
+    arg: usize,
+    nice: i8,
+    cpu: usize,
+    pinned: bool,
+) -> TaskId {
+    assert!(
+        cpu < percpu::ncpus(),
+        "kthread_spawn on cpu {cpu} of {}",
+        percpu::ncpus()
+    );
+    let stack_pa = heap::alloc_pages(STACK_ORDER).expect("out of memory for a kernel stack");
+    let stack_base = heap::phys_to_virt(stack_pa);
+    let top = stack_base + STACK_SIZE;
+    // The initial frame ferrite_switch pops: r15 r14 r13 r12 rbx rbp, then
+    // the return address. After `ret` RSP = top (16-byte aligned).
+    let frame: [u64; 7] = [
+        0,
+        0,
+        arg as u64,
+        entry as u64,
+        0,
+        0,
+        ferrite_thread_start as *const () as u64,
+    ];
+    let rsp = top - 8 * frame.len() as u64;
+    // SAFETY: [stack_base, top) is a fresh, exclusively owned allocation
+    // from the buddy allocator, mapped through the direct map; both writes
+    // are inside it and 8-byte aligned.
+    unsafe {
+        (stack_base as *mut u64).write(STACK_CANARY);
+        core::ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len());
+    }
+
+    let mut g = lock();
+    let now = now();
+    let id = g.sched.spawn(nice, cpu, now);
+    let task = Box::new(Task {
+        rsp: AtomicU64::new(rsp),
+        id,
+        stack_base,
+        name,
+    });
+    if pinned {
+        // FIXME(sched affinity): the sched crate has no CPU affinity yet, so
+        // a "pinned" thread only starts on `cpu`; wakeup placement and load
+        // balancing may still move it.
+    }
+    let old = g.tasks.insert(id, task);
+    assert!(old.is_none(), "task id {id} reused while alive");
+    let target = g.sched.task_cpu(id).unwrap_or(cpu);
+    drop(g);
+    kick(target, true);
+    id
+}
+
+/// First Rust code of a new thread (called by switch.S).
+// SAFETY (no_mangle): switch.S calls this symbol; no other item has the name.
+#[unsafe(no_mangle)]
+extern "C" fn thread_main(entry: usize, arg: usize) -> ! {
+    finish_switch();
+    if interrupt_mode() {
+        platform::enable_interrupts();
+    }
+    // SAFETY: `entry` was produced from a `fn(usize)` in spawn_raw.
+    let entry: fn(usize) = unsafe { core::mem::transmute::<usize, fn(usize)>(entry) };
+    entry(arg);
+    exit()
+}
+
+/// Ends the calling thread; its stack is freed by the next context on this CPU.
+pub fn exit() -> ! {
+    let pc = this_cpu();
+    let me = pc.current.load(Relaxed);
+    assert_ne!(me, 0, "exit() outside a thread");
+    let mut g = lock();
+    let cpu = pc.cpu();
+    g.sched.exit_current(cpu, now());
+    pc.dead_task.store(me, Relaxed);
+    switch_away(g);
+    unreachable!("a dead task was scheduled again")
+}
+
+// ---------------------------------------------------------------------------
+// Switching
+
+/// Picks the next task for this CPU and switches to it (or to the idle loop,
+/// or nowhere if the current one should go on). The caller has already told
+/// the scheduler why (yield / block / exit / tick). Consumes the lock: it is
+/// released here or, across a switch, by the next context.
+fn switch_away(mut g: KernelGuard) {
+    // Read the per-CPU pointer here, under the lock: a caller's copy may be
+    // stale if it blocked before and resumed on another CPU.
+    let pc = this_cpu();
+    let cpu = pc.cpu();
+    let now = now();
+    pc.need_resched.store(false, Relaxed);
+    if g.sched.nr_running(cpu) == 0 && busy_elsewhere(&g, cpu) {
+        // About to go idle while another CPU has tasks waiting: pull some
+        // now (Linux's newidle balance) instead of at the next periodic one.
+        pc.last_balance.store(now, Relaxed);
+        g.sched.balance(cpu, now);
+    }
+    let next = g.sched.pick_next(cpu, now);
+    let prev = pc.current.load(Relaxed);
+    let next_ptr = match next {
+        Some(id) => {
+            let task: &Task = g
+                .tasks
+                .get(&id)
+                .expect("scheduler picked a task without a body");
+            task as *const Task as usize
+        }
+        None => 0,
+    };
+    set_slice_deadline(&g, pc, now);
+    if next_ptr == prev {
+        return; // drops g: unlock
+    }
+    let save: *mut u64 = if prev == 0 {
+        pc.idle_rsp.as_ptr()
+    } else {
+        // SAFETY: `prev` is the running task's body; it stays in the task
+        // table at least until it is reaped after this switch.
+        let task = unsafe { &*(prev as *const Task) };
+        task.check_stack();
+        task.rsp.as_ptr()
+    };
+    let next_rsp = if next_ptr == 0 {
+        pc.idle_rsp.load(Relaxed)
+    } else {
+        // SAFETY: next_ptr points into the task table, under the held lock.
+        unsafe { &*(next_ptr as *const Task) }.rsp.load(Relaxed)
+    };
+    pc.current.store(next_ptr, Relaxed);
+    // The lock stays held across the switch; the next context releases it.
+    core::mem::forget(g);
+    // SAFETY: `save` is where this context's stack pointer belongs (its task
+    // body or this CPU's idle slot), `next_rsp` a stack saved by
+    // ferrite_switch or built by spawn_raw, which no other CPU runs: taking
+    // it required the global lock, held until the switch is complete.
+    unsafe { ferrite_switch(save, next_rsp) };
+    // Resumed: possibly on another CPU, by a context that held the lock for us.
+    finish_switch();
+}
+
+/// Whether some other CPU has a task waiting in its run queue.
+fn busy_elsewhere(g: &KernelGuard, cpu: usize) -> bool {
+    (0..percpu::ncpus()).any(|other| other != cpu && g.sched.nr_running(other) > 1)
+}
+
+/// Shortest slice the polling-mode deadline grants (avoids re-taking the
+/// lock at every `cond_resched` when the scheduler reports ~0 remaining).
+const MIN_SLICE_NS: u64 = 100_000;
+
+/// Runs in the context that was just switched to, with the global lock held
+/// by the one that switched away: reaps a dead predecessor, releases the lock.
+fn finish_switch() {
+    let pc = this_cpu();
+    let dead = pc.dead_task.swap(0, Relaxed);
+    if dead != 0 {
+        // SAFETY: we inherited the held lock from the context that switched to us.
+        let kernel = unsafe { KERNEL.get_locked() }
+            .as_mut()
+            .expect("task::init has run");
+        // SAFETY: `dead` was the task that just switched away for the last time.
+        let id = unsafe { &*(dead as *const Task) }.id;
+        let task = kernel.tasks.remove(&id).expect("dead task in the table");
+        heap::free_pages(heap::virt_to_phys(task.stack_base), STACK_ORDER);
+        drop(task);
+    }
+    // SAFETY: the lock was taken by the context that switched to us and is
+    // ours now; the reference above is not used past this point.
+    unsafe { KERNEL.release() };
+}
+
+/// Passes through the scheduler: the caller stays runnable, and the CPU goes
+/// to whichever task `pick_next` chooses (possibly the caller again).
+pub fn schedule() {
+    if this_cpu().current.load(Relaxed) == 0 {
+        return;
+    }
+    switch_away(lock());
+}
+
+/// Gives the CPU to another runnable task, if any; the caller stays runnable.
+pub fn yield_now() {
+    let pc = this_cpu();
+    if pc.current.load(Relaxed) == 0 {
+        return;
+    }
+    let mut g = lock();
+    g.sched.yield_current(pc.cpu(), now());
+    switch_away(g);
+}
+
+/// A preemption point: switches if the tick or a wakeup asked for it, or (in
+/// polling mode) the slice deadline has passed. Cheap when nothing is due.
+pub fn cond_resched() {
+    let pc = this_cpu();
+    if pc.current.load(Relaxed) == 0 || !READY.load(Relaxed) {
+        return;
+    }
+    let now = now();
+    // Load first: the swap (a locked RMW) only when a tick did arrive.
+    let tick = pc.tick_pending.load(Relaxed) && pc.tick_pending.swap(false, Relaxed);
+    let wanted = pc.need_resched.load(Relaxed);
+    if !(wanted
+        || tick
+        || now >= pc.slice_deadline.load(Relaxed)
+        || now >= NEXT_TIMER.load(Relaxed))
+    {
+        return;
+    }
+    let cpu = pc.cpu();
+    let mut g = lock();
+    run_timers(&mut g, now);
+    maybe_balance(&mut g, pc, now, BALANCE_INTERVAL_BUSY_NS);
+    let preempt = g.sched.tick(cpu, now);
+    if preempt || wanted {
+        switch_away(g);
+    } else {
+        set_slice_deadline(&g, pc, now);
+    }
+}
+
+/// Polling mode's stand-in for the tick: when the running task's slice ends.
+fn set_slice_deadline(g: &KernelGuard, pc: &PerCpu, now: u64) {
+    let deadline = match g.sched.slice_remaining(pc.cpu(), now) {
+        Some(slice) => now.saturating_add(slice.max(MIN_SLICE_NS)),
+        None => u64::MAX,
+    };
+    pc.slice_deadline.store(deadline, Relaxed);
+}
+
+/// Puts the current task to sleep; it runs again after `wake`.
+/// The caller holds the lock and has queued the task where a waker finds it.
+fn block(mut g: KernelGuard) {
+    g.sched.block_current(percpu::cpu_id(), now());
+    switch_away(g);
+}
+
+/// Makes `task` runnable (under the lock) and tells its CPU.
+pub fn wake_locked(g: &mut KernelGuard, task: TaskId) {
+    let cpu = percpu::cpu_id();
+    if let Some(w) = g.sched.wake(task, now(), cpu) {
+        kick(w.cpu, w.preempt);
+    }
+}
+
+/// Tells `cpu` that it has something to run: sets its `need_resched` when it
+/// is idle or should preempt, and in interrupt mode sends the IPI.
+fn kick(cpu: usize, preempt: bool) {
+    let target = percpu::of(cpu);
+    let idle = target.current.load(Relaxed) == 0;
+    if !(idle || preempt) {
+        return;
+    }
+    target.need_resched.store(true, Release);
+    if cpu != percpu::cpu_id() && interrupt_mode() {
+        platform::send_reschedule_ipi(cpu);
+    }
+}
+
+/// Wakes every task whose timer has expired.
+fn run_timers(g: &mut KernelGuard, now: u64) {
+    if now < NEXT_TIMER.load(Relaxed) {
+        return;
+    }
+    for task in g.timers.expire(now) {
+        wake_locked(g, task);
+    }
+    NEXT_TIMER.store(g.timers.next_deadline().unwrap_or(u64::MAX), Relaxed);
+}
+
+fn maybe_balance(g: &mut KernelGuard, pc: &PerCpu, now: u64, interval: u64) {
+    if percpu::ncpus() < 2 || now.wrapping_sub(pc.last_balance.load(Relaxed)) < interval {
+        return;
+    }
+    pc.last_balance.store(now, Relaxed);
+    g.sched.balance(pc.cpu(), now);
+}
+
+/// Sleeps for at least `ns` nanoseconds.
+pub fn sleep_ns(ns: u64) {
+    assert_ne!(
+        this_cpu().current.load(Relaxed),
+        0,
+        "sleep_ns outside a thread"
+    );
+    let mut g = lock();
+    let me = g.sched.current(percpu::cpu_id()).expect("a running task");
+    let deadline = now().saturating_add(ns);
+    g.timers.add(deadline, me);
+    NEXT_TIMER.fetch_min(deadline, Relaxed);
+    block(g);
+}
+
+// ---------------------------------------------------------------------------
+// The idle loop
+
+/// Each CPU's idle loop, on its boot stack: runs tasks while there are any,
+/// else polls (polling mode: `pause`) or halts until an interrupt.
+pub fn idle_loop() -> ! {
+    let pc = this_cpu();
+    assert!(READY.load(Acquire), "idle loop before task::init");
+    pc.online.store(true, Release);
+    if interrupt_mode() {
+        platform::start_tick(TICK_HZ);
+        // Interrupt handlers only set per-CPU atomics and never take locks
+        // or switch, so threads and the idle loop run with interrupts on.
+        platform::enable_interrupts();
+    }
+    loop {
+        let now = now();
+        let work = pc.need_resched.swap(false, Acquire)
+            || now >= NEXT_TIMER.load(Relaxed)
+            || now.wrapping_sub(pc.last_balance.load(Relaxed)) >= BALANCE_INTERVAL_IDLE_NS;
+        if work {
+            let mut g = lock();
+            run_timers(&mut g, now);
+            maybe_balance(&mut g, pc, now, BALANCE_INTERVAL_IDLE_NS);
+            pc.last_balance.store(now, Relaxed);
+            switch_away(g);
+            continue;
+        }
+        if interrupt_mode() {
+            // Check and halt with interrupts masked: an IPI that arrives
+            // after the check stays pending and ends the `sti; hlt`.
+            let was_enabled = platform::disable_interrupts();
+            if !pc.need_resched.load(Relaxed) {
+                platform::idle_wait();
+            }
+            platform::restore_interrupts(was_enabled);
+        } else {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Sleeping on conditions
+
+/// A queue of tasks waiting for a condition, protected by the global lock.
+///
+/// `waiters` lets a waker skip the global lock when nobody waits. It is
+/// raised (a locked RMW, a full barrier) before a sleeper checks its
+/// condition and lowered when a waker dequeues it; a waker publishes its state
+/// change and then reads it behind a SeqCst fence. So either the sleeper sees
+/// the new state, or the waker sees the sleeper (Dekker): no lost wakeup. A
+/// condition guarded by a lock the waker also takes gets this from the lock.
+pub struct WaitQueue {
+    queue: SchedCell<sched::WaitQueue>,
+    waiters: AtomicUsize,
+}
+
+impl Default for WaitQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WaitQueue {
+    pub fn new() -> Self {
+        Self {
+            queue: SchedCell::new(sched::WaitQueue::new()),
+            waiters: AtomicUsize::new(0),
+        }
+    }
+
+    /// Sleeps until `ready()` is true. `ready` is evaluated under the global
+    /// lock before sleeping, and a waker changes the state before it calls
+    /// `wake_*` (which takes the lock), so a wakeup cannot be lost.
+    pub fn wait_until(&self, mut ready: impl FnMut() -> bool) {
+        loop {
+            if ready() {
+                return;
+            }
+            let mut g = lock();
+            self.waiters.fetch_add(1, SeqCst);
+            if ready() {
+                self.waiters.fetch_sub(1, SeqCst);
+                return;
+            }
+            // This CPU now (the last round may have ended on another one).
+            let me = g
+                .sched
+                .current(percpu::cpu_id())
+                .expect("wait_until outside a thread");
+            let queued = self.queue.get(&mut g).push(me);
+            assert!(queued, "task {me} waits twice on one queue");
+            block(g);
+        }
+    }
+
+    fn has_waiters(&self) -> bool {
+        fence(SeqCst);
+        self.waiters.load(SeqCst) != 0
+    }
+
+    /// Wakes the longest waiter. Returns whether there was one.
+    pub fn wake_one(&self) -> bool {
+        if !self.has_waiters() {
+            return false;
+        }
+        let mut g = lock();
+        self.wake_one_locked(&mut g)
+    }
+
+    pub fn wake_one_locked(&self, g: &mut KernelGuard) -> bool {
+        match self.queue.get(g).pop() {
+            Some(task) => {
+                self.waiters.fetch_sub(1, SeqCst);
+                wake_locked(g, task);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn wake_all(&self) -> usize {
+        if !self.has_waiters() {
+            return 0;
+        }
+        let mut g = lock();
+        let mut woken = 0;
+        while self.wake_one_locked(&mut g) {
+            woken += 1;
+        }
+        woken
+    }
+}
+
+/// A counting semaphore whose `down` sleeps (the `sched` crate's state machine).
+pub struct Semaphore {
+    state: SchedCell<sched::Semaphore>,
+}
+
+impl Semaphore {
+    pub fn new(count: u32) -> Self {
+        Self {
+            state: SchedCell::new(sched::Semaphore::new(count)),
+        }
+    }
+
+    pub fn down(&self) {
+        let mut g = lock();
+        let me = g
+            .sched
+            .current(percpu::cpu_id())
+            .expect("down() outside a thread");
+        if self.state.get(&mut g).down(me) == sched::Acquire::Acquired {
+            return;
+        }
+        // Queued in the semaphore; `up` hands the unit over and wakes us.
+        block(g);
+    }
+
+    pub fn up(&self) {
+        let mut g = lock();
+        if let Some(task) = self.state.get(&mut g).up() {
+            wake_locked(&mut g, task);
+        }
+    }
+}
+
+/// A sleeping mutex (the `sched` crate's state machine) owning a `T`.
+pub struct Mutex<T> {
+    state: SchedCell<sched::Mutex>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: `data` is reachable only through a MutexGuard, and the state
+// machine admits one owner at a time.
+unsafe impl<T: Send> Sync for Mutex<T> {}
+
+pub struct MutexGuard<'a, T> {
+    mutex: &'a Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    pub fn new(value: T) -> Self {
+        Self {
+            state: SchedCell::new(sched::Mutex::new()),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        let mut g = lock();
+        let me = g
+            .sched
+            .current(percpu::cpu_id())
+            .expect("Mutex::lock outside a thread");
+        if self.state.get(&mut g).lock(me) == sched::Acquire::MustWait {
+            // Queued; `unlock` hands ownership to us before waking us.
+            block(g);
+        }
+        MutexGuard { mutex: self }
+    }
+}
+
+impl<T> core::ops::Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while its task owns the mutex.
+        unsafe { &*self.mutex.data.get() }
+    }
+}
+
+impl<T> core::ops::DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in deref, and `&mut self` makes this the only reference.
+        unsafe { &mut *self.mutex.data.get() }
+    }
+}
+
+impl<T> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        let mut g = lock();
+        let me = g
+            .sched
+            .current(percpu::cpu_id())
+            .expect("mutex owner is a task");
+        let next = self.mutex.state.get(&mut g).unlock(me);
+        if let Some(next) = next.unwrap_or_else(|e| panic!("mutex: {e}")) {
+            wake_locked(&mut g, next);
+        }
+    }
+}
+
+/// A one-shot start signal: `wait` sleeps until `open` has been called.
+pub struct Gate {
+    open: AtomicBool,
+    waiters: WaitQueue,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Gate {
+    pub fn new() -> Self {
+        Self {
+            open: AtomicBool::new(false),
+            waiters: WaitQueue::new(),
+        }
+    }
+
+    pub fn open(&self) {
+        self.open.store(true, SeqCst);
+        self.waiters.wake_all();
+    }
+
+    pub fn wait(&self) {
+        self.waiters.wait_until(|| self.open.load(SeqCst));
+    }
+}
+
+/// Counts finished workers; `wait_for(n)` sleeps until `n` have finished.
+pub struct Completion {
+    done: AtomicUsize,
+    waiters: WaitQueue,
+}
+
+impl Default for Completion {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Completion {
+    pub fn new() -> Self {
+        Self {
+            done: AtomicUsize::new(0),
+            waiters: WaitQueue::new(),
+        }
+    }
+
+    pub fn complete(&self) {
+        self.done.fetch_add(1, SeqCst);
+        self.waiters.wake_all();
+    }
+
+    pub fn wait_for(&self, n: usize) {
+        self.waiters.wait_until(|| self.done.load(Acquire) >= n);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Introspection
+
+/// Scheduler counters summed over all CPUs.
+pub fn sched_totals() -> crate::workload::SchedTotals {
+    let g = lock();
+    let mut totals = crate::workload::SchedTotals::default();
+    for cpu in 0..percpu::ncpus() {
+        let s = g.sched.stats(cpu);
+        totals.context_switches += s.context_switches;
+        totals.migrations += s.migrations_in;
+        totals.wait_ns += s.wait_time_ns;
+    }
+    totals
+}
+
+/// Involuntary switches so far (tick / deadline / wakeup preemption), all CPUs.
+pub fn preemptions() -> u64 {
+    let g = lock();
+    (0..percpu::ncpus())
+        .map(|cpu| g.sched.stats(cpu).nr_preemptions)
+        .sum()
+}
+
+/// Live kernel threads.
+pub fn nr_tasks() -> usize {
+    lock().tasks.len()
+}
+
+/// The scheduler's own consistency check (every task in exactly one place).
+pub fn check_invariants() -> Result<(), alloc::string::String> {
+    lock().sched.check_invariants()
+}
+
+pub fn set_tunable(name: &str, value: u64) -> Result<(), sched::TunableError> {
+    lock().sched.set_tunable(name, value)
+}
+
+pub fn get_tunable(name: &str) -> Option<u64> {
+    lock().sched.tunables().get(name)
+}

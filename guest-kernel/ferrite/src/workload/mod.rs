@@ -1,0 +1,142 @@
+//! Benchmarks that run inside ferrite (`workload=NAME` on the command line,
+//! or `run NAME key=value...` on the control channel). Each prints exactly one
+//! JSON object on one line. Common fields: `workload`, `ops`, `ns_per_op`,
+//! `mode` ("pvm-native" / "kvm"), `irq` ("polling" / "interrupt"), `cpus`.
+//! All timing is `platform::now_ns()`. Every workload also takes `delay_ms=N`:
+//! sleep first, so that a VMM's start-up work does not disturb the measurement.
+//!
+//! | workload    | what one op is                                   | parameters (default) |
+//! | ----------- | ------------------------------------------------ | -------------------- |
+//! | `pipe`      | a 1-byte round trip between two threads          | `ops` (100000), `pin=same\|split` (same) |
+//! | `hackbench` | one 100-byte message, sender -> receiver          | `groups` (10), `loops` (100), `pipe_size` (65536) |
+//! | `kmalloc`   | one kmalloc + kfree pair over a size mix 8..4096 | `ops` (1000000), `slots` (1024), `seed` |
+//! | `pages`     | one order-0 page alloc + free (per-CPU cache)    | `ops` (1000000), `depth` (16) |
+
+pub mod chan;
+mod hackbench;
+pub mod json;
+mod kmalloc;
+mod pages;
+mod pipe;
+pub mod selftest;
+
+use alloc::format;
+use alloc::string::String;
+
+use bootinfo::Cmdline;
+
+use crate::{exit, percpu, platform, println, task};
+use json::Json;
+
+/// Workload parameters: `key=value` words (the command line, or a ctl line).
+pub struct Params<'a> {
+    words: Cmdline<'a>,
+}
+
+impl<'a> Params<'a> {
+    pub fn new(words: Cmdline<'a>) -> Self {
+        Self { words }
+    }
+
+    pub fn u64(&self, key: &'a str, default: u64) -> Result<u64, String> {
+        self.words
+            .get_u64(key)
+            .map(|v| v.unwrap_or(default))
+            .map_err(|e| format!("{e}"))
+    }
+
+    pub fn str(&self, key: &str, default: &'a str) -> &'a str {
+        self.words.get(key).unwrap_or(default)
+    }
+}
+
+pub const NAMES: [&str; 4] = ["pipe", "hackbench", "kmalloc", "pages"];
+
+/// Runs workload `name` in the calling thread; returns its JSON line.
+pub fn run(name: &str, params: &Params<'_>) -> Result<String, String> {
+    // `delay_ms=N`: let the host settle first (a VMM's start-up threads,
+    // e.g. prefaulting guest RAM, compete with the vCPUs for a while).
+    let delay_ms = params.u64("delay_ms", 0)?;
+    if delay_ms > 0 {
+        task::sleep_ns(delay_ms.saturating_mul(1_000_000));
+    }
+    match name {
+        "pipe" => pipe::run(params),
+        "hackbench" => hackbench::run(params),
+        "kmalloc" => kmalloc::run(params),
+        "pages" => pages::run(params),
+        other => Err(format!("unknown workload {other:?} (one of {NAMES:?})")),
+    }
+}
+
+/// `workload=NAME` at boot: runs it in a kernel thread, prints the JSON line
+/// and, unless `stay` (the control channel is open), ends the VM with status 0.
+pub fn start(name: &'static str, cmdline: Cmdline<'static>, stay: bool) {
+    task::spawn("workload", 0, 0, move || {
+        match run(name, &Params::new(cmdline)) {
+            Ok(line) => println!("{line}"),
+            Err(e) => panic!("workload={name}: {e}"),
+        }
+        if !stay {
+            exit::exit(0);
+        }
+    });
+}
+
+/// The fields every result starts with.
+pub fn header(workload: &str, ops: u64, elapsed_ns: u64) -> Json {
+    Json::new()
+        .str("workload", workload)
+        .u64("ops", ops)
+        .f64("ns_per_op", elapsed_ns as f64 / ops.max(1) as f64)
+        .str("mode", crate::mode_name())
+        .str("irq", platform::irq_mode().name())
+        .u64("cpus", percpu::ncpus() as u64)
+        .u64("elapsed_ns", elapsed_ns)
+}
+
+/// Scheduler counters summed over all CPUs, for before/after differences.
+#[derive(Clone, Copy, Default)]
+pub struct SchedTotals {
+    pub context_switches: u64,
+    pub migrations: u64,
+    pub wait_ns: u64,
+}
+
+impl SchedTotals {
+    pub fn now() -> Self {
+        task::sched_totals()
+    }
+
+    pub fn since(self, before: Self) -> Self {
+        Self {
+            context_switches: self.context_switches - before.context_switches,
+            migrations: self.migrations - before.migrations,
+            wait_ns: self.wait_ns - before.wait_ns,
+        }
+    }
+
+    pub fn add_to(self, json: Json) -> Json {
+        json.u64("context_switches", self.context_switches)
+            .u64("migrations", self.migrations)
+            .u64("wait_ns", self.wait_ns)
+    }
+}
+
+/// A small fixed-seed PRNG (xorshift64*), so runs are repeatable.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}

@@ -1,0 +1,57 @@
+//! `workload=pages`: order-0 page alloc/free churn, first through this CPU's
+//! page cache (`PerCpuPages`), then straight from the buddy allocator. Each
+//! round allocates `depth` pages and frees them again; one op = one
+//! alloc + free pair. The fragmentation report summary comes along.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::json::array;
+use super::{Params, header};
+use crate::{heap, platform};
+
+pub fn run(p: &Params<'_>) -> Result<String, String> {
+    let ops = p.u64("ops", 1_000_000)?;
+    let depth = p.u64("depth", 16)?.clamp(1, 4096) as usize;
+    let rounds = ops.div_ceil(depth as u64);
+    let ops = rounds * depth as u64;
+    let mut held: Vec<u64> = Vec::with_capacity(depth);
+
+    let pcp_ns = time_rounds(rounds, depth, &mut held, heap::alloc_page, heap::free_page);
+    let buddy_ns = time_rounds(
+        rounds,
+        depth,
+        &mut held,
+        || heap::alloc_pages(0),
+        |pa| heap::free_pages(pa, 0),
+    );
+
+    let frag = heap::fragmentation();
+    let json = header("pages", ops, pcp_ns)
+        .u64("depth", depth as u64)
+        .str("path", "per-cpu cache")
+        .f64("buddy_ns_per_op", buddy_ns as f64 / ops.max(1) as f64)
+        .u64("free_pages", frag.free_pages)
+        .raw("free_blocks", &array(frag.free_blocks))
+        .raw("unusable_index_permille", &array(frag.unusable_index));
+    Ok(json.finish())
+}
+
+fn time_rounds(
+    rounds: u64,
+    depth: usize,
+    held: &mut Vec<u64>,
+    alloc: impl Fn() -> Option<u64>,
+    free: impl Fn(u64),
+) -> u64 {
+    let start = platform::now_ns();
+    for _ in 0..rounds {
+        for _ in 0..depth {
+            held.push(alloc().expect("out of pages"));
+        }
+        while let Some(pa) = held.pop() {
+            free(pa);
+        }
+    }
+    platform::now_ns() - start
+}
