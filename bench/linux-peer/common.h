@@ -17,14 +17,15 @@ static inline uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The generator ferrite's workloads use too: xorshift64 with a fixed seed. */
-static inline uint64_t xorshift64(uint64_t *s)
+/* The generator ferrite's workloads use (workload/mod.rs, Rng): xorshift64*, state seed | 1. */
+static inline uint64_t rng_next(uint64_t *s)
 {
     uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545f4914f6cdd1dull;
 }
 
 /* "--name=value" style arguments: returns value or the default. */

@@ -1,31 +1,42 @@
-/* malloc/free churn over a size mix: a window of live objects, each op frees one slot and
- * allocates a new object of a random size from the kmalloc classes (xorshift64, fixed seed).
- * The peer of ferrite's workload=kmalloc: glibc's allocator against ferrite's slab caches. */
+/* malloc/free churn, the same as ferrite's workload=kmalloc (workload/kmalloc.rs): `slots` live
+ * objects; each op frees a random slot's object and allocates a new one there, of a size drawn
+ * log-uniformly from 8..4096 (a power-of-two class, then uniform within it), and touches it.
+ * The slots are filled once before timing. glibc's allocator against ferrite's slab caches. */
 #include "common.h"
 
-static const size_t sizes[] = {8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096};
-#define NSIZES (sizeof sizes / sizeof sizes[0])
-#define WINDOW 64
+static size_t draw_size(uint64_t *rng)
+{
+    uint64_t r = rng_next(rng);
+    unsigned class = (unsigned)(r % 10); /* 8 << 0 ..= 8 << 9 = 4096 */
+    size_t hi = (size_t)8 << class, lo = hi / 2 + 1;
+    return class == 0 ? 8 : lo + (size_t)((r >> 32) % (hi - lo + 1));
+}
+
+static void step(void **live, size_t slots, uint64_t *rng)
+{
+    size_t slot = (size_t)(rng_next(rng) % slots);
+    free(live[slot]);
+    live[slot] = malloc(draw_size(rng));
+    if (!live[slot]) die("malloc");
+    *(volatile char *)live[slot] = 1;
+}
 
 int main(int argc, char **argv)
 {
     long ops = arg_long(argc, argv, "--ops", 1000000);
-    uint64_t seed = 0x9e3779b97f4a7c15ull;
-    void *live[WINDOW] = {0};
-    for (int i = 0; i < WINDOW; i++)
-        live[i] = malloc(sizes[xorshift64(&seed) % NSIZES]);
+    size_t slots = (size_t)arg_long(argc, argv, "--slots", 1024);
+    uint64_t rng = (uint64_t)arg_long(argc, argv, "--seed", 0x5eed) | 1;
+    void **live = calloc(slots, sizeof *live);
+    if (!live) die("calloc");
+    for (size_t i = 0; i < slots; i++)
+        step(live, slots, &rng);
     uint64_t start = now_ns();
-    for (long i = 0; i < ops; i++) {
-        unsigned slot = (unsigned)(xorshift64(&seed) % WINDOW);
-        free(live[slot]);
-        live[slot] = malloc(sizes[xorshift64(&seed) % NSIZES]);
-        if (!live[slot]) die("malloc");
-        *(volatile char *)live[slot] = 1; /* touch it, as a user of the memory would */
-    }
+    for (long i = 0; i < ops; i++)
+        step(live, slots, &rng);
     uint64_t ns = now_ns() - start;
-    for (int i = 0; i < WINDOW; i++)
+    for (size_t i = 0; i < slots; i++)
         free(live[i]);
     printf("{\"workload\":\"kmalloc\",\"system\":\"linux-host\",\"allocator\":\"glibc malloc\",\"ops\":%ld,"
-           "\"ns_per_op\":%.1f}\n", ops, (double)ns / ops);
+           "\"slots\":%zu,\"ns_per_op\":%.1f}\n", ops, slots, (double)ns / ops);
     return 0;
 }
