@@ -69,6 +69,17 @@ class FerriteQemuKvmTest {
         assertTrue(r.output().contains("hello=qemu"), r.output());
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {
+        "workload=pipe ops=2000", "workload=hackbench groups=1 loops=10", "workload=kmalloc ops=20000",
+        "workload=pages ops=20000"})
+    void workloadsRunUnderQemu(String cmdline) throws Exception {
+        Run r = qemu(cmdline);
+        assertEquals(1, r.status(), r.output());
+        String workload = cmdline.substring("workload=".length(), cmdline.indexOf(' '));
+        assertTrue(r.output().contains("{\"workload\":\"" + workload + "\""), r.output());
+    }
+
     @Test
     void ferritePanicUnderQemu() throws Exception {
         Run r = qemu("test=panic");
