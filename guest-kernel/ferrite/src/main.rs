@@ -238,6 +238,13 @@ fn run_requested(cmdline: &Cmdline<'static>) {
                 .unwrap_or(bench::DEFAULT_PIO_BATCH);
             bench::pio(batch)
         }
+        Some("loop") => {
+            let iterations = cmdline
+                .get_u64("loop_iters")
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or(bench::DEFAULT_LOOP_ITERATIONS);
+            bench::spin_loop(iterations)
+        }
         Some(other) => panic!("unknown bench={other}"),
     }
     let ctl = match cmdline.get("ctl") {

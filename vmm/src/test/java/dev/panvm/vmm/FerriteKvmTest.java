@@ -44,7 +44,14 @@ class FerriteKvmTest {
     }
 
     @Test
-    void bootsWithTwoVcpusAndStopsTheWaitingOne() throws Exception {
+    void kernelCodeRunsNatively() throws Exception {
+        Run r = boot("bench=loop", 1, BootProtocol.DIRECT);
+        assertEquals(new GuestOutcome.Exited(0), r.outcome(), r.serial());
+        KvmTestSupport.assertNativeLoop(r.serial());
+    }
+
+    @Test
+    void bootsWithTwoVcpus() throws Exception {
         Run r = boot("", 2, BootProtocol.DIRECT);
         assertEquals(new GuestOutcome.Exited(0), r.outcome(), r.serial());
     }

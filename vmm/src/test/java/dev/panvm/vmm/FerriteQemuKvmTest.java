@@ -81,6 +81,13 @@ class FerriteQemuKvmTest {
     }
 
     @Test
+    void kernelCodeRunsNativelyUnderQemu() throws Exception {
+        Run r = qemu("bench=loop");
+        assertEquals(1, r.status(), r.output());
+        KvmTestSupport.assertNativeLoop(r.output());
+    }
+
+    @Test
     void ferritePanicUnderQemu() throws Exception {
         Run r = qemu("test=panic");
         assertEquals(3, r.status(), "debug-exit 1 appears as QEMU status 3\n" + r.output());
