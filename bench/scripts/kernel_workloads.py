@@ -17,7 +17,7 @@ import sys
 # on both sides (see each peer's header comment); `delay_ms` lets panvm's JVM finish its start-up
 # work (JIT, RAM prefault) before the timed part, which otherwise competes for the 2 host cores.
 CASES = {
-    "pipe-same": ("workload=pipe pin=same ops=100000 delay_ms=1000", "pipe", ["--pin=same", "--ops=100000"], 1),
+    "pipe-same": ("workload=pipe pin=same ops=100000 delay_ms=1000", "pipe", ["--pin=same", "--ops=100000"], 2),
     "pipe-split": ("workload=pipe pin=split ops=100000 delay_ms=1000", "pipe", ["--pin=split", "--ops=100000"], 2),
     "hackbench": ("workload=hackbench groups=10 loops=100 delay_ms=1000", "hackbench", ["--groups=10", "--loops=100"], 2),
     "kmalloc": ("workload=kmalloc ops=1000000 slots=1024 delay_ms=1000", "kmalloc", ["--ops=1000000", "--slots=1024"], 1),

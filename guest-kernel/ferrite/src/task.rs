@@ -306,9 +306,7 @@ fn spawn_raw(
         name,
     });
     if pinned {
-        // FIXME(sched affinity): the sched crate has no CPU affinity yet, so
-        // a "pinned" thread only starts on `cpu`; wakeup placement and load
-        // balancing may still move it.
+        g.sched.set_affinity(id, Some(cpu));
     }
     let old = g.tasks.insert(id, task);
     assert!(old.is_none(), "task id {id} reused while alive");

@@ -102,10 +102,13 @@ fn find_busiest(rqs: &[RunQueue], this_cpu: CpuId) -> Option<(CpuId, Imbalance)>
     Some((cpu, Imbalance::Load((busiest.load - this.load) / 2)))
 }
 
-/// `can_migrate_task()`: not the task on the CPU (running, or just blocked
-/// and not yet switched away from), and not cache-hot (`task_hot()`).
+/// `can_migrate_task()`: not pinned (a pinned task already sits on the one
+/// CPU it may use), not the task on the CPU (running, or just blocked and not
+/// yet switched away from), and not cache-hot (`task_hot()`).
 fn can_migrate_task(src: &RunQueue, task: &Task, now: Nanos, t: &Tunables) -> bool {
-    src.on_cpu != Some(task.id) && !task.is_cache_hot(now, t.sched_migration_cost_ns)
+    task.pinned.is_none()
+        && src.on_cpu != Some(task.id)
+        && !task.is_cache_hot(now, t.sched_migration_cost_ns)
 }
 
 /// The tasks `load_balance()` may move from `src`, and in which order:

@@ -259,7 +259,12 @@ impl Scheduler {
             return None;
         }
         let prev = sleeper.cpu;
-        let cpu = select_task_rq(&self.rqs, task, prev, waker_cpu);
+        // A pinned task goes to its CPU, unless it is still on its previous
+        // CPU (its context not yet saved), where it must stay for now.
+        let cpu = match sleeper.pinned {
+            Some(pin) if self.rqs[prev].on_cpu != Some(task) => pin,
+            _ => select_task_rq(&self.rqs, task, prev, waker_cpu),
+        };
         self.update_curr(cpu, now);
         let (from_min, to_min) = (self.rqs[prev].min_vruntime, self.rqs[cpu].min_vruntime);
         let sleeper = self.tasks.get_mut(&task).expect("checked above");
@@ -320,6 +325,34 @@ impl Scheduler {
     /// Runnable tasks on `cpu`, the running one included.
     pub fn nr_running(&self, cpu: CpuId) -> usize {
         self.rqs[cpu].nr_running
+    }
+
+    /// Pins a task to one CPU (`Some(cpu)`) or lets it run anywhere (`None`),
+    /// as `sched_setaffinity()` does with one CPU or all. A queued task moves
+    /// to its CPU at once; a running or blocked one at its next wakeup.
+    /// Wakeup placement and load balancing respect the pin. Returns false for
+    /// an unknown task.
+    pub fn set_affinity(&mut self, task: TaskId, cpu: Option<CpuId>) -> bool {
+        if let Some(c) = cpu {
+            assert!(c < self.ncpus(), "cpu {c} out of range");
+        }
+        let Some(t) = self.tasks.get_mut(&task) else {
+            return false;
+        };
+        t.pinned = cpu;
+        let (state, src) = (t.state, t.cpu);
+        if let Some(dst) = cpu
+            && state == TaskState::Queued
+            && src != dst
+        {
+            self.migrate_queued(task, src, dst);
+        }
+        true
+    }
+
+    /// The CPU a task is pinned to, if any.
+    pub fn task_affinity(&self, task: TaskId) -> Option<CpuId> {
+        self.tasks.get(&task).and_then(|t| t.pinned)
     }
 
     /// The CPU a task is queued or running on, or last ran on if blocked.

@@ -39,6 +39,9 @@ pub(crate) struct Task {
     pub exec_start: Option<Nanos>,
     /// When the task was last put into a run-queue tree (for wait-time stats).
     pub wait_start: Nanos,
+    /// The one CPU the task may run on, if pinned (Linux's `cpus_mask` with a
+    /// single bit, as `sched_setaffinity()` to one CPU makes it).
+    pub pinned: Option<CpuId>,
 }
 
 impl Task {
@@ -56,6 +59,7 @@ impl Task {
             prev_sum_exec_runtime: 0,
             exec_start: None,
             wait_start: 0,
+            pinned: None,
         }
     }
 

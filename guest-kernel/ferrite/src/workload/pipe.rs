@@ -55,10 +55,6 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let stats = SchedTotals::now().since(before);
     let json = header("pipe", ops, elapsed)
         .str("pin", pin)
-        // The sched crate has no CPU affinity yet: `pin` only places the
-        // threads at start; wakeups and balancing may move them (see
-        // `migrations`).
-        .raw("pin_enforced", "false")
         .f64("ns_per_round_trip", elapsed as f64 / ops.max(1) as f64)
         .f64(
             "ns_per_switch",
