@@ -1,0 +1,7 @@
+/**
+ * The virtio block device (virtio 1.2, 5.2): {@link dev.panvm.virtio.blk.VirtioBlk} (device state
+ * and request execution), {@link dev.panvm.virtio.blk.BlockRequestParser} (chain to request),
+ * {@link dev.panvm.virtio.blk.BlockMetrics}, and the backends {@link dev.panvm.virtio.blk.FileBackend}
+ * (raw image) and {@link dev.panvm.virtio.blk.NullBackend} (no media).
+ */
+package dev.panvm.virtio.blk;
