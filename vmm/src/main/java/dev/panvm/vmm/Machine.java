@@ -222,6 +222,7 @@ public final class Machine implements AutoCloseable {
     /** Starts every vCPU on its own platform thread; {@link #awaitOutcome} waits for the end. */
     public void start() {
         ThreadKick.install();
+        memory.startPrefault();
         for (VcpuFd fd : vcpuFds) {
             Vcpu vcpu = new Vcpu(fd, pio, mmio, outcome::complete);
             vcpus.add(vcpu);

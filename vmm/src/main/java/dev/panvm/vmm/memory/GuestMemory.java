@@ -21,12 +21,19 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * page does not cost a host page fault (on PVM hosts a shadow-page fault, ~4.5 us). Prefaulting
  * runs on a background thread, chunk by chunk, because allocating huge pages is slow on some
  * hosts (about 2 ms per MiB on the PVM development hosts) and the guest need not wait for it:
- * a page it touches first is simply faulted in then.
+ * a page it touches first is simply faulted in then. The VMM starts it ({@link #startPrefault})
+ * once the VM is built, so it does not compete with building it.
  */
 public final class GuestMemory implements AutoCloseable {
     private static final int MADV_POPULATE_WRITE = 23;
     private static final long HOST_PAGE = 4096;
-    private static final long PREFAULT_CHUNK = 32L << 20;
+    /**
+     * One huge page per populate call: each call holds the process's mmap lock, which every
+     * mmap (a vCPU's kvm_run page, the JVM's own heap and code cache) must wait for, and after
+     * another VM has just freed its memory the kernel may compact before it can hand out a huge
+     * page. Small calls keep those waits short.
+     */
+    private static final long PREFAULT_CHUNK = 2L << 20;
 
     /** A contiguous range of guest-physical RAM and the host memory behind it. */
     public record Region(long guestAddress, MemorySegment host) {
@@ -75,9 +82,14 @@ public final class GuestMemory implements AutoCloseable {
             regions[i] = new Region(ranges[i][0], mapping.asSlice(offset, ranges[i][1]));
             offset += ranges[i][1];
         }
-        GuestMemory memory = new GuestMemory(mapping, List.of(regions));
-        memory.prefaulter = Thread.ofPlatform().name("prefault").daemon().start(memory::prefault);
-        return memory;
+        return new GuestMemory(mapping, List.of(regions));
+    }
+
+    /** Starts faulting in all of guest RAM on a background thread (once). */
+    public synchronized void startPrefault() {
+        if (prefaulter == null && !closing) {
+            prefaulter = Thread.ofPlatform().name("prefault").daemon().start(this::prefault);
+        }
     }
 
     /** Faults in the whole mapping, a chunk at a time, until done or closing. */
@@ -162,9 +174,15 @@ public final class GuestMemory implements AutoCloseable {
 
     @Override
     public void close() {
-        closing = true;
+        Thread running;
+        synchronized (this) {
+            closing = true;
+            running = prefaulter;
+        }
         try {
-            prefaulter.join();
+            if (running != null) {
+                running.join();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return; // leave the mapping in place rather than unmap it under the prefaulter
