@@ -96,12 +96,27 @@ public final class VmFd implements AutoCloseable {
      * {@code pio}) signals {@code eventFd} inside KVM, without an exit to the VMM.
      */
     public void ioeventfd(int eventFd, long address, int length, boolean pio) throws ErrnoException {
+        registerIoeventfd(eventFd, address, length, pio ? KvmConstants.KVM_IOEVENTFD_FLAG_PIO : 0, 0);
+    }
+
+    /**
+     * KVM_IOEVENTFD with a data match: only a guest write of {@code length} bytes of value
+     * {@code datamatch} to MMIO {@code address} signals {@code eventFd} (e.g. one eventfd per
+     * virtqueue on a virtio-mmio QueueNotify register).
+     */
+    public void ioeventfd(int eventFd, long address, int length, long datamatch) throws ErrnoException {
+        registerIoeventfd(eventFd, address, length, KvmConstants.KVM_IOEVENTFD_FLAG_DATAMATCH, datamatch);
+    }
+
+    private void registerIoeventfd(int eventFd, long address, int length, int flags, long datamatch)
+            throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment e = arena.allocate(KVM_IOEVENTFD);
+            e.set(JAVA_LONG, Layouts.offsetOf(KVM_IOEVENTFD, "datamatch"), datamatch);
             e.set(JAVA_LONG, Layouts.offsetOf(KVM_IOEVENTFD, "addr"), address);
             e.set(JAVA_INT, Layouts.offsetOf(KVM_IOEVENTFD, "len"), length);
             e.set(JAVA_INT, Layouts.offsetOf(KVM_IOEVENTFD, "fd"), eventFd);
-            e.set(JAVA_INT, Layouts.offsetOf(KVM_IOEVENTFD, "flags"), pio ? KvmConstants.KVM_IOEVENTFD_FLAG_PIO : 0);
+            e.set(JAVA_INT, Layouts.offsetOf(KVM_IOEVENTFD, "flags"), flags);
             LibC.ioctl(fd, "KVM_IOEVENTFD", KvmIoctls.KVM_IOEVENTFD, e);
         }
     }

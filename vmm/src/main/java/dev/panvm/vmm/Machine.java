@@ -22,6 +22,8 @@ import dev.panvm.vmm.bus.Bus;
 import dev.panvm.vmm.devices.legacy.DebugExit;
 import dev.panvm.vmm.devices.legacy.PostCodePort;
 import dev.panvm.vmm.devices.legacy.Serial16550;
+import dev.panvm.vmm.devices.virtio.VirtioDevices;
+import dev.panvm.vmm.devices.virtio.VirtioMmioSlot;
 import dev.panvm.vmm.memory.GuestMemory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,17 +51,21 @@ public final class Machine implements AutoCloseable {
     private final GuestMemory memory;
     private final List<VcpuFd> vcpuFds;
     private final Bus pio = new Bus("port-io");
-    private final Bus mmio = new Bus("mmio");
+    private final Bus mmio;
     private final Serial16550 serial;
     private final PostCodePort postCodes = new PostCodePort();
     private final CompletableFuture<GuestOutcome> outcome = new CompletableFuture<>();
     private final List<Vcpu> vcpus = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
+    private final List<VirtioMmioSlot> virtio;
 
-    private Machine(Kvm kvm, VmFd vm, GuestMemory memory, List<VcpuFd> vcpuFds, MachineConfig config) {
+    private Machine(Kvm kvm, VmFd vm, GuestMemory memory, Bus mmio, List<VirtioMmioSlot> virtio,
+                    List<VcpuFd> vcpuFds, MachineConfig config) {
         this.kvm = kvm;
         this.vm = vm;
         this.memory = memory;
+        this.mmio = mmio;
+        this.virtio = virtio;
         this.vcpuFds = vcpuFds;
         this.serial = new Serial16550(config.serialOut(), this::setSerialIrq);
     }
@@ -72,6 +78,7 @@ public final class Machine implements AutoCloseable {
         VmFd vm = null;
         GuestMemory memory = null;
         List<VcpuFd> vcpus = new ArrayList<>();
+        List<VirtioMmioSlot> virtio = List.of();
         try {
             vm = kvm.createVm();
             vm.setTssAddr(Layout.KVM_TSS_ADDR);
@@ -84,9 +91,12 @@ public final class Machine implements AutoCloseable {
                 vm.setUserMemoryRegion(slot++, 0, r.guestAddress(), r.host());
             }
             ElfKernel kernel = ElfLoader.load(config.kernel(), memory, Layout.HIMEM_START);
+            Bus mmio = new Bus("mmio");
+            virtio = VirtioDevices.attach(config.devices(), vm, memory, mmio);
+            String cmdline = withDeviceEntries(config.cmdline(), virtio);
             int gdtLimit = Gdt.write(memory);
             long cr3 = PageTables.write(memory);
-            long startInfo = HvmStartInfo.write(memory, config.cmdline(), HvmStartInfo.memoryMap(memory));
+            long startInfo = HvmStartInfo.write(memory, cmdline, HvmStartInfo.memoryMap(memory));
             List<CpuidEntry> supported = kvm.supportedCpuid();
             for (int i = 0; i < config.cpus(); i++) {
                 VcpuFd vcpu = vm.createVcpu(i);
@@ -95,19 +105,32 @@ public final class Machine implements AutoCloseable {
                 vcpu.setFpuDefaults();
             }
             setBootState(vcpus, config.boot(), kernel, gdtLimit, cr3, startInfo);
-            Machine machine = new Machine(kvm, vm, memory, vcpus, config);
+            Machine machine = new Machine(kvm, vm, memory, mmio, virtio, vcpus, config);
             machine.attachDevices();
             return machine;
         } catch (KernelLoadException e) {
-            closeAll(kvm, vm, memory, vcpus);
+            closeAll(kvm, vm, memory, vcpus, virtio);
             throw new MachineException(e.getMessage(), e);
         } catch (ErrnoException e) {
-            closeAll(kvm, vm, memory, vcpus);
+            closeAll(kvm, vm, memory, vcpus, virtio);
             throw new MachineException("KVM setup failed: " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            closeAll(kvm, vm, memory, vcpus);
+        } catch (MachineException | RuntimeException e) {
+            closeAll(kvm, vm, memory, vcpus, virtio);
             throw e;
         }
+    }
+
+    /** The command line with a {@code virtio_mmio.device=} entry per device, as QEMU microvm adds them. */
+    private static String withDeviceEntries(String cmdline, List<VirtioMmioSlot> slots) throws MachineException {
+        StringBuilder b = new StringBuilder(cmdline);
+        for (VirtioMmioSlot s : slots) {
+            b.append(b.isEmpty() ? "" : " ").append(s.commandLineEntry());
+        }
+        if (b.length() > Layout.CMDLINE_MAX) {
+            throw new MachineException("kernel command line with the device entries is " + b.length()
+                    + " bytes; the limit is " + Layout.CMDLINE_MAX);
+        }
+        return b.toString();
     }
 
     private static void validate(MachineConfig c) throws MachineException {
@@ -223,6 +246,7 @@ public final class Machine implements AutoCloseable {
     public void start() {
         ThreadKick.install();
         memory.startPrefault();
+        virtio.forEach(VirtioMmioSlot::start);
         for (VcpuFd fd : vcpuFds) {
             Vcpu vcpu = new Vcpu(fd, pio, mmio, outcome::complete);
             vcpus.add(vcpu);
@@ -271,10 +295,12 @@ public final class Machine implements AutoCloseable {
             LOG.warn("vCPU threads still running; not releasing VM resources");
             return;
         }
-        closeAll(kvm, vm, memory, vcpuFds);
+        closeAll(kvm, vm, memory, vcpuFds, virtio);
     }
 
-    private static void closeAll(Kvm kvm, VmFd vm, GuestMemory memory, List<VcpuFd> vcpus) {
+    private static void closeAll(Kvm kvm, VmFd vm, GuestMemory memory, List<VcpuFd> vcpus,
+                                 List<VirtioMmioSlot> virtio) {
+        VirtioDevices.closeAll(virtio);
         vcpus.forEach(VcpuFd::close);
         if (vm != null) {
             vm.close();

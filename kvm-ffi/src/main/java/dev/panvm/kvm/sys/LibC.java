@@ -29,6 +29,7 @@ public final class LibC {
     public static final int O_RDONLY = 0;
     public static final int O_RDWR = 2;
     public static final int O_CLOEXEC = 0x80000;
+    public static final int O_NONBLOCK = 0x800;
     public static final int PROT_READ = 1;
     public static final int PROT_WRITE = 2;
     public static final int MAP_SHARED = 0x01;
@@ -44,6 +45,7 @@ public final class LibC {
     public static final int EAGAIN = 11;
     public static final int ENOENT = 2;
     public static final int EACCES = 13;
+    public static final int EPERM = 1;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();

@@ -6,6 +6,7 @@ import dev.panvm.vmm.MachineConfig;
 import dev.panvm.vmm.MachineException;
 import dev.panvm.vmm.boot.BootProtocol;
 import dev.panvm.vmm.devices.legacy.Serial16550;
+import dev.panvm.vmm.devices.virtio.DeviceSpec;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -19,6 +20,9 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /** {@code panvm run}: boots a kernel and runs it until it exits. */
@@ -55,6 +59,17 @@ final class RunCommand implements Callable<Integer> {
             description = "Entry path: direct 64-bit entry at e_entry, or PVH 32-bit entry (default: ${DEFAULT-VALUE}).")
     String boot;
 
+    @Option(names = "--disk", paramLabel = "PATH[,ro]|null:SIZE",
+            description = {"virtio-blk disk: a raw image (',ro' for read-only), or 'null:SIZE', a device that "
+                    + "completes requests without media (to measure the block path). Repeatable."})
+    List<String> disks = new ArrayList<>();
+
+    @Option(names = "--net", paramLabel = "tap:NAME[,mac=MAC]", description = "virtio-net on a TAP interface.")
+    List<String> nets = new ArrayList<>();
+
+    @Option(names = "--rng", description = "virtio-rng fed from the host's /dev/urandom.")
+    boolean rng;
+
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0",
             description = "Stop the guest after this many seconds and exit " + EXIT_GUEST_CRASHED + " (default: no limit).")
     long timeoutSeconds;
@@ -78,7 +93,7 @@ final class RunCommand implements Callable<Integer> {
             err.println("panvm: cannot open serial output " + serial + ": " + e.getMessage());
             return EXIT_VMM_ERROR;
         }
-        MachineConfig config = new MachineConfig(kernel, cmdline, memory, cpus, protocol, out);
+        MachineConfig config = new MachineConfig(kernel, cmdline, memory, cpus, protocol, out, deviceSpecs());
         try (Machine machine = Machine.create(config)) {
             machine.start();
             startInputPump(System.in, machine.serial());
@@ -104,6 +119,60 @@ final class RunCommand implements Callable<Integer> {
             err.println("panvm: serial output failed: " + e.getMessage());
             return EXIT_VMM_ERROR;
         }
+    }
+
+    /** The virtio devices, disks first, in the order given. */
+    private List<DeviceSpec> deviceSpecs() {
+        List<DeviceSpec> specs = new ArrayList<>();
+        for (String d : disks) {
+            specs.add(parseDisk(d));
+        }
+        for (String n : nets) {
+            specs.add(parseNet(n));
+        }
+        if (rng) {
+            specs.add(new DeviceSpec.Rng());
+        }
+        return specs;
+    }
+
+    private DeviceSpec parseDisk(String value) {
+        if (value.startsWith("null:")) {
+            try {
+                return new DeviceSpec.NullDisk(new SizeConverter().convert(value.substring(5)));
+            } catch (CommandLine.TypeConversionException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--disk " + value + ": " + e.getMessage());
+            }
+        }
+        String[] parts = value.split(",");
+        boolean ro = false;
+        for (int i = 1; i < parts.length; i++) {
+            if (!parts[i].equals("ro")) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--disk " + value + ": unknown option '" + parts[i] + "' (only 'ro')");
+            }
+            ro = true;
+        }
+        if (parts[0].isEmpty()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--disk needs a path");
+        }
+        return new DeviceSpec.Disk(Path.of(parts[0]), ro);
+    }
+
+    private DeviceSpec parseNet(String value) {
+        String[] parts = value.split(",");
+        if (!parts[0].startsWith("tap:") || parts[0].length() == 4) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--net must be tap:NAME[,mac=MAC], not '" + value + "'");
+        }
+        Optional<String> mac = Optional.empty();
+        for (int i = 1; i < parts.length; i++) {
+            if (!parts[i].startsWith("mac=")) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--net " + value + ": unknown option '" + parts[i] + "' (only 'mac=')");
+            }
+            mac = Optional.of(parts[i].substring(4));
+        }
+        return new DeviceSpec.Tap(parts[0].substring(4), mac);
     }
 
     private OutputStream openSerial(String spec) throws IOException {

@@ -24,7 +24,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * a page it touches first is simply faulted in then. The VMM starts it ({@link #startPrefault})
  * once the VM is built, so it does not compete with building it.
  */
-public final class GuestMemory implements AutoCloseable {
+public final class GuestMemory implements dev.panvm.virtio.GuestMemory, AutoCloseable {
     private static final int MADV_POPULATE_WRITE = 23;
     private static final long HOST_PAGE = 4096;
     /**
@@ -119,6 +119,7 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     /** True when {@code [gpa, gpa + length)} lies inside one RAM region. */
+    @Override
     public boolean contains(long gpa, long length) {
         for (Region r : regions) {
             if (r.contains(gpa, length)) {
@@ -133,6 +134,7 @@ public final class GuestMemory implements AutoCloseable {
      *
      * @throws GuestMemoryException if the range is not entirely inside one RAM region
      */
+    @Override
     public MemorySegment slice(long gpa, long length) {
         for (Region r : regions) {
             if (r.contains(gpa, length)) {

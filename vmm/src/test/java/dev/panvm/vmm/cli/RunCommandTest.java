@@ -74,6 +74,24 @@ class RunCommandTest {
     }
 
     @Test
+    void missingDiskImageIsOneClearLine() {
+        Result r = run("run", "--kernel", "/nonexistent", "--disk", "/nonexistent.img");
+        assertEquals(RunCommand.EXIT_VMM_ERROR, r.status());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
+    @Test
+    void badDeviceOptionsAreUsageErrors() {
+        Result badDisk = run("run", "--kernel", "/x", "--disk", "/tmp/a.img,rw");
+        assertEquals(2, badDisk.status());
+        assertTrue(badDisk.err().contains("unknown option 'rw'"), badDisk.err());
+        Result badNet = run("run", "--kernel", "/x", "--net", "user");
+        assertEquals(2, badNet.status());
+        assertTrue(badNet.err().contains("tap:NAME"), badNet.err());
+        assertEquals(2, run("run", "--kernel", "/x", "--disk", "null:lots").status());
+    }
+
+    @Test
     void zeroCpusRefused() {
         Result r = run("run", "--kernel", "/nonexistent", "--cpus", "0");
         assertEquals(RunCommand.EXIT_VMM_ERROR, r.status());

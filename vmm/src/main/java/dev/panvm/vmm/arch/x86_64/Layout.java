@@ -13,8 +13,10 @@ package dev.panvm.vmm.arch.x86_64;
  * 0x0001_0000  top of the boot stack (grows down)
  * 0x0002_0000  kernel command line (NUL-terminated)
  * 0x0010_0000  lowest address a kernel may load at (1 MiB)
- * 0xC000_0000  MMIO hole up to 4 GiB (LAPIC, IOAPIC, later virtio-mmio); RAM beyond 3 GiB
- *              continues at 4 GiB
+ * 0xC000_0000  MMIO hole up to 4 GiB; RAM beyond 3 GiB continues at 4 GiB
+ * 0xD000_0000  virtio-mmio slots, 4 KiB apart (interrupts 16, 17, ...: IOAPIC pins above the
+ *              ISA range)
+ * 0xFEC0_0000  IOAPIC; 0xFEE0_0000 local APIC
  * </pre>
  */
 public final class Layout {
@@ -39,6 +41,11 @@ public final class Layout {
     public static final long HIMEM_START = 0x100000;
     public static final long MMIO_HOLE_START = 0xC000_0000L;
     public static final long MMIO_HOLE_END = 0x1_0000_0000L;
+    public static final long VIRTIO_MMIO_BASE = 0xD000_0000L;
+    public static final long VIRTIO_MMIO_STRIDE = 0x1000;
+    /** First interrupt of the virtio slots: IOAPIC pins 16..23 are free of ISA devices. */
+    public static final int VIRTIO_IRQ_BASE = 16;
+    public static final int VIRTIO_MAX_DEVICES = 8;
     /** Three pages KVM on Intel needs for its real-mode TSS, just below the BIOS ROM area. */
     public static final long KVM_TSS_ADDR = 0xfffb_d000L;
     public static final long KVM_IDENTITY_MAP_ADDR = 0xfffb_c000L;

@@ -1,0 +1,166 @@
+package dev.panvm.vmm.devices.virtio;
+
+import dev.panvm.kvm.VmFd;
+import dev.panvm.kvm.sys.Epoll;
+import dev.panvm.kvm.sys.ErrnoException;
+import dev.panvm.kvm.sys.EventFd;
+import dev.panvm.virtio.VirtioDevice;
+import dev.panvm.virtio.mmio.MmioRegister;
+import dev.panvm.virtio.mmio.MmioTransport;
+import dev.panvm.virtio.net.VirtioNet;
+import dev.panvm.vmm.bus.Bus;
+import dev.panvm.vmm.bus.BusDevice;
+import dev.panvm.vmm.memory.GuestMemory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalInt;
+
+/**
+ * One virtio device on panvm's MMIO bus: its virtio-mmio transport, an ioeventfd per queue (a
+ * guest's QueueNotify write signals an eventfd inside KVM, with no exit to the VMM), an irqfd for
+ * its interrupt, and the device thread that waits on those eventfds and runs the device. Register
+ * accesses other than QueueNotify exit to the vCPU thread and reach the transport through the bus.
+ */
+public final class VirtioMmioSlot implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(VirtioMmioSlot.class);
+    private static final long STOP = -1;
+    private static final long BACKEND = -2;
+
+    private final VirtioDevice device;
+    private final long base;
+    private final int gsi;
+    private final List<EventFd> queueEvents = new ArrayList<>();
+    private final EventFd interrupt;
+    private final EventFd stop;
+    private final Epoll epoll;
+    private Thread thread;
+
+    /**
+     * Places {@code device} at MMIO {@code base} with interrupt {@code gsi}. Without ioeventfd or
+     * irqfd support the slot still works: QueueNotify writes then exit to the vCPU thread, which
+     * signals the same eventfds; interrupts go through KVM_IRQ_LINE. {@code backendFd} (a network
+     * device's TAP) wakes the thread to deliver received frames.
+     */
+    public VirtioMmioSlot(VmFd vm, GuestMemory memory, Bus mmio, VirtioDevice device, long base, int gsi,
+                          OptionalInt backendFd) throws ErrnoException {
+        this.device = device;
+        this.base = base;
+        this.gsi = gsi;
+        this.epoll = new Epoll(device.queueCount() + 2);
+        this.stop = new EventFd();
+        this.interrupt = new EventFd();
+        epoll.add(stop.fd(), STOP);
+        boolean ioeventfds = true;
+        for (int q = 0; q < device.queueCount(); q++) {
+            EventFd e = new EventFd();
+            queueEvents.add(e);
+            epoll.add(e.fd(), q);
+            try {
+                vm.ioeventfd(e.fd(), base + MmioRegister.QUEUE_NOTIFY, 4, q);
+            } catch (ErrnoException ex) {
+                ioeventfds = false;
+            }
+        }
+        if (!ioeventfds) {
+            LOG.warn("{}: KVM_IOEVENTFD unavailable; queue notifications go through the vCPU thread", device.type());
+        }
+        boolean irqfd = true;
+        try {
+            vm.irqfd(interrupt.fd(), gsi);
+        } catch (ErrnoException ex) {
+            irqfd = false;
+            LOG.warn("{}: KVM_IRQFD unavailable ({}); using KVM_IRQ_LINE", device.type(), ex.getMessage());
+        }
+        boolean useIrqfd = irqfd;
+        MmioTransport transport = new MmioTransport(device, memory,
+                bits -> raise(vm, useIrqfd), this::signalQueue);
+        mmio.register(base, MmioTransport.WINDOW_SIZE, new BusDevice() {
+            @Override
+            public void read(long offset, MemorySegment data) {
+                transport.read(offset, data);
+            }
+
+            @Override
+            public void write(long offset, MemorySegment data) {
+                transport.write(offset, data);
+            }
+        });
+        if (backendFd.isPresent() && device instanceof VirtioNet) {
+            epoll.add(backendFd.getAsInt(), BACKEND);
+        }
+    }
+
+    /** The kernel command-line entry announcing this device ({@code virtio_mmio.device=...}). */
+    public String commandLineEntry() {
+        return MmioTransport.commandLineEntry(base, gsi);
+    }
+
+    /** Starts the device thread. */
+    public void start() {
+        thread = Thread.ofPlatform().name("virtio-" + device.type() + "@" + Long.toHexString(base)).daemon().start(this::run);
+    }
+
+    /** A QueueNotify that reached the transport (no ioeventfd): hand it to the device thread. */
+    private void signalQueue(int queue) {
+        if (queue >= 0 && queue < queueEvents.size()) {
+            signal(queueEvents.get(queue));
+        }
+    }
+
+    private void raise(VmFd vm, boolean irqfd) {
+        if (irqfd) {
+            signal(interrupt);
+            return;
+        }
+        try {
+            vm.irqLine(gsi, true);
+            vm.irqLine(gsi, false);
+        } catch (ErrnoException e) {
+            LOG.warn("{}: cannot raise interrupt {}: {}", device.type(), gsi, e.getMessage());
+        }
+    }
+
+    private static void signal(EventFd e) {
+        try {
+            e.signal();
+        } catch (ErrnoException ex) {
+            throw new IllegalStateException("eventfd write failed", ex);
+        }
+    }
+
+    private void run() {
+        try {
+            while (true) {
+                for (long token : epoll.await(-1)) {
+                    if (token == STOP) {
+                        return;
+                    }
+                    if (token == BACKEND) {
+                        ((VirtioNet) device).receiveFromBackend();
+                    } else {
+                        queueEvents.get((int) token).drain();
+                        device.processQueue((int) token);
+                    }
+                }
+            }
+        } catch (ErrnoException | RuntimeException e) {
+            LOG.error("{} device thread stopped: {}", device.type(), e.toString());
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (thread != null) {
+            signal(stop);
+            thread.join();
+        }
+        queueEvents.forEach(EventFd::close);
+        interrupt.close();
+        stop.close();
+        epoll.close();
+    }
+}
