@@ -32,6 +32,7 @@ mod smp;
 mod sync;
 mod task;
 mod trap;
+mod virtio;
 mod workload;
 
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -128,6 +129,7 @@ extern "C" fn kernel_main(
         platform::irq_mode().name()
     );
 
+    virtio::init(&boot.cmdline, boot.start_info.rsdp_paddr, &boot.memmap);
     run_requested(&boot.cmdline);
     task::idle_loop()
 }

@@ -11,13 +11,20 @@
 //! | `hackbench` | one 100-byte message, sender -> receiver          | `groups` (10), `loops` (100), `pipe_size` (65536) |
 //! | `kmalloc`   | one kmalloc + kfree pair over a size mix 8..4096 | `ops` (1000000), `slots` (1024), `seed` |
 //! | `pages`     | one order-0 page alloc + free (per-CPU cache)    | `ops` (1000000), `depth` (16) |
+//! | `disksum`, `diskwrite`, `diskbench` | virtio-blk requests (disk.rs, diskbench.rs) | see those files |
+//! | `rng`       | virtio-rng requests (rng.rs)                     | `bytes` (64) |
+//! | `ping`, `pingd` | virtio-net: send / answer pings (ping.rs)    | `ip`, `ping`, `count`, `duration_ms` |
 
 pub mod chan;
+mod disk;
+mod diskbench;
 mod hackbench;
 pub mod json;
 mod kmalloc;
 mod pages;
+mod ping;
 mod pipe;
+mod rng;
 pub mod selftest;
 
 use alloc::format;
@@ -50,7 +57,9 @@ impl<'a> Params<'a> {
     }
 }
 
-pub const NAMES: [&str; 4] = ["pipe", "hackbench", "kmalloc", "pages"];
+pub const NAMES: [&str; 10] = [
+    "pipe", "hackbench", "kmalloc", "pages", "disksum", "diskwrite", "diskbench", "rng", "ping", "pingd",
+];
 
 /// Runs workload `name` in the calling thread; returns its JSON line.
 pub fn run(name: &str, params: &Params<'_>) -> Result<String, String> {
@@ -65,17 +74,31 @@ pub fn run(name: &str, params: &Params<'_>) -> Result<String, String> {
         "hackbench" => hackbench::run(params),
         "kmalloc" => kmalloc::run(params),
         "pages" => pages::run(params),
+        "disksum" => disk::disksum(params),
+        "diskwrite" => disk::diskwrite(params),
+        "diskbench" => diskbench::run(params),
+        "rng" => rng::run(params),
+        "ping" => ping::ping(params),
+        "pingd" => ping::pingd(params),
         other => Err(format!("unknown workload {other:?} (one of {NAMES:?})")),
     }
 }
 
-/// `workload=NAME` at boot: runs it in a kernel thread, prints the JSON line
-/// and, unless `stay` (the control channel is open), ends the VM with status 0.
+/// `workload=NAME` at boot: runs it in a kernel thread, prints the JSON line,
+/// waits `hold_ms` if given and, unless `stay` (the control channel is open),
+/// ends the VM with status 0.
 pub fn start(name: &'static str, cmdline: Cmdline<'static>, stay: bool) {
     task::spawn("workload", 0, 0, move || {
         match run(name, &Params::new(cmdline)) {
             Ok(line) => println!("{line}"),
             Err(e) => panic!("workload={name}: {e}"),
+        }
+        // `hold_ms=N`: stay up that long after the result, so that a host can
+        // act on the line while the VM still runs (e.g. kill -9 the VMM).
+        match cmdline.get_u64("hold_ms") {
+            Ok(Some(ms)) if ms > 0 => task::sleep_ns(ms.saturating_mul(1_000_000)),
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
         }
         if !stay {
             exit::exit(0);

@@ -23,6 +23,10 @@ class FerriteQemuKvmTest {
 
     @BeforeEach
     void needKvmAndQemu() {
+        assumeQemu();
+    }
+
+    static void assumeQemu() {
         KvmTestSupport.assumeKvm();
         assumeTrue(onPath(QEMU), QEMU + " is not installed (apt-get install qemu-system-x86)");
     }
@@ -36,23 +40,27 @@ class FerriteQemuKvmTest {
         return false;
     }
 
-    /** The QEMU command line for ferrite, shared with bench/ (see scripts/qemu-ferrite). */
-    static List<String> qemuCommand(Path kernel, String cmdline) {
+    /**
+     * The QEMU command line for ferrite plus {@code extra} arguments (devices). virtio-mmio
+     * transports must be modern (version 2): QEMU 7.2 makes them legacy unless told otherwise.
+     */
+    static List<String> qemuCommand(Path kernel, String cmdline, String... extra) {
         List<String> cmd = new ArrayList<>(List.of(QEMU, "-M", "microvm", "-enable-kvm",
                 "-cpu", "host,-arch-capabilities", "-m", "128M", "-smp", "1",
                 "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
                 "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                "-kernel", kernel.toString()));
+                "-global", "virtio-mmio.force-legacy=false", "-kernel", kernel.toString()));
+        cmd.addAll(List.of(extra));
         if (!cmdline.isEmpty()) {
             cmd.addAll(List.of("-append", cmdline));
         }
         return cmd;
     }
 
-    private record Run(int status, String output) {}
+    record Run(int status, String output) {}
 
-    private static Run qemu(String cmdline) throws Exception {
-        Process p = new ProcessBuilder(qemuCommand(KvmTestSupport.ferrite(), cmdline))
+    static Run qemu(String cmdline, String... extra) throws Exception {
+        Process p = new ProcessBuilder(qemuCommand(KvmTestSupport.ferrite(), cmdline, extra))
                 .redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
         p.getOutputStream().close();
         byte[] out = p.getInputStream().readAllBytes();

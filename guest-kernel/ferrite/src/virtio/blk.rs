@@ -1,0 +1,442 @@
+//! virtio-blk driver (spec 5.2): one request queue, many requests in flight.
+//!
+//! # API
+//!
+//! Asynchronous, for callers that keep the queue full (block layer,
+//! benchmarks):
+//!
+//! - [`BlkDevice::submit`] a [`Request`] (op, sector, owned [`DmaBuf`],
+//!   length, caller's token); it is checked (read-only, capacity, length,
+//!   segments) and queued, not yet visible to the device;
+//! - [`BlkDevice::kick`] publishes everything queued, with at most one
+//!   notification (VM exit), and only if the device asked for one;
+//! - [`BlkDevice::poll`] collects [`Completion`]s (token, result, the
+//!   buffer back), in whatever order the device finishes them.
+//!
+//! Blocking, for kernel threads: [`BlkDevice::read`], [`BlkDevice::write`],
+//! [`BlkDevice::flush`], [`BlkDevice::get_id`] submit, kick and poll until
+//! their own request is done (other completions are kept for `poll`).
+//!
+//! # Requests in memory
+//!
+//! Each request slot owns 32 bytes of one device-shared page: the 16-byte
+//! header at 0 and the status byte at 16. The data buffer is the caller's
+//! `DmaBuf`, moved into the slot while the device owns it. A request uses
+//! 2 + (data segments) descriptors; there are `queue size / 3` slots, so a
+//! full set of single-segment requests fits the ring.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use virtio_core::blk::{self, Limits, Op, RequestError, Status};
+use virtio_core::ring::{AddError, Buffer, DeviceError};
+
+use super::dma::{DmaBuf, DmaRegion};
+use super::queue::Virtqueue;
+use super::transport::Transport;
+use super::{DEVICE_TIMEOUT_NS, Spin};
+use crate::{platform, println};
+
+const SLOT_BYTES: usize = 32;
+const STATUS_OFFSET: usize = 16;
+const MAX_SLOTS: usize = 4096 / SLOT_BYTES * 8;
+
+/// A request for [`BlkDevice::submit`].
+pub struct Request {
+    pub op: Op,
+    /// First 512-byte sector (reads and writes).
+    pub sector: u64,
+    /// Bytes to transfer from the start of `buf` (multiple of 512; 20 for
+    /// GET_ID; 0 for FLUSH).
+    pub len: u32,
+    /// The data buffer (none for FLUSH).
+    pub buf: Option<DmaBuf>,
+    /// Returned in the completion.
+    pub token: u64,
+}
+
+/// A finished request.
+pub struct Completion {
+    pub token: u64,
+    pub op: Op,
+    pub sector: u64,
+    pub len: u32,
+    pub result: Result<(), BlkError>,
+    pub buf: Option<DmaBuf>,
+    /// Submit to completion seen by `poll`.
+    pub latency_ns: u64,
+}
+
+#[derive(Clone, Debug)]
+pub enum BlkError {
+    /// The driver refused the request (it never reached the device).
+    Request(RequestError),
+    /// No free request slot or descriptors now: poll, then submit again.
+    Busy,
+    /// A data buffer is missing, or shorter than the request.
+    NoBuffer,
+    /// The device answered with an error status.
+    Status(Status),
+    /// The device broke the ring protocol; the device is unusable.
+    Device(DeviceError),
+    /// The device did not complete within the timeout.
+    Timeout,
+    /// Unusable since an earlier error.
+    Broken(String),
+}
+
+impl fmt::Display for BlkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Request(e) => write!(f, "{e}"),
+            Self::Busy => f.write_str("queue full"),
+            Self::NoBuffer => f.write_str("request without a (big enough) data buffer"),
+            Self::Status(s) => write!(f, "device answered {s}"),
+            Self::Device(e) => write!(f, "device broke the virtqueue protocol: {e}"),
+            Self::Timeout => write!(f, "device did not complete a request in {} s", DEVICE_TIMEOUT_NS / 1_000_000_000),
+            Self::Broken(why) => write!(f, "device unusable: {why}"),
+        }
+    }
+}
+
+struct Slot {
+    token: u64,
+    op: Op,
+    sector: u64,
+    len: u32,
+    buf: Option<DmaBuf>,
+    submitted_ns: u64,
+}
+
+/// Counters since boot.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BlkStats {
+    pub submitted: u64,
+    pub completed: u64,
+    pub errors: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+}
+
+pub struct BlkDevice {
+    transport: Transport,
+    queue: Virtqueue<u16>,
+    pub limits: Limits,
+    /// Refuse writes to a VIRTIO_BLK_F_RO device in the driver (true); a
+    /// test may turn it off to see the device refuse them itself.
+    pub enforce_read_only: bool,
+    slots: Vec<Option<Slot>>,
+    free_slots: Vec<u16>,
+    headers: DmaRegion,
+    /// Completions `wait` took on behalf of other requests.
+    parked: Vec<Completion>,
+    scratch: Vec<Buffer>,
+    next_token: u64,
+    broken: Option<String>,
+    pub stats: BlkStats,
+}
+
+impl BlkDevice {
+    /// Negotiates features, reads the configuration, sets up the queue.
+    pub fn new(mut transport: Transport) -> Result<Self, String> {
+        use blk::feature as f;
+        let wanted = f::SIZE_MAX | f::SEG_MAX | f::RO | f::BLK_SIZE | f::FLUSH;
+        transport.negotiate(wanted)?;
+        let has = |bit| transport.has(bit);
+        let limits = Limits {
+            capacity: transport.config_u64(blk::config::CAPACITY),
+            read_only: has(f::RO),
+            flush: has(f::FLUSH),
+            size_max: has(f::SIZE_MAX).then(|| transport.config_u32(blk::config::SIZE_MAX)).filter(|&m| m >= 512),
+            seg_max: has(f::SEG_MAX).then(|| transport.config_u32(blk::config::SEG_MAX)).filter(|&m| m >= 1),
+            blk_size: if has(f::BLK_SIZE) { transport.config_u32(blk::config::BLK_SIZE) } else { 512 },
+        };
+        let queue: Virtqueue<u16> = transport.setup_queue(0, u16::MAX).inspect_err(|_| transport.fail())?;
+        if queue.size() < 3 {
+            transport.fail();
+            return Err(format!("queue of {} entries cannot hold a request (header, data, status)", queue.size()));
+        }
+        let nslots = (usize::from(queue.size()) / 3).clamp(1, MAX_SLOTS);
+        let headers = DmaRegion::zeroed(nslots * SLOT_BYTES).ok_or("out of memory for request headers")?;
+        transport.driver_ok();
+        Ok(Self {
+            transport,
+            queue,
+            limits,
+            enforce_read_only: true,
+            slots: (0..nslots).map(|_| None).collect(),
+            free_slots: (0..nslots as u16).rev().collect(),
+            headers,
+            parked: Vec::new(),
+            scratch: Vec::with_capacity(64),
+            next_token: 1 << 63,
+            broken: None,
+            stats: BlkStats::default(),
+        })
+    }
+
+    /// For the boot line: capacity and what was negotiated.
+    pub fn describe(&self) -> String {
+        let l = &self.limits;
+        format!(
+            "capacity {} sectors, {} MiB{}{}, queue {}, {} requests in flight{}",
+            l.capacity,
+            l.capacity_bytes() >> 20,
+            if l.read_only { ", read-only" } else { "" },
+            if l.flush { ", flush" } else { "" },
+            self.queue.size(),
+            self.slots.len(),
+            if self.queue.event_idx() { ", event idx" } else { "" },
+        )
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Requests that can be in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.slots.len() - self.free_slots.len()
+    }
+
+    /// Notifications sent to the device (data-path VM exits).
+    pub fn notifications(&self) -> u64 {
+        self.queue.notifications()
+    }
+
+    /// Queues `req` (visible to the device after [`Self::kick`]). On error
+    /// the request, with its buffer, comes back.
+    pub fn submit(&mut self, req: Request) -> Result<(), (BlkError, Request)> {
+        if let Some(why) = &self.broken {
+            return Err((BlkError::Broken(why.clone()), req));
+        }
+        if let Err(e) = self.check(&req) {
+            return Err((e, req));
+        }
+        let Some(slot) = self.free_slots.pop() else {
+            return Err((BlkError::Busy, req));
+        };
+        let base = usize::from(slot) * SLOT_BYTES;
+        self.headers.write_bytes(base, &blk::header(req.op, req.sector));
+        self.headers.write_u8(base + STATUS_OFFSET, Status::UNWRITTEN);
+        let headers_pa = self.headers.pa();
+        self.scratch.clear();
+        self.scratch.push(Buffer::readable(headers_pa + base as u64, blk::HEADER_SIZE as u32));
+        if let Some(buf) = &req.buf {
+            let writable = req.op.device_writes_data();
+            for (offset, len) in self.limits.split(req.len) {
+                self.scratch.push(Buffer { addr: buf.pa() + u64::from(offset), len, writable });
+            }
+        }
+        self.scratch.push(Buffer::writable(headers_pa + (base + STATUS_OFFSET) as u64, 1));
+        if let Err((e, _)) = self.queue.add(&self.scratch, slot) {
+            self.free_slots.push(slot);
+            return Err((
+                match e {
+                    AddError::Full { .. } => BlkError::Busy,
+                    AddError::Broken(e) => BlkError::Device(e),
+                    other => BlkError::Broken(format!("driver bug: {other}")),
+                },
+                req,
+            ));
+        }
+        self.slots[usize::from(slot)] = Some(Slot {
+            token: req.token,
+            op: req.op,
+            sector: req.sector,
+            len: req.len,
+            buf: req.buf,
+            submitted_ns: platform::now_ns(),
+        });
+        self.stats.submitted += 1;
+        Ok(())
+    }
+
+    fn check(&self, req: &Request) -> Result<(), BlkError> {
+        let needs_buf = req.op != Op::Flush;
+        match &req.buf {
+            None if needs_buf => return Err(BlkError::NoBuffer),
+            Some(buf) if (req.len as usize) > buf.len() => return Err(BlkError::NoBuffer),
+            _ => {}
+        }
+        if req.op == Op::GetId && req.len as usize != blk::ID_BYTES {
+            return Err(BlkError::NoBuffer);
+        }
+        let limits = Limits { read_only: self.limits.read_only && self.enforce_read_only, ..self.limits };
+        let max_segments = u64::from(self.queue.size()).saturating_sub(2);
+        limits.check(req.op, req.sector, u64::from(req.len), max_segments).map_err(BlkError::Request)
+    }
+
+    /// Publishes submitted requests; notifies the device if it asked.
+    pub fn kick(&mut self) -> bool {
+        self.queue.kick(&self.transport)
+    }
+
+    /// Moves finished requests to `out`; returns how many.
+    pub fn poll(&mut self, out: &mut Vec<Completion>) -> Result<usize, BlkError> {
+        let mut n = self.parked.len();
+        out.append(&mut self.parked);
+        if let Some(why) = &self.broken {
+            return if n > 0 { Ok(n) } else { Err(BlkError::Broken(why.clone())) };
+        }
+        loop {
+            match self.queue.poll() {
+                Ok(Some(used)) => {
+                    out.push(self.complete(used.token, used.len));
+                    n += 1;
+                }
+                Ok(None) => return Ok(n),
+                Err(e) => {
+                    let why = format!("virtio-blk at {}: {e}", self.transport.describe());
+                    println!("virtio: {why}; device disabled");
+                    self.transport.fail();
+                    self.broken = Some(why);
+                    return Err(BlkError::Device(e));
+                }
+            }
+        }
+    }
+
+    fn complete(&mut self, slot_index: u16, used_len: u32) -> Completion {
+        let slot = self.slots[usize::from(slot_index)]
+            .take()
+            .expect("virtqueue returned a token it was given");
+        let status = Status::from_byte(self.headers.read_u8(usize::from(slot_index) * SLOT_BYTES + STATUS_OFFSET));
+        self.free_slots.push(slot_index);
+        self.stats.completed += 1;
+        let result = match status {
+            Status::Ok => {
+                match slot.op {
+                    Op::Read => self.stats.bytes_read += u64::from(slot.len),
+                    Op::Write => self.stats.bytes_written += u64::from(slot.len),
+                    _ => {}
+                }
+                Ok(())
+            }
+            other => {
+                self.stats.errors += 1;
+                if self.transport.needs_reset() {
+                    let why = format!("virtio-blk at {}: device needs a reset (DEVICE_NEEDS_RESET)", self.transport.describe());
+                    println!("virtio: {why}; device disabled");
+                    self.broken = Some(why);
+                }
+                Err(BlkError::Status(other))
+            }
+        };
+        Completion {
+            token: slot.token,
+            op: slot.op,
+            sector: slot.sector,
+            len: used_len.saturating_sub(1).min(slot.len),
+            result,
+            buf: slot.buf,
+            latency_ns: platform::now_ns().saturating_sub(slot.submitted_ns),
+        }
+    }
+
+    /// Waits (polling) until request `token` completes; other completions
+    /// are kept for the next `poll`.
+    pub fn wait(&mut self, token: u64) -> Result<Completion, BlkError> {
+        self.kick();
+        if let Some(i) = self.parked.iter().position(|c| c.token == token) {
+            return Ok(self.parked.swap_remove(i));
+        }
+        let spin = Spin::new(DEVICE_TIMEOUT_NS);
+        let mut done = Vec::new();
+        loop {
+            if self.queue.has_used() {
+                self.poll(&mut done)?;
+                let mine = done.iter().position(|c| c.token == token).map(|i| done.swap_remove(i));
+                self.parked.append(&mut done);
+                if let Some(c) = mine {
+                    return Ok(c);
+                }
+            }
+            if !spin.spin() {
+                return Err(BlkError::Timeout);
+            }
+        }
+    }
+
+    /// One request, start to finish: the buffer comes back with the result.
+    pub fn io(&mut self, op: Op, sector: u64, len: u32, buf: Option<DmaBuf>) -> (Option<DmaBuf>, Result<u32, BlkError>) {
+        let token = self.next_token;
+        self.next_token += 1;
+        let req = Request { op, sector, len, buf, token };
+        let mut spin: Option<Spin> = None;
+        let mut req = req;
+        loop {
+            match self.submit(req) {
+                Ok(()) => break,
+                Err((BlkError::Busy, back)) => {
+                    // All slots busy with asynchronous requests: let them finish.
+                    req = back;
+                    let mut done = Vec::new();
+                    if let Err(e) = self.poll(&mut done) {
+                        return (req.buf, Err(e));
+                    }
+                    self.parked.append(&mut done);
+                    self.kick();
+                    if !spin.get_or_insert_with(|| Spin::new(DEVICE_TIMEOUT_NS)).spin() {
+                        return (req.buf, Err(BlkError::Timeout));
+                    }
+                }
+                Err((e, back)) => return (back.buf, Err(e)),
+            }
+        }
+        match self.wait(token) {
+            Ok(c) => (c.buf, c.result.map(|()| c.len)),
+            Err(e) => (None, Err(e)),
+        }
+    }
+
+    /// Reads `len` bytes at `sector` into `buf`.
+    pub fn read(&mut self, sector: u64, buf: DmaBuf, len: u32) -> Result<DmaBuf, BlkError> {
+        match self.io(Op::Read, sector, len, Some(buf)) {
+            (Some(buf), Ok(_)) => Ok(buf),
+            (_, Err(e)) => Err(e),
+            (None, Ok(_)) => unreachable!("a read returns its buffer"),
+        }
+    }
+
+    /// Writes the first `len` bytes of `buf` at `sector`.
+    #[allow(dead_code)] // API for the block layer; the workloads stream asynchronously
+    pub fn write(&mut self, sector: u64, buf: DmaBuf, len: u32) -> Result<DmaBuf, BlkError> {
+        match self.io(Op::Write, sector, len, Some(buf)) {
+            (Some(buf), Ok(_)) => Ok(buf),
+            (_, Err(e)) => Err(e),
+            (None, Ok(_)) => unreachable!("a write returns its buffer"),
+        }
+    }
+
+    /// Makes completed writes durable. Without VIRTIO_BLK_F_FLUSH the device
+    /// has no volatile cache (writes are durable when acknowledged), so
+    /// there is nothing to send; returns whether a FLUSH was sent.
+    pub fn flush(&mut self) -> Result<bool, BlkError> {
+        if !self.limits.flush {
+            return Ok(false);
+        }
+        self.io(Op::Flush, 0, 0, None).1.map(|_| true)
+    }
+
+    /// The device's serial number (GET_ID), if it has one.
+    pub fn get_id(&mut self) -> Result<String, BlkError> {
+        let buf = DmaBuf::zeroed(blk::ID_BYTES).ok_or(BlkError::NoBuffer)?;
+        match self.io(Op::GetId, 0, blk::ID_BYTES as u32, Some(buf)) {
+            (Some(buf), Ok(_)) => Ok(String::from(blk::id_string(buf.as_slice()))),
+            (_, Err(e)) => Err(e),
+            (None, Ok(_)) => unreachable!("get-id returns its buffer"),
+        }
+    }
+
+    /// MMIO accesses (VM exits) since boot, notifications included.
+    pub fn exits(&self) -> u64 {
+        self.transport.exits()
+    }
+}

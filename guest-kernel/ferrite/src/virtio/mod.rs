@@ -1,0 +1,248 @@
+//! virtio drivers: discovery of virtio-mmio transports, and the devices
+//! behind them (block, entropy, network).
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `mod.rs` | discovery at boot, the device registry, polling with a timeout |
+//! | `transport.rs` | virtio-mmio registers, status handshake, features, queue setup |
+//! | `queue.rs` | a split virtqueue in DMA memory, kick = publish + notify if asked |
+//! | `dma.rs` | DMA memory: owned data buffers and device-shared regions |
+//! | `blk.rs`, `rng.rs`, `net.rs` | the drivers |
+//!
+//! Protocol logic without `unsafe` (command-line and ACPI discovery, ring
+//! bookkeeping and checks, request formats, ARP/IPv4/ICMP, SHA-256) is in
+//! the host-tested `virtio-core` crate.
+//!
+//! # Discovery
+//!
+//! Every `virtio_mmio.device=SIZE@ADDR:IRQ` on the command line (panvm
+//! always; QEMU microvm with `acpi=off`). Without any, and if the loader
+//! passed an ACPI RSDP (QEMU microvm's default), the ACPI tables are
+//! searched for virtio-mmio devices instead. Nothing is probed otherwise:
+//! without transports the kernel behaves as it did before drivers existed.
+//! `virtio_queue_max=N` caps every queue at N entries (rounded down to a
+//! power of two), to test full queues.
+//!
+//! # Completion: polling
+//!
+//! Drivers find completions by reading the used rings (memory, no VM exit)
+//! and ask devices for no interrupts (`used_event` kept out of reach, or
+//! VRING_AVAIL_F_NO_INTERRUPT). That is the only mode on a PVM host, where
+//! interrupts never reach kernel mode (DESIGN.md), and it is also used in
+//! interrupt mode: ferrite's interrupt handlers may not take locks or wake
+//! threads, so an interrupt-driven completion path needs a deferred-wakeup
+//! mechanism first. Waiting threads spin with `pause` and pass
+//! `task::cond_resched` on each round, so other threads still run.
+
+pub mod blk;
+pub mod dma;
+pub mod net;
+mod queue;
+pub mod rng;
+mod transport;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use bootinfo::Cmdline;
+use bootinfo::memmap::Memmap;
+use virtio_core::acpi::{self, PhysMem};
+use virtio_core::mmio::{self, DeviceType, MmioWindow};
+
+use crate::sync::SpinLock;
+use crate::{phys, platform, println, task};
+
+pub use transport::Transport;
+
+/// Devices found at boot, by kind, in discovery order. A driver that uses
+/// a device takes it out ([`claim`]) and puts it back when done.
+pub struct Registry {
+    blk: Vec<Option<blk::BlkDevice>>,
+    rng: Vec<Option<rng::RngDevice>>,
+    net: Vec<Option<net::NetDevice>>,
+}
+
+static DEVICES: SpinLock<Registry> = SpinLock::new(Registry {
+    blk: Vec::new(),
+    rng: Vec::new(),
+    net: Vec::new(),
+});
+
+/// A kind of device in the registry.
+pub trait Device: Sized + Send {
+    const KIND: &'static str;
+    fn slots(registry: &mut Registry) -> &mut Vec<Option<Self>>;
+}
+
+impl Device for blk::BlkDevice {
+    const KIND: &'static str = "virtio-blk";
+    fn slots(r: &mut Registry) -> &mut Vec<Option<Self>> {
+        &mut r.blk
+    }
+}
+
+impl Device for rng::RngDevice {
+    const KIND: &'static str = "virtio-rng";
+    fn slots(r: &mut Registry) -> &mut Vec<Option<Self>> {
+        &mut r.rng
+    }
+}
+
+impl Device for net::NetDevice {
+    const KIND: &'static str = "virtio-net";
+    fn slots(r: &mut Registry) -> &mut Vec<Option<Self>> {
+        &mut r.net
+    }
+}
+
+/// Exclusive use of a device; it goes back to the registry on drop.
+pub struct Claimed<D: Device> {
+    device: Option<D>,
+    index: usize,
+}
+
+impl<D: Device> core::ops::Deref for Claimed<D> {
+    type Target = D;
+    fn deref(&self) -> &D {
+        self.device.as_ref().expect("claimed device present until drop")
+    }
+}
+
+impl<D: Device> core::ops::DerefMut for Claimed<D> {
+    fn deref_mut(&mut self) -> &mut D {
+        self.device.as_mut().expect("claimed device present until drop")
+    }
+}
+
+impl<D: Device> Drop for Claimed<D> {
+    fn drop(&mut self) {
+        if let Some(device) = self.device.take() {
+            D::slots(&mut DEVICES.lock())[self.index] = Some(device);
+        }
+    }
+}
+
+/// Takes device `index` of kind `D` for exclusive use.
+pub fn claim<D: Device>(index: usize) -> Result<Claimed<D>, String> {
+    let mut registry = DEVICES.lock();
+    let slots = D::slots(&mut registry);
+    let found = slots.len();
+    match slots.get_mut(index) {
+        None if found == 0 => Err(format!("no {} device (none usable was found at boot)", D::KIND)),
+        None => Err(format!("no {} device {index} ({found} found)", D::KIND)),
+        Some(slot) => match slot.take() {
+            Some(device) => Ok(Claimed { device: Some(device), index }),
+            None => Err(format!("{} device {index} is in use", D::KIND)),
+        },
+    }
+}
+
+/// Boot: finds the transports and brings up a driver for each device.
+/// Prints one line per transport (nothing if there are none).
+pub fn init(cmdline: &Cmdline<'_>, rsdp_pa: u64, memmap: &Memmap<'_>) {
+    match cmdline.get_u64("virtio_queue_max") {
+        Ok(Some(max)) => transport::set_queue_max(max.min(u64::from(u16::MAX)) as u16),
+        Ok(None) => {}
+        Err(e) => println!("virtio: ignoring {e}"),
+    }
+    let mut windows = Vec::new();
+    for entry in mmio::devices_from_params(cmdline.params()) {
+        match entry {
+            Ok(window) => windows.push(window),
+            Err(e) => println!("virtio: ignoring {e}"),
+        }
+    }
+    if windows.is_empty() && rsdp_pa != 0 {
+        match acpi::find_virtio_mmio(&FirmwareMemory { memmap }, rsdp_pa) {
+            Ok(found) if !found.is_empty() => {
+                println!("virtio: {} transport(s) described by ACPI (RSDP at {rsdp_pa:#x})", found.len());
+                windows = found;
+            }
+            Ok(_) => {}
+            Err(e) => println!("virtio: ACPI tables unusable ({e}); no virtio-mmio devices from ACPI"),
+        }
+    }
+    for window in windows {
+        bring_up(window);
+    }
+}
+
+fn bring_up(window: MmioWindow) {
+    let transport = match Transport::probe(window) {
+        Ok(t) => t,
+        Err(e) => {
+            println!("virtio: {:#x} irq {}: skipped: {e}", window.base, window.irq);
+            return;
+        }
+    };
+    let kind = transport.device_type;
+    let at = transport.describe();
+    let result = match kind {
+        DeviceType::Block => blk::BlkDevice::new(transport).map(|d| {
+            println!("virtio: blk at {at} ({})", d.describe());
+            DEVICES.lock().blk.push(Some(d));
+        }),
+        DeviceType::Entropy => rng::RngDevice::new(transport).map(|d| {
+            println!("virtio: rng at {at} ({})", d.describe());
+            DEVICES.lock().rng.push(Some(d));
+        }),
+        DeviceType::Net => net::NetDevice::new(transport).map(|d| {
+            println!("virtio: net at {at} ({})", d.describe());
+            DEVICES.lock().net.push(Some(d));
+        }),
+        other => {
+            println!("virtio: {} (device id {}) at {at}: no driver", other.name(), transport.device_id);
+            Ok(())
+        }
+    };
+    if let Err(e) = result {
+        println!("virtio: {} at {at}: not usable: {e}", kind.name());
+    }
+}
+
+/// ACPI tables for `virtio_core::acpi`: readable only where firmware data
+/// lives, i.e. below 1 MiB (never given to the allocators) or inside memory
+/// map ranges that are not RAM (ACPI, NVS, reserved), and in the direct map.
+struct FirmwareMemory<'a, 'm> {
+    memmap: &'a Memmap<'m>,
+}
+
+impl PhysMem for FirmwareMemory<'_, '_> {
+    fn read(&self, pa: u64, buf: &mut [u8]) -> bool {
+        let Some(end) = pa.checked_add(buf.len() as u64) else {
+            return false;
+        };
+        let firmware = end <= 1 << 20
+            || self.memmap.iter().any(|e| !e.is_ram() && e.addr <= pa && end <= e.end());
+        if !firmware || phys::phys_to_virt(pa, buf.len() as u64).is_none() {
+            return false;
+        }
+        // Firmware tables are written before boot and never after, and this
+        // range is not RAM the allocators own (checked above).
+        buf.copy_from_slice(phys::boot_bytes(pa, buf.len()));
+        true
+    }
+}
+
+/// How long a driver waits for a device before calling it broken.
+pub const DEVICE_TIMEOUT_NS: u64 = 30_000_000_000;
+
+/// A polling wait with a deadline: `while !done { if !spin.spin() { timeout } }`.
+/// Each round is a `pause` and a preemption point.
+pub struct Spin {
+    deadline: u64,
+}
+
+impl Spin {
+    pub fn new(timeout_ns: u64) -> Self {
+        Self { deadline: platform::now_ns().saturating_add(timeout_ns) }
+    }
+
+    /// One round of waiting; false once the deadline has passed.
+    pub fn spin(&self) -> bool {
+        core::hint::spin_loop();
+        task::cond_resched();
+        platform::now_ns() < self.deadline
+    }
+}

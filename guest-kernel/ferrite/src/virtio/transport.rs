@@ -1,0 +1,291 @@
+//! One virtio-mmio transport (spec 4.2): register accesses, the status
+//! handshake (spec 3.1.1), feature negotiation and queue setup.
+//!
+//! Every register access is a VM exit (~25 us on a PVM host), so drivers
+//! touch registers only to set up and to notify; completions are found in
+//! memory (the used rings). `exits()` counts the accesses.
+//!
+//! Windows are reached through the kernel's identity map of the top GiB
+//! below 4 GiB, which boot.S maps uncached (virtual = physical there).
+
+use alloc::format;
+use alloc::string::String;
+use core::cell::Cell;
+use core::sync::atomic::{AtomicU16, Ordering::Relaxed};
+
+use virtio_core::mmio::{self, DeviceType, MmioWindow, feature, reg, status};
+use virtio_core::ring::{Layout, SplitQueue};
+
+use super::dma::DmaRegion;
+use super::queue::Virtqueue;
+
+/// The uncached identity-mapped device range (boot.S: the top GiB of 0..4 GiB).
+pub const MMIO_LO: u64 = 0xc000_0000;
+pub const MMIO_HI: u64 = 0x1_0000_0000;
+/// Queue sizes are capped here (QEMU's default is 256; a bigger ring only
+/// costs memory for this driver's request counts). `virtio_queue_max=N` on
+/// the command line lowers the cap (tests of full queues).
+pub const MAX_QUEUE_SIZE: u16 = 256;
+static QUEUE_MAX: AtomicU16 = AtomicU16::new(MAX_QUEUE_SIZE);
+
+/// Lowers the queue size cap for every queue set up from now on.
+pub fn set_queue_max(max: u16) {
+    QUEUE_MAX.store(max.clamp(1, MAX_QUEUE_SIZE), Relaxed);
+}
+/// Status reads to wait for a reset to finish (each one a VM exit).
+const RESET_POLLS: u32 = 1000;
+
+/// Why a window is not driven.
+pub enum ProbeError {
+    Window(mmio::WindowError),
+    BadMagic(u32),
+    /// Version 1: the legacy interface, which this driver does not speak.
+    Legacy,
+    BadVersion(u32),
+    /// Device id 0: a transport without a device behind it.
+    NoDevice,
+}
+
+impl core::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Window(e) => write!(f, "{e}"),
+            Self::BadMagic(m) => write!(f, "bad magic {m:#010x} (expected {:#010x} \"virt\")", mmio::MAGIC),
+            Self::Legacy => f.write_str(
+                "legacy virtio-mmio (version 1) not supported; \
+                 on QEMU add -global virtio-mmio.force-legacy=false",
+            ),
+            Self::BadVersion(v) => write!(f, "unknown virtio-mmio version {v}"),
+            Self::NoDevice => f.write_str("no device behind the transport (device id 0)"),
+        }
+    }
+}
+
+pub struct Transport {
+    /// Virtual address of the window (identity map: equal to the physical one).
+    base: u64,
+    pub window: MmioWindow,
+    pub device_type: DeviceType,
+    pub device_id: u32,
+    /// Features both sides agreed on (after `negotiate`).
+    pub features: u64,
+    exits: Cell<u64>,
+}
+
+impl Transport {
+    /// Checks the window and reads MagicValue, Version and DeviceID.
+    pub fn probe(window: MmioWindow) -> Result<Self, ProbeError> {
+        window.validate(MMIO_LO, MMIO_HI).map_err(ProbeError::Window)?;
+        let t = Self {
+            base: window.base,
+            window,
+            device_type: DeviceType::Other(0),
+            device_id: 0,
+            features: 0,
+            exits: Cell::new(0),
+        };
+        let magic = t.read(reg::MAGIC_VALUE);
+        if magic != mmio::MAGIC {
+            return Err(ProbeError::BadMagic(magic));
+        }
+        match t.read(reg::VERSION) {
+            mmio::VERSION_MODERN => {}
+            mmio::VERSION_LEGACY => return Err(ProbeError::Legacy),
+            v => return Err(ProbeError::BadVersion(v)),
+        }
+        let device_id = t.read(reg::DEVICE_ID);
+        if device_id == 0 {
+            return Err(ProbeError::NoDevice);
+        }
+        Ok(Self {
+            device_type: DeviceType::from_id(device_id),
+            device_id,
+            ..t
+        })
+    }
+
+    /// Register and configuration accesses so far (each one a VM exit).
+    pub fn exits(&self) -> u64 {
+        self.exits.get()
+    }
+
+    fn addr(&self, offset: usize, size: usize) -> u64 {
+        assert!(
+            offset.is_multiple_of(size) && (offset + size) as u64 <= self.window.size,
+            "virtio-mmio access at {offset:#x} outside the {:#x}-byte window",
+            self.window.size
+        );
+        self.exits.set(self.exits.get() + 1);
+        self.base + offset as u64
+    }
+
+    pub fn read(&self, offset: usize) -> u32 {
+        let va = self.addr(offset, 4);
+        // SAFETY: `probe` checked that the window lies in the uncached
+        // identity-mapped device range; `addr` checked the access is aligned
+        // and inside the window. A device register load has no effect on
+        // Rust-visible memory.
+        unsafe { (va as *const u32).read_volatile() }
+    }
+
+    pub fn write(&self, offset: usize, value: u32) {
+        let va = self.addr(offset, 4);
+        // SAFETY: as in `read`; register stores reach only the device (it
+        // may then DMA into memory the driver gave it: the drivers' business).
+        unsafe { (va as *mut u32).write_volatile(value) }
+    }
+
+    fn config8(&self, offset: usize) -> u8 {
+        let va = self.addr(mmio::CONFIG + offset, 1);
+        // SAFETY: as in `read`, a byte load from the configuration space.
+        unsafe { (va as *const u8).read_volatile() }
+    }
+
+    fn config16(&self, offset: usize) -> u16 {
+        let va = self.addr(mmio::CONFIG + offset, 2);
+        // SAFETY: as in `read`, an aligned 16-bit load from the configuration space.
+        unsafe { (va as *const u16).read_volatile() }
+    }
+
+    fn config32(&self, offset: usize) -> u32 {
+        self.read(mmio::CONFIG + offset)
+    }
+
+    /// Reads configuration fields consistently: again if ConfigGeneration
+    /// changed meanwhile (spec 4.2.2.2).
+    fn consistent<R>(&self, f: impl Fn(&Self) -> R) -> R {
+        loop {
+            let before = self.read(reg::CONFIG_GENERATION);
+            let value = f(self);
+            if self.read(reg::CONFIG_GENERATION) == before {
+                return value;
+            }
+        }
+    }
+
+    pub fn config_u16(&self, offset: usize) -> u16 {
+        self.consistent(|t| t.config16(offset))
+    }
+
+    pub fn config_u32(&self, offset: usize) -> u32 {
+        self.consistent(|t| t.config32(offset))
+    }
+
+    /// A 64-bit field as two 32-bit halves (spec 4.2.2.2).
+    pub fn config_u64(&self, offset: usize) -> u64 {
+        self.consistent(|t| u64::from(t.config32(offset)) | (u64::from(t.config32(offset + 4)) << 32))
+    }
+
+    pub fn config_bytes<const N: usize>(&self, offset: usize) -> [u8; N] {
+        self.consistent(|t| core::array::from_fn(|i| t.config8(offset + i)))
+    }
+
+    fn status(&self) -> u32 {
+        self.read(reg::STATUS)
+    }
+
+    fn add_status(&self, bits: u32) {
+        self.write(reg::STATUS, self.status() | bits);
+    }
+
+    /// Reset, ACKNOWLEDGE, DRIVER, then features: accepts what the device
+    /// offers of `wanted` plus VIRTIO_F_VERSION_1 (required) and
+    /// VIRTIO_F_EVENT_IDX if offered, sets FEATURES_OK and checks that the
+    /// device kept it. Returns the negotiated features.
+    pub fn negotiate(&mut self, wanted: u64) -> Result<u64, String> {
+        // Reset; the device may take a moment to report status 0 (spec 4.2.3.1).
+        self.write(reg::STATUS, 0);
+        if !(0..RESET_POLLS).any(|_| self.status() == 0) {
+            return Err(format!("device did not reset (status nonzero after {RESET_POLLS} reads)"));
+        }
+        self.add_status(status::ACKNOWLEDGE);
+        self.add_status(status::DRIVER);
+        let offered = self.device_features();
+        let features = match mmio::negotiate(offered, wanted | feature::EVENT_IDX) {
+            Ok(f) => f,
+            Err(e) => {
+                self.fail();
+                return Err(format!("{e} (offered {offered:#x})"));
+            }
+        };
+        self.write(reg::DRIVER_FEATURES_SEL, 0);
+        self.write(reg::DRIVER_FEATURES, features as u32);
+        self.write(reg::DRIVER_FEATURES_SEL, 1);
+        self.write(reg::DRIVER_FEATURES, (features >> 32) as u32);
+        self.add_status(status::FEATURES_OK);
+        if self.status() & status::FEATURES_OK == 0 {
+            self.fail();
+            return Err(format!("device refused features {features:#x} (FEATURES_OK not kept)"));
+        }
+        self.features = features;
+        Ok(features)
+    }
+
+    fn device_features(&self) -> u64 {
+        self.write(reg::DEVICE_FEATURES_SEL, 0);
+        let low = self.read(reg::DEVICE_FEATURES);
+        self.write(reg::DEVICE_FEATURES_SEL, 1);
+        let high = self.read(reg::DEVICE_FEATURES);
+        u64::from(low) | (u64::from(high) << 32)
+    }
+
+    pub fn has(&self, feature: u64) -> bool {
+        self.features & feature != 0
+    }
+
+    /// Sets up queue `index` with at most `max` entries (spec 4.2.3.2).
+    pub fn setup_queue<T>(&mut self, index: u16, max: u16) -> Result<Virtqueue<T>, String> {
+        self.write(reg::QUEUE_SEL, u32::from(index));
+        if self.read(reg::QUEUE_READY) != 0 {
+            return Err(format!("queue {index} already in use"));
+        }
+        let device_max = self.read(reg::QUEUE_NUM_MAX);
+        if device_max == 0 {
+            return Err(format!("queue {index} not available"));
+        }
+        // The largest power of two within both limits.
+        let limit = device_max.min(u32::from(max.min(QUEUE_MAX.load(Relaxed)))).max(1);
+        let size = 1u16 << (31 - limit.leading_zeros());
+        let layout = Layout::new(size).expect("a power of two <= 32768");
+        let region = DmaRegion::zeroed(layout.total)
+            .ok_or_else(|| format!("queue {index}: out of memory for {} bytes of rings", layout.total))?;
+        let pa = region.pa();
+        self.write(reg::QUEUE_NUM, u32::from(size));
+        for (low, addr) in [
+            (reg::QUEUE_DESC_LOW, pa + layout.desc as u64),
+            (reg::QUEUE_DRIVER_LOW, pa + layout.avail as u64),
+            (reg::QUEUE_DEVICE_LOW, pa + layout.used as u64),
+        ] {
+            self.write(low, addr as u32);
+            self.write(low + 4, (addr >> 32) as u32);
+        }
+        let queue = SplitQueue::new(region, layout, self.has(feature::EVENT_IDX));
+        self.write(reg::QUEUE_READY, 1);
+        Ok(Virtqueue::new(index, queue))
+    }
+
+    /// DRIVER_OK: the device is live.
+    pub fn driver_ok(&mut self) {
+        self.add_status(status::DRIVER_OK);
+    }
+
+    /// FAILED: the driver gave up on the device.
+    pub fn fail(&self) {
+        self.add_status(status::FAILED);
+    }
+
+    /// Whether the device says it needs a reset (it hit an error).
+    pub fn needs_reset(&self) -> bool {
+        self.status() & status::DEVICE_NEEDS_RESET != 0
+    }
+
+    /// QueueNotify: the VM exit that tells the device to look at queue `index`.
+    pub fn notify(&self, index: u16) {
+        self.write(reg::QUEUE_NOTIFY, u32::from(index));
+    }
+
+    /// `0xADDR irq N`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{:#x} irq {}", self.window.base, self.window.irq)
+    }
+}
