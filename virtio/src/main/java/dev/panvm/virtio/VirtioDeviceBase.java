@@ -46,8 +46,31 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
     private Activation activation;
     private boolean failed;
 
-    protected VirtioDeviceBase(String name) {
-        this.guestErrors = new GuestErrorLog(LoggerFactory.getLogger(getClass()), name);
+    private final DeviceType type;
+    private final int queueCount;
+    private final int queueSize;
+
+    /** A device of {@code type} with {@code queueCount} queues of at most {@code queueSize} entries. */
+    protected VirtioDeviceBase(DeviceType type, int queueCount, int queueSize) {
+        this.guestErrors = new GuestErrorLog(LoggerFactory.getLogger(getClass()), type.shortName());
+        this.type = type;
+        this.queueCount = queueCount;
+        this.queueSize = queueSize;
+    }
+
+    @Override
+    public final DeviceType type() {
+        return type;
+    }
+
+    @Override
+    public final int queueCount() {
+        return queueCount;
+    }
+
+    @Override
+    public final int queueMaxSize(int index) {
+        return queueSize;
     }
 
     @Override

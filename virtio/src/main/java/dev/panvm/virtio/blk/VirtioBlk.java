@@ -54,7 +54,6 @@ public final class VirtioBlk extends VirtioDeviceBase {
     static final int MAX_SEGMENTS = 8;
 
     private final BlockBackend backend;
-    private final int queueSize;
     private final BlockLimits limits;
     private final ConfigSpace config;
     private final long features;
@@ -67,9 +66,8 @@ public final class VirtioBlk extends VirtioDeviceBase {
     }
 
     public VirtioBlk(BlockBackend backend, int queueSize) {
-        super(DeviceType.BLOCK_DEVICE.shortName());
+        super(DeviceType.BLOCK_DEVICE, 1, queueSize);
         this.backend = backend;
-        this.queueSize = queueSize;
         long size = backend.size();
         if (size % BlockRequest.SECTOR_SIZE != 0) {
             LOG.warn("virtio-blk: backend size {} is not a multiple of 512; the device exposes {} sectors and the last {} bytes are unreachable",
@@ -108,25 +106,13 @@ public final class VirtioBlk extends VirtioDeviceBase {
         return MemorySegment.ofArray(padded);
     }
 
-    @Override
-    public DeviceType type() {
-        return DeviceType.BLOCK_DEVICE;
-    }
 
     @Override
     public long features() {
         return features;
     }
 
-    @Override
-    public int queueCount() {
-        return 1;
-    }
 
-    @Override
-    public int queueMaxSize(int index) {
-        return queueSize;
-    }
 
     @Override
     public void readConfig(long offset, MemorySegment data) {

@@ -57,7 +57,6 @@ public final class VirtioNet extends VirtioDeviceBase {
     private static final int CONFIG_SIZE = 12;
 
     private final NetBackend backend;
-    private final int queueSize;
     private final long features;
     private final ConfigSpace config = new ConfigSpace(CONFIG_SIZE);
     private final NetMetrics metrics = new NetMetrics();
@@ -74,9 +73,8 @@ public final class VirtioNet extends VirtioDeviceBase {
     }
 
     public VirtioNet(NetBackend backend, MacAddress mac, int queueSize) {
-        super(DeviceType.NETWORK_CARD.shortName());
+        super(DeviceType.NETWORK_CARD, 2, queueSize);
         this.backend = backend;
-        this.queueSize = queueSize;
         long f = FeatureBits.TRANSPORT_FEATURES | FeatureBits.bit(VIRTIO_NET_F_STATUS);
         if (mac != null) {
             f |= FeatureBits.bit(VIRTIO_NET_F_MAC);
@@ -93,25 +91,13 @@ public final class VirtioNet extends VirtioDeviceBase {
         this.txScratch = arena.allocate(SCRATCH_SIZE, 64);
     }
 
-    @Override
-    public DeviceType type() {
-        return DeviceType.NETWORK_CARD;
-    }
 
     @Override
     public long features() {
         return features;
     }
 
-    @Override
-    public int queueCount() {
-        return 2;
-    }
 
-    @Override
-    public int queueMaxSize(int index) {
-        return queueSize;
-    }
 
     @Override
     public void readConfig(long offset, MemorySegment data) {

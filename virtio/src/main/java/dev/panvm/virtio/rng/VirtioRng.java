@@ -20,7 +20,6 @@ public final class VirtioRng extends VirtioDeviceBase {
     public static final long MAX_BYTES_PER_REQUEST = 64 * 1024;
 
     private final EntropySource source;
-    private final int queueSize;
     private final RngMetrics metrics = new RngMetrics();
 
     public VirtioRng(EntropySource source) {
@@ -28,30 +27,17 @@ public final class VirtioRng extends VirtioDeviceBase {
     }
 
     public VirtioRng(EntropySource source, int queueSize) {
-        super(DeviceType.ENTROPY_SOURCE.shortName());
+        super(DeviceType.ENTROPY_SOURCE, 1, queueSize);
         this.source = source;
-        this.queueSize = queueSize;
     }
 
-    @Override
-    public DeviceType type() {
-        return DeviceType.ENTROPY_SOURCE;
-    }
 
     @Override
     public long features() {
         return FeatureBits.TRANSPORT_FEATURES;
     }
 
-    @Override
-    public int queueCount() {
-        return 1;
-    }
 
-    @Override
-    public int queueMaxSize(int index) {
-        return queueSize;
-    }
 
     /** The entropy device has no configuration space. */
     @Override
