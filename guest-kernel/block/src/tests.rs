@@ -1,0 +1,440 @@
+//! Host tests for the block layer.
+
+extern crate std;
+
+use crate::*;
+use alloc::vec;
+use alloc::vec::Vec;
+use std::collections::BTreeSet;
+
+/// One 4 KiB buffer per 8 sectors, addressed by its first sector so tests
+/// can check the buffer list follows the sectors.
+fn rq(op: Op, sector: u64, sectors: u32) -> Request {
+    let bufs = (0..sectors.div_ceil(8))
+        .map(|i| BufRef {
+            addr: (sector + u64::from(i) * 8) * 512,
+            len: 4096,
+        })
+        .collect();
+    Request::new(op, sector, sectors, bufs)
+}
+
+fn drain(q: &mut RequestQueue, now: u64) -> Vec<Request> {
+    let mut out = Vec::new();
+    while let Some(r) = q.dispatch(now) {
+        out.push(r);
+    }
+    out
+}
+
+fn kinds() -> [SchedulerKind; 2] {
+    [SchedulerKind::None, SchedulerKind::deadline()]
+}
+
+#[test]
+fn back_and_front_merge() {
+    for kind in kinds() {
+        let mut q = RequestQueue::new(QueueLimits::default(), kind);
+        q.plug();
+        q.submit(rq(Op::Read, 8, 8), 0).unwrap();
+        q.submit(rq(Op::Read, 16, 8), 0).unwrap(); // back
+        q.submit(rq(Op::Read, 0, 8), 0).unwrap(); // front
+        assert_eq!(q.pending(), 1);
+        q.unplug();
+        let out = drain(&mut q, 0);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].sector, out[0].sectors), (0, 24));
+        let addrs: Vec<u64> = out[0].bufs.iter().map(|b| b.addr).collect();
+        assert_eq!(addrs, vec![0, 8 * 512, 16 * 512], "buffers follow sectors");
+        let s = q.stats();
+        assert_eq!(
+            (s.queued, s.back_merges, s.front_merges, s.dispatched),
+            (3, 1, 1, 1)
+        );
+    }
+}
+
+#[test]
+fn merges_in_scheduler_when_unplugged() {
+    for kind in kinds() {
+        let mut q = RequestQueue::new(QueueLimits::default(), kind);
+        q.submit(rq(Op::Write, 100, 8), 0).unwrap();
+        q.submit(rq(Op::Write, 108, 8), 0).unwrap();
+        q.submit(rq(Op::Write, 92, 8), 0).unwrap();
+        let out = drain(&mut q, 0);
+        assert_eq!(out.len(), 1, "{kind:?}");
+        assert_eq!((out[0].sector, out[0].sectors), (92, 24));
+        assert_eq!(q.stats().merged(), 2);
+    }
+}
+
+#[test]
+fn never_merge_across_ops_flush_gaps_or_overlaps() {
+    for kind in kinds() {
+        let mut q = RequestQueue::new(QueueLimits::default(), kind);
+        q.plug();
+        q.submit(rq(Op::Read, 0, 8), 0).unwrap();
+        q.submit(rq(Op::Write, 8, 8), 0).unwrap(); // other op
+        q.submit(rq(Op::Read, 17, 8), 0).unwrap(); // gap of one sector
+        q.submit(rq(Op::Read, 4, 8), 0).unwrap(); // overlaps the first
+        q.submit(Request::flush(), 0).unwrap();
+        q.submit(Request::flush(), 0).unwrap();
+        q.unplug();
+        let out = drain(&mut q, 0);
+        assert_eq!(out.len(), 6, "{kind:?}");
+        assert_eq!(q.stats().merged(), 0);
+    }
+}
+
+#[test]
+fn never_merge_beyond_limits() {
+    let limits = QueueLimits {
+        max_sectors: 16,
+        max_segments: 3,
+    };
+    for kind in kinds() {
+        let mut q = RequestQueue::new(limits, kind);
+        q.plug();
+        q.submit(rq(Op::Read, 0, 8), 0).unwrap();
+        q.submit(rq(Op::Read, 8, 8), 0).unwrap(); // 16 sectors: ok
+        q.submit(rq(Op::Read, 16, 8), 0).unwrap(); // would be 24: no
+        q.unplug();
+        let out = drain(&mut q, 0);
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|r| r.sectors <= 16));
+
+        // Segment limit: four 1-sector requests of one buffer each.
+        let mut q = RequestQueue::new(limits, kind);
+        q.plug();
+        for s in 0..4 {
+            q.submit(
+                Request::new(Op::Write, s, 1, vec![BufRef { addr: s, len: 512 }]),
+                0,
+            )
+            .unwrap();
+        }
+        q.unplug();
+        let out = drain(&mut q, 0);
+        assert!(out.iter().all(|r| r.segments() <= 3));
+        assert_eq!(out.len(), 2);
+    }
+}
+
+#[test]
+fn rejects_invalid_requests() {
+    let mut q = RequestQueue::new(
+        QueueLimits {
+            max_sectors: 16,
+            max_segments: 2,
+        },
+        SchedulerKind::None,
+    );
+    assert!(q.submit(rq(Op::Read, 0, 0), 0).is_err());
+    assert!(q.submit(Request::new(Op::Read, 0, 8, vec![]), 0).is_err());
+    assert!(q.submit(rq(Op::Read, 0, 24), 0).is_err());
+    assert!(
+        q.submit(
+            Request::new(
+                Op::Read,
+                u64::MAX - 2,
+                8,
+                vec![BufRef { addr: 0, len: 4096 }]
+            ),
+            0
+        )
+        .is_err()
+    );
+    assert!(q.submit(Request::new(Op::Flush, 0, 1, vec![]), 0).is_err());
+    assert_eq!(q.stats().rejected, 5);
+    assert_eq!(q.stats().queued, 0);
+}
+
+#[test]
+fn plugging_holds_then_releases_in_order() {
+    let mut q = RequestQueue::new(QueueLimits::default(), SchedulerKind::None);
+    q.plug();
+    for s in [50u64, 10, 30] {
+        q.submit(rq(Op::Read, s, 8), 0).unwrap();
+    }
+    assert!(q.dispatch(0).is_none(), "nothing dispatched while plugged");
+    assert_eq!(q.pending(), 3);
+    q.unplug();
+    let got: Vec<u64> = drain(&mut q, 0).iter().map(|r| r.sector).collect();
+    assert_eq!(got, vec![50, 10, 30]);
+    assert_eq!(q.stats().unplugs, 1);
+}
+
+#[test]
+fn deadline_sorts_by_sector() {
+    let mut q = RequestQueue::new(QueueLimits::default(), SchedulerKind::deadline());
+    q.plug();
+    for s in [0u64, 500, 100, 300, 200, 400] {
+        q.submit(rq(Op::Read, s, 8), 0).unwrap();
+    }
+    q.unplug();
+    let got: Vec<u64> = drain(&mut q, 1).iter().map(|r| r.sector).collect();
+    // Starts at the oldest (sector 0), then sweeps upward.
+    assert_eq!(got, vec![0, 100, 200, 300, 400, 500]);
+}
+
+#[test]
+fn deadline_serves_expired_request_first() {
+    let tun = DeadlineTunables {
+        fifo_batch: 2,
+        ..DeadlineTunables::default()
+    };
+    let mut q = RequestQueue::new(QueueLimits::default(), SchedulerKind::Deadline(tun));
+    q.submit(rq(Op::Read, 10, 8), 0).unwrap(); // oldest, low sector
+    assert_eq!(q.dispatch(0).unwrap().sector, 10); // sweep now at 18
+    q.submit(rq(Op::Read, 5, 1), 0).unwrap(); // behind the sweep, old
+    for s in [100u64, 200, 300, 400] {
+        q.submit(rq(Op::Read, s, 8), 1_000).unwrap();
+    }
+    // Not expired: the sweep continues upward past sector 5.
+    assert_eq!(q.dispatch(1_000).unwrap().sector, 100);
+    assert_eq!(q.dispatch(1_000).unwrap().sector, 200);
+    // At 500 ms the request at sector 5 has expired; the running batch
+    // (200, 300) finishes first, then the next batch starts at the expired one.
+    assert_eq!(q.dispatch(500_000_000).unwrap().sector, 300);
+    assert_eq!(q.dispatch(500_000_000).unwrap().sector, 5);
+    assert_eq!(q.dispatch(500_000_000).unwrap().sector, 400);
+}
+
+#[test]
+fn deadline_prefers_reads_but_does_not_starve_writes() {
+    let tun = DeadlineTunables {
+        fifo_batch: 1,
+        ..DeadlineTunables::default()
+    };
+    let mut q = RequestQueue::new(QueueLimits::default(), SchedulerKind::Deadline(tun));
+    q.plug();
+    q.submit(rq(Op::Write, 0, 8), 0).unwrap();
+    for i in 0..6u64 {
+        q.submit(rq(Op::Read, 1000 + i * 100, 8), 0).unwrap();
+    }
+    q.unplug();
+    let ops: Vec<Op> = drain(&mut q, 0).iter().map(|r| r.op).collect();
+    // writes_starved = 2: two read batches, then the write.
+    assert_eq!(ops[..3], [Op::Read, Op::Read, Op::Write]);
+}
+
+#[test]
+fn deadline_dispatches_flush_first() {
+    let mut q = RequestQueue::new(QueueLimits::default(), SchedulerKind::deadline());
+    q.submit(rq(Op::Write, 0, 8), 0).unwrap();
+    q.submit(Request::flush(), 0).unwrap();
+    assert_eq!(q.dispatch(0).unwrap().op, Op::Flush);
+    assert_eq!(q.dispatch(0).unwrap().op, Op::Write);
+    assert!(q.dispatch(0).is_none());
+}
+
+#[test]
+fn readahead_grows_on_sequential_and_resets_on_random() {
+    let mut ra = Readahead::new(4, 32);
+    let w = ra.on_read(0, 1).unwrap();
+    assert_eq!(w, ReadaheadWindow { start: 1, len: 4 });
+    let mut sizes = vec![w.len];
+    let mut covered = w.start + u64::from(w.len);
+    for page in 1..200u64 {
+        if let Some(w) = ra.on_read(page, 1) {
+            assert_eq!(
+                w.start, covered,
+                "windows are contiguous, nothing read twice"
+            );
+            covered += u64::from(w.len);
+            sizes.push(w.len);
+        }
+        assert!(covered > page, "read-ahead stays ahead of the reader");
+    }
+    assert_eq!(sizes[..4], [4, 8, 16, 32]);
+    assert!(sizes.iter().all(|&s| s <= 32));
+    assert_eq!(ra.window(), 32);
+    // A random read resets the state.
+    assert_eq!(ra.on_read(5000, 1), None);
+    assert_eq!(ra.window(), 0);
+    assert_eq!(ra.on_read(77, 1), None);
+    // Sequential again after a random read: a fresh small window.
+    assert_eq!(
+        ra.on_read(78, 2),
+        Some(ReadaheadWindow { start: 80, len: 4 })
+    );
+}
+
+#[test]
+fn readahead_initial_window_follows_request_size() {
+    let mut ra = Readahead::new(4, 32);
+    assert_eq!(ra.on_read(0, 6), Some(ReadaheadWindow { start: 6, len: 8 }));
+    let mut ra = Readahead::new(4, 32);
+    assert_eq!(ra.on_read(0, 100).unwrap().len, 32);
+}
+
+#[test]
+fn scheduler_kind_parses() {
+    assert_eq!(SchedulerKind::parse("none"), Some(SchedulerKind::None));
+    assert_eq!(
+        SchedulerKind::parse("deadline"),
+        Some(SchedulerKind::deadline())
+    );
+    assert_eq!(SchedulerKind::parse("cfq"), None);
+}
+
+// ---- randomized properties -------------------------------------------------
+
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Cuts sectors 0..n into chunks of 1..=16, shuffled, each a read or write.
+fn random_requests(rng: &mut XorShift, n: u64, gaps: bool) -> Vec<Request> {
+    let mut reqs = Vec::new();
+    let mut s = 0;
+    while s < n {
+        let len = 1 + rng.below(16) as u32;
+        let op = if rng.below(3) == 0 {
+            Op::Write
+        } else {
+            Op::Read
+        };
+        let bufs = (0..len)
+            .map(|i| BufRef {
+                addr: s + u64::from(i),
+                len: 512,
+            })
+            .collect();
+        reqs.push(Request::new(op, s, len, bufs));
+        s += u64::from(len) + if gaps { 1 + rng.below(4) } else { 0 };
+    }
+    for i in (1..reqs.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        reqs.swap(i, j);
+    }
+    reqs
+}
+
+#[test]
+fn property_sectors_dispatched_equal_sectors_submitted() {
+    let limits = QueueLimits {
+        max_sectors: 64,
+        max_segments: 20,
+    };
+    for seed in 1..=200u64 {
+        let mut rng = XorShift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        for kind in kinds() {
+            let reqs = random_requests(&mut rng, 400, false);
+            let mut submitted = BTreeSet::new();
+            let mut q = RequestQueue::new(limits, kind);
+            let mut now = 0;
+            let mut out = Vec::new();
+            for r in reqs {
+                for s in r.sector..r.end() {
+                    submitted.insert((r.op == Op::Write, s));
+                }
+                match rng.below(6) {
+                    0 => q.plug(),
+                    1 => q.unplug(),
+                    2 => out.extend(q.dispatch(now)),
+                    _ => {}
+                }
+                now += rng.below(100_000_000);
+                q.submit(r, now).unwrap();
+            }
+            q.unplug();
+            out.extend(drain(&mut q, now));
+            let mut seen = BTreeSet::new();
+            for r in &out {
+                assert!(r.sectors <= limits.max_sectors && r.segments() <= limits.max_segments);
+                assert_eq!(r.bufs.len() as u32, r.sectors);
+                for (i, s) in (r.sector..r.end()).enumerate() {
+                    assert_eq!(r.bufs[i].addr, s, "buffer order follows sectors");
+                    assert!(
+                        seen.insert((r.op == Op::Write, s)),
+                        "sector {s} dispatched twice"
+                    );
+                }
+            }
+            assert_eq!(seen, submitted, "seed {seed} {kind:?}");
+            let st = q.stats();
+            assert_eq!(st.queued, st.merged() + st.dispatched);
+        }
+    }
+}
+
+#[test]
+fn property_none_keeps_submission_order() {
+    for seed in 1..=100u64 {
+        let mut rng = XorShift(seed * 7919);
+        let reqs = random_requests(&mut rng, 300, true); // gaps: no merges
+        let order: Vec<u64> = reqs.iter().map(|r| r.sector).collect();
+        let mut q = RequestQueue::new(QueueLimits::default(), SchedulerKind::None);
+        let mut out = Vec::new();
+        for r in reqs {
+            if rng.below(3) == 0 {
+                q.plug();
+            } else if rng.below(3) == 0 {
+                q.unplug();
+            }
+            q.submit(r, 0).unwrap();
+            if rng.below(4) == 0 {
+                out.extend(q.dispatch(0));
+            }
+        }
+        q.unplug();
+        out.extend(drain(&mut q, 0));
+        let got: Vec<u64> = out.iter().map(|r| r.sector).collect();
+        assert_eq!(got, order);
+    }
+}
+
+/// Deadline's order rule: each dispatched request is either the oldest of its
+/// direction or the next one in sector order after that direction's previous
+/// dispatch; if the oldest has expired when a batch starts, it is the oldest.
+#[test]
+fn property_deadline_order_rules() {
+    let tun = DeadlineTunables::default();
+    for seed in 1..=100u64 {
+        let mut rng = XorShift(seed * 104_729);
+        let reqs = random_requests(&mut rng, 400, true);
+        let mut q = RequestQueue::new(QueueLimits::default(), SchedulerKind::Deadline(tun));
+        // Model: remaining (op, sector, seq, submitted).
+        let mut model: Vec<(Op, u64, u64, u64)> = Vec::new();
+        let mut sweep = [None::<u64>; 2];
+        let mut now = 0u64;
+        let mut step = |q: &mut RequestQueue, model: &mut Vec<(Op, u64, u64, u64)>, now: u64| {
+            let Some(r) = q.dispatch(now) else {
+                return false;
+            };
+            let d = usize::from(r.op == Op::Write);
+            let mine: Vec<_> = model.iter().filter(|m| m.0 == r.op).copied().collect();
+            let oldest = mine.iter().min_by_key(|m| m.2).unwrap();
+            let next = sweep[d].and_then(|p| mine.iter().filter(|m| m.1 >= p).map(|m| m.1).min());
+            assert!(
+                r.sector == oldest.1 || Some(r.sector) == next,
+                "seed {seed}: {r:?}"
+            );
+            sweep[d] = Some(r.end());
+            model.retain(|m| !(m.0 == r.op && m.1 == r.sector));
+            true
+        };
+        for (seq, r) in reqs.into_iter().enumerate() {
+            now += rng.below(200_000_000);
+            model.push((r.op, r.sector, seq as u64, now));
+            q.submit(r, now).unwrap();
+            if rng.below(2) == 0 {
+                step(&mut q, &mut model, now);
+            }
+        }
+        while step(&mut q, &mut model, now) {}
+        assert!(model.is_empty());
+    }
+}
