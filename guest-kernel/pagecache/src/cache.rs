@@ -1,0 +1,182 @@
+//! The page cache proper: payloads keyed by `PageKey`, a dirty bit per page,
+//! write-back, and eviction through a [`ReplacementPolicy`].
+//!
+//! `T` is whatever the kernel keeps per page (a buffer address, a frame
+//! number, or the bytes themselves in tests). The cache never does I/O: a
+//! miss is reported to the caller, which reads the block and `insert`s it; an
+//! eviction hands the victim's payload back, flagged dirty if the caller must
+//! write it before reusing the buffer; `writeback` names the dirty pages to
+//! write (as Linux's `filemap_fdatawrite` or xv6's `bwrite` callers do).
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::{Access, PageKey, ReplacementPolicy};
+
+struct Page<T> {
+    data: T,
+    dirty: bool,
+}
+
+/// A page that left the cache, or a payload displaced by re-inserting a key.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Evicted<T> {
+    pub key: PageKey,
+    pub data: T,
+    /// The page was modified and not written back: write it before reuse.
+    pub dirty: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageCacheStats {
+    /// `get` found the page.
+    pub hits: u64,
+    /// `get` did not find the page.
+    pub misses: u64,
+    /// Pages evicted by the policy to make room.
+    pub evictions: u64,
+    /// Evicted pages that were dirty (the caller had to write them).
+    pub dirty_evictions: u64,
+    /// Dirty pages handed out by `writeback`.
+    pub writebacks: u64,
+}
+
+impl PageCacheStats {
+    pub fn hit_ratio(&self) -> f64 {
+        let total = self.hits + self.misses;
+        if total == 0 { 0.0 } else { self.hits as f64 / total as f64 }
+    }
+}
+
+pub struct PageCache<T> {
+    policy: Box<dyn ReplacementPolicy>,
+    pages: BTreeMap<PageKey, Page<T>>,
+    stats: PageCacheStats,
+}
+
+impl<T> PageCache<T> {
+    /// A cache whose capacity is the policy's.
+    pub fn new(policy: Box<dyn ReplacementPolicy>) -> Self {
+        PageCache { policy, pages: BTreeMap::new(), stats: PageCacheStats::default() }
+    }
+
+    /// A cache using policy `name` (see [`crate::by_name`]) with `capacity` pages.
+    pub fn with_policy(name: &str, capacity: usize) -> Option<Self> {
+        crate::by_name(name, capacity).map(Self::new)
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.policy.capacity()
+    }
+    pub fn len(&self) -> usize {
+        self.pages.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+    pub fn policy_name(&self) -> &'static str {
+        self.policy.name()
+    }
+    pub fn policy(&self) -> &dyn ReplacementPolicy {
+        &*self.policy
+    }
+    pub fn stats(&self) -> PageCacheStats {
+        self.stats
+    }
+    pub fn contains(&self, key: PageKey) -> bool {
+        self.pages.contains_key(&key)
+    }
+
+    /// Look a page up, counting a hit (and telling the policy) or a miss.
+    pub fn get(&mut self, key: PageKey) -> Option<&T> {
+        self.get_mut(key).map(|d| &*d)
+    }
+
+    /// As `get`, for modifying the payload (call `mark_dirty` too).
+    pub fn get_mut(&mut self, key: PageKey) -> Option<&mut T> {
+        if self.pages.contains_key(&key) {
+            self.stats.hits += 1;
+            let a = self.policy.access(key);
+            debug_assert_eq!(a, Access::Hit, "policy and page map disagree");
+            self.pages.get_mut(&key).map(|p| &mut p.data)
+        } else {
+            self.stats.misses += 1;
+            None
+        }
+    }
+
+    /// The payload without counting an access or touching the policy.
+    pub fn peek(&self, key: PageKey) -> Option<&T> {
+        self.pages.get(&key).map(|p| &p.data)
+    }
+
+    /// Put a (clean) page in the cache, normally after a `get` miss and the
+    /// read that followed. Returns the page evicted to make room, if any.
+    /// If `key` is already cached, its payload is replaced (dirty bit kept)
+    /// and the old payload comes back with `dirty: false`.
+    pub fn insert(&mut self, key: PageKey, data: T) -> Option<Evicted<T>> {
+        if let Some(page) = self.pages.get_mut(&key) {
+            let old = core::mem::replace(&mut page.data, data);
+            return Some(Evicted { key, data: old, dirty: false });
+        }
+        let evicted = match self.policy.access(key) {
+            Access::Miss { evicted: Some(victim) } => {
+                let page = self.pages.remove(&victim).expect("policy evicted a page the cache does not hold");
+                self.stats.evictions += 1;
+                if page.dirty {
+                    self.stats.dirty_evictions += 1;
+                }
+                Some(Evicted { key: victim, data: page.data, dirty: page.dirty })
+            }
+            Access::Miss { evicted: None } => None,
+            Access::Hit => unreachable!("policy holds a key the cache does not"),
+        };
+        self.pages.insert(key, Page { data, dirty: false });
+        debug_assert!(self.pages.len() <= self.policy.capacity());
+        evicted
+    }
+
+    /// Mark a cached page modified; false if it is not cached.
+    pub fn mark_dirty(&mut self, key: PageKey) -> bool {
+        match self.pages.get_mut(&key) {
+            Some(p) => {
+                p.dirty = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_dirty(&self, key: PageKey) -> bool {
+        self.pages.get(&key).is_some_and(|p| p.dirty)
+    }
+
+    /// Number of dirty pages.
+    pub fn dirty_count(&self) -> usize {
+        self.pages.values().filter(|p| p.dirty).count()
+    }
+
+    /// Clear every dirty bit and return those pages' keys in (dev, block)
+    /// order, ready to be merged into large writes; read their payloads with
+    /// `peek`. A write that fails should `mark_dirty` the page again.
+    pub fn writeback(&mut self) -> Vec<PageKey> {
+        let mut out = Vec::new();
+        for (key, page) in self.pages.iter_mut() {
+            if page.dirty {
+                page.dirty = false;
+                out.push(*key);
+            }
+        }
+        self.stats.writebacks += out.len() as u64;
+        out
+    }
+
+    /// Drop a page (invalidate) without counting an eviction; the payload
+    /// comes back with its dirty bit so the caller can still write it.
+    pub fn remove(&mut self, key: PageKey) -> Option<Evicted<T>> {
+        let page = self.pages.remove(&key)?;
+        self.policy.remove(key);
+        Some(Evicted { key, data: page.data, dirty: page.dirty })
+    }
+}

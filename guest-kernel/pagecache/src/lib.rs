@@ -1,0 +1,162 @@
+//! ferrite's page cache: pages keyed by (device, block), dirty tracking and
+//! write-back, and a pluggable replacement policy.
+//!
+//! Nothing here touches hardware or reads a clock ("time" is the count of
+//! accesses), so the same code runs in the guest and in host tools such as
+//! the trace simulator (`scripts/cachesim`), which drives the policies
+//! directly through [`ReplacementPolicy`] and [`by_name`].
+//!
+//! Reading order, one concept per file:
+//!
+//! | file | what | reference |
+//! | --- | --- | --- |
+//! | `lib.rs` | `PageKey`, the `ReplacementPolicy` trait, `by_name` | |
+//! | `list.rs` | recency list and frequency index the policies share | |
+//! | `lru.rs` | least recently used | textbook |
+//! | `clock.rs` | CLOCK, second chance | Corbató, 1968 |
+//! | `arc.rs` | Adaptive Replacement Cache | Megiddo & Modha, FAST '03 |
+//! | `lecar.rs` | regret minimisation over LRU and LFU | Vietri et al., HotStorage '18 |
+//! | `qlearn.rs` | tabular Q-learning manager choosing the eviction rule | Watkins & Dayan, 1992 |
+//! | `rng.rs` | xorshift64* and `exp` for `no_std` | Vigna, 2016 |
+//! | `cache.rs` | `PageCache<T>`: payloads, dirty bits, write-back | Linux `filemap.c`, xv6 `bio.c` |
+//!
+//! A policy only tracks keys; the page cache owns the payloads. Every policy
+//! implements one operation, [`ReplacementPolicy::access`]: a reference to
+//! a key, which on a miss also inserts it and names the victim evicted to
+//! make room. That is exactly what a trace simulator needs, and what the page
+//! cache does when it fills a page.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+use alloc::boxed::Box;
+
+mod list;
+
+pub mod arc;
+pub mod cache;
+pub mod clock;
+pub mod lecar;
+pub mod lru;
+pub mod qlearn;
+pub mod rng;
+
+pub use arc::Arc;
+pub use cache::{Evicted, PageCache, PageCacheStats};
+pub use clock::Clock;
+pub use lecar::LeCaR;
+pub use lru::Lru;
+pub use qlearn::QLearn;
+
+/// A cached page's identity: a block on a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PageKey {
+    pub dev: u32,
+    pub block: u64,
+}
+
+impl PageKey {
+    pub const fn new(dev: u32, block: u64) -> Self {
+        PageKey { dev, block }
+    }
+}
+
+/// What one access did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// The key was resident.
+    Hit,
+    /// The key was not resident and has now been inserted; `evicted` is the
+    /// key removed to make room (None while the cache was not yet full).
+    Miss { evicted: Option<PageKey> },
+}
+
+impl Access {
+    pub fn is_hit(&self) -> bool {
+        matches!(self, Access::Hit)
+    }
+}
+
+/// Counters every policy keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PolicyStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+}
+
+impl PolicyStats {
+    /// hits / (hits + misses), 0 before any access.
+    pub fn hit_ratio(&self) -> f64 {
+        let total = self.hits + self.misses;
+        if total == 0 { 0.0 } else { self.hits as f64 / total as f64 }
+    }
+
+    /// Count `a` (used by every policy's `access`).
+    pub(crate) fn record(&mut self, a: Access) {
+        match a {
+            Access::Hit => self.hits += 1,
+            Access::Miss { evicted } => {
+                self.misses += 1;
+                if evicted.is_some() {
+                    self.evictions += 1;
+                }
+            }
+        }
+    }
+}
+
+/// A page replacement policy over page keys, with a fixed capacity in pages.
+pub trait ReplacementPolicy {
+    /// Short name as used on the kernel command line (`cache=<name>`).
+    fn name(&self) -> &'static str;
+    /// Capacity in pages (at least 1).
+    fn capacity(&self) -> usize;
+    /// Keys currently resident (never more than `capacity()`).
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Whether `key` is resident. Does not count as an access.
+    fn contains(&self, key: PageKey) -> bool;
+    /// Reference `key`: a hit updates the policy's state; a miss inserts the
+    /// key, first evicting a victim if the cache is full.
+    fn access(&mut self, key: PageKey) -> Access;
+    /// Drop `key` from the resident set without counting an eviction (page
+    /// invalidated, e.g. a device went away). Returns whether it was resident.
+    /// Policies with history (ghost lists) forget the key there as well.
+    fn remove(&mut self, key: PageKey) -> bool;
+    /// Hit, miss and eviction counters.
+    fn stats(&self) -> PolicyStats;
+}
+
+/// Names accepted by [`by_name`], in the order the simulator prints them.
+pub const POLICY_NAMES: [&str; 5] = ["lru", "clock", "arc", "lecar", "qlearn"];
+
+/// Default seed for the randomised policies (LeCaR, Q-learning).
+pub const DEFAULT_SEED: u64 = 0x5eed_f3a1_7e00_0001;
+
+/// The policy called `name` (`lru|clock|arc|lecar|qlearn`) with room for
+/// `capacity` pages (0 is treated as 1), or None for an unknown name.
+pub fn by_name(name: &str, capacity: usize) -> Option<Box<dyn ReplacementPolicy>> {
+    by_name_seeded(name, capacity, DEFAULT_SEED)
+}
+
+/// As [`by_name`], with an explicit seed for the randomised policies.
+pub fn by_name_seeded(name: &str, capacity: usize, seed: u64) -> Option<Box<dyn ReplacementPolicy>> {
+    Some(match name {
+        "lru" => Box::new(Lru::new(capacity)),
+        "clock" => Box::new(Clock::new(capacity)),
+        "arc" => Box::new(Arc::new(capacity)),
+        "lecar" => Box::new(LeCaR::new(capacity, seed)),
+        "qlearn" => Box::new(QLearn::new(capacity, seed)),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests;

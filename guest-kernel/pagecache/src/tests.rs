@@ -1,0 +1,417 @@
+//! Host tests for the policies and the page cache.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use std::println;
+
+use crate::rng::XorShift64;
+use crate::*;
+
+fn k(block: u64) -> PageKey {
+    PageKey::new(0, block)
+}
+
+fn all_policies(capacity: usize, seed: u64) -> Vec<Box<dyn ReplacementPolicy>> {
+    POLICY_NAMES.iter().map(|n| by_name_seeded(n, capacity, seed).unwrap()).collect()
+}
+
+// ---- synthetic traces --------------------------------------------------
+
+/// Uniformly random keys in [0, universe).
+fn random_trace(len: usize, universe: u64, seed: u64) -> Vec<PageKey> {
+    let mut rng = XorShift64::new(seed);
+    (0..len).map(|_| k(rng.below(universe))).collect()
+}
+
+/// Zipf(s = 1) over `universe` keys: P(rank i) proportional to 1/i.
+fn zipf_trace(len: usize, universe: usize, seed: u64) -> Vec<PageKey> {
+    let mut cdf = Vec::with_capacity(universe);
+    let mut sum = 0.0;
+    for i in 1..=universe {
+        sum += 1.0 / i as f64;
+        cdf.push(sum);
+    }
+    let mut rng = XorShift64::new(seed);
+    (0..len)
+        .map(|_| {
+            let u = rng.next_f64() * sum;
+            let rank = cdf.partition_point(|&c| c < u);
+            // Scatter ranks over block numbers so "hot" is not "low-numbered".
+            k((rank as u64).wrapping_mul(0x9e37_79b9) % 1_000_003)
+        })
+        .collect()
+}
+
+/// A loop over `n` distinct keys, `passes` times.
+fn loop_trace(n: u64, passes: usize) -> Vec<PageKey> {
+    (0..passes).flat_map(|_| (0..n).map(k)).collect()
+}
+
+/// Half the accesses go to a hot set of `hot` keys (uniform), half to a
+/// sequential scan of keys never seen again.
+fn scan_hot_trace(len: usize, hot: u64, seed: u64) -> Vec<PageKey> {
+    let mut rng = XorShift64::new(seed);
+    let mut next_scan = 1_000_000;
+    (0..len)
+        .map(|_| {
+            if rng.next_u64() & 1 == 0 {
+                k(rng.below(hot))
+            } else {
+                next_scan += 1;
+                k(next_scan)
+            }
+        })
+        .collect()
+}
+
+fn hit_ratio(policy: &mut dyn ReplacementPolicy, trace: &[PageKey]) -> f64 {
+    for &key in trace {
+        policy.access(key);
+    }
+    policy.stats().hit_ratio()
+}
+
+// ---- every policy ------------------------------------------------------
+
+#[test]
+fn by_name_knows_every_policy_and_rejects_others() {
+    for name in POLICY_NAMES {
+        let p = by_name(name, 16).unwrap();
+        assert_eq!(p.name(), name);
+        assert_eq!(p.capacity(), 16);
+        assert!(p.is_empty());
+    }
+    assert!(by_name("mru", 16).is_none());
+    assert_eq!(by_name("lru", 0).unwrap().capacity(), 1);
+}
+
+#[test]
+fn capacity_never_exceeded_under_random_traces() {
+    for &cap in &[1usize, 2, 7, 64] {
+        for seed in 1..=3u64 {
+            let trace = random_trace(5000, (cap as u64) * 3 + 1, seed);
+            for mut p in all_policies(cap, seed) {
+                let mut resident = alloc::collections::BTreeSet::new();
+                for &key in &trace {
+                    let was_resident = resident.contains(&key);
+                    let a = p.access(key);
+                    assert_eq!(a.is_hit(), was_resident, "{}: hit/miss disagrees with model", p.name());
+                    if let Access::Miss { evicted: Some(v) } = a {
+                        assert!(resident.remove(&v), "{}: evicted a key that was not resident", p.name());
+                        assert!(!p.contains(v), "{}: victim still resident", p.name());
+                    }
+                    resident.insert(key);
+                    assert!(p.contains(key), "{}: key not resident right after access", p.name());
+                    assert!(p.len() <= cap, "{}: len {} > capacity {}", p.name(), p.len(), cap);
+                    assert_eq!(p.len(), resident.len(), "{}", p.name());
+                }
+                let s = p.stats();
+                assert_eq!(s.hits + s.misses, trace.len() as u64, "{}", p.name());
+                assert_eq!(s.misses - s.evictions, p.len() as u64, "{}: misses - evictions = resident", p.name());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_page_hits_right_after_insert() {
+    for mut p in all_policies(8, 7) {
+        for &key in &random_trace(500, 40, 3) {
+            p.access(key);
+            assert_eq!(p.access(key), Access::Hit, "{}", p.name());
+        }
+    }
+}
+
+#[test]
+fn remove_invalidates_and_keeps_capacity() {
+    for mut p in all_policies(10, 5) {
+        let trace = random_trace(3000, 30, 11);
+        for (i, &key) in trace.iter().enumerate() {
+            p.access(key);
+            if i % 7 == 0 {
+                assert!(p.remove(key), "{}", p.name());
+                assert!(!p.contains(key), "{}", p.name());
+                assert!(!p.remove(key), "{}", p.name());
+            }
+            assert!(p.len() <= 10, "{}", p.name());
+        }
+    }
+}
+
+// ---- LRU ---------------------------------------------------------------
+
+#[test]
+fn lru_evicts_the_least_recently_used() {
+    let mut p = Lru::new(3);
+    for b in [1, 2, 3] {
+        assert_eq!(p.access(k(b)), Access::Miss { evicted: None });
+    }
+    assert_eq!(p.access(k(1)), Access::Hit); // order now 2, 3, 1
+    assert_eq!(p.access(k(4)), Access::Miss { evicted: Some(k(2)) });
+    assert_eq!(p.access(k(3)), Access::Hit); // order 1, 4, 3
+    assert_eq!(p.access(k(5)), Access::Miss { evicted: Some(k(1)) });
+    assert_eq!(p.access(k(2)), Access::Miss { evicted: Some(k(4)) });
+    assert_eq!(p.stats(), PolicyStats { hits: 2, misses: 6, evictions: 3 });
+}
+
+// ---- CLOCK -------------------------------------------------------------
+
+#[test]
+fn clock_gives_referenced_pages_a_second_chance() {
+    let mut p = Clock::new(3);
+    for b in [1, 2, 3] {
+        p.access(k(b));
+    }
+    assert!(p.access(k(1)).is_hit()); // sets 1's reference bit
+    // The hand starts at 1: referenced, so it is spared (bit cleared) and 2 goes.
+    assert_eq!(p.access(k(4)), Access::Miss { evicted: Some(k(2)) });
+    // Hand now at 3 (unreferenced): evicted. 1 survived although oldest.
+    assert_eq!(p.access(k(5)), Access::Miss { evicted: Some(k(3)) });
+    // 1's bit was cleared by the sweep: it has used its second chance.
+    assert_eq!(p.access(k(6)), Access::Miss { evicted: Some(k(1)) });
+    // Without references CLOCK is FIFO.
+    assert_eq!(p.access(k(7)), Access::Miss { evicted: Some(k(4)) });
+}
+
+// ---- ARC ---------------------------------------------------------------
+
+fn check_arc_invariants(a: &Arc) {
+    let c = a.capacity();
+    let (t1, t2, b1, b2) = a.list_sizes();
+    assert!(t1 + t2 <= c, "|T1|+|T2| = {} > c", t1 + t2);
+    assert!(t1 + b1 <= c, "|T1|+|B1| = {} > c", t1 + b1);
+    assert!(t1 + t2 + b1 + b2 <= 2 * c, "total {} > 2c", t1 + t2 + b1 + b2);
+    assert!(a.target_p() <= c, "p = {} > c", a.target_p());
+}
+
+#[test]
+fn arc_lists_stay_within_the_papers_bounds() {
+    for &cap in &[1usize, 3, 16, 100] {
+        for seed in 1..=3u64 {
+            let traces = [
+                random_trace(5000, cap as u64 * 4, seed),
+                zipf_trace(5000, cap * 10, seed),
+                scan_hot_trace(5000, cap as u64 / 2 + 1, seed),
+                loop_trace(cap as u64 + 5, 20),
+            ];
+            for trace in &traces {
+                let mut a = Arc::new(cap);
+                for &key in trace {
+                    a.access(key);
+                    check_arc_invariants(&a);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn arc_adapts_p_both_ways() {
+    let mut a = Arc::new(10);
+    // Five frequent pages in T2, then a loop of 8 pages through T1: T1 is too
+    // small for the loop, its pages come back from B1 and p grows.
+    for b in 0..5 {
+        a.access(k(b));
+        a.access(k(b));
+    }
+    for _ in 0..10 {
+        for b in 100..108 {
+            a.access(k(b));
+        }
+    }
+    let p_up = a.target_p();
+    assert!(p_up > 0, "p never grew");
+    check_arc_invariants(&a);
+    // Now a larger frequent set (each page twice in a row) cycles through T2;
+    // its pages come back from B2 and p shrinks.
+    for _ in 0..10 {
+        for b in 200..212 {
+            a.access(k(b));
+            a.access(k(b));
+        }
+    }
+    assert!(a.target_p() < p_up, "p did not shrink: {} -> {}", p_up, a.target_p());
+    check_arc_invariants(&a);
+}
+
+#[test]
+fn arc_keeps_frequent_pages_through_a_scan() {
+    let mut a = Arc::new(4);
+    for b in [1, 1, 2, 2] {
+        a.access(k(b));
+    }
+    for b in 100..120 {
+        a.access(k(b));
+        check_arc_invariants(&a);
+    }
+    assert!(a.contains(k(1)) && a.contains(k(2)), "scan flushed T2");
+    let mut l = Lru::new(4);
+    for b in [1, 1, 2, 2].into_iter().chain(100..120) {
+        l.access(k(b));
+    }
+    assert!(!l.contains(k(1)) && !l.contains(k(2)));
+}
+
+#[test]
+fn arc_beats_lru_on_scan_mixed_with_hot_set() {
+    let trace = scan_hot_trace(20_000, 80, 42);
+    let lru = hit_ratio(&mut Lru::new(100), &trace);
+    let arc = hit_ratio(&mut Arc::new(100), &trace);
+    println!("scan+hot: lru {lru:.3} arc {arc:.3}");
+    // Max possible is 0.5 (scan keys never repeat).
+    assert!(arc > lru + 0.10, "arc {arc:.3} vs lru {lru:.3}");
+}
+
+// ---- LeCaR -------------------------------------------------------------
+
+#[test]
+fn lecar_weights_stay_a_probability_distribution() {
+    for trace in [zipf_trace(20_000, 1000, 1), scan_hot_trace(20_000, 80, 2), loop_trace(150, 50)] {
+        let mut p = LeCaR::new(100, 9);
+        let mut moved = false;
+        for &key in &trace {
+            p.access(key);
+            let (a, b) = p.weights();
+            assert!((0.0..=1.0).contains(&a) && (0.0..=1.0).contains(&b), "{a} {b}");
+            assert!((a + b - 1.0).abs() < 1e-12, "{a} + {b} != 1");
+            moved |= a != 0.5;
+        }
+        assert!(moved, "weights never changed");
+    }
+}
+
+#[test]
+fn lecar_learns_lfu_on_scan_mixed_with_hot_set() {
+    // Scans make LRU evict hot pages, which come back from H_LRU: LFU gains weight.
+    let mut p = LeCaR::new(100, 3);
+    for &key in &scan_hot_trace(20_000, 80, 4) {
+        p.access(key);
+    }
+    let (w_lru, w_lfu) = p.weights();
+    assert!(w_lfu > w_lru, "w_lru {w_lru} w_lfu {w_lfu}");
+}
+
+// ---- Q-learning --------------------------------------------------------
+
+#[test]
+fn qlearn_is_deterministic_for_a_fixed_seed() {
+    let trace: Vec<PageKey> = scan_hot_trace(10_000, 80, 5).into_iter().chain(zipf_trace(10_000, 1000, 6)).collect();
+    let run = |seed| {
+        let mut q = QLearn::new(64, seed);
+        let outcomes: Vec<Access> = trace.iter().map(|&key| q.access(key)).collect();
+        (outcomes, *q.q_table(), q.stats(), q.epochs())
+    };
+    let (a, qa, sa, ea) = run(77);
+    let (b, qb, sb, eb) = run(77);
+    assert_eq!(a, b);
+    assert_eq!(sa, sb);
+    assert_eq!(ea, eb);
+    assert_eq!(ea, 20_000 / (64 * 4));
+    for (ra, rb) in qa.iter().zip(qb.iter()) {
+        for (x, y) in ra.iter().zip(rb.iter()) {
+            assert_eq!(x.to_bits(), y.to_bits());
+        }
+    }
+    assert!(qa.iter().flatten().any(|&v| v != qlearn::Q_INIT), "agent never learned");
+}
+
+#[test]
+fn qlearn_beats_its_lru_baseline_on_scan_mixed_with_hot_set() {
+    let trace = scan_hot_trace(40_000, 80, 8);
+    let lru = hit_ratio(&mut Lru::new(100), &trace);
+    let q = hit_ratio(&mut QLearn::new(100, 1), &trace);
+    println!("scan+hot: lru {lru:.3} qlearn {q:.3}");
+    // LFU-style eviction is worth ~0.49 here, LRU ~0.26.
+    assert!(q > lru + 0.08, "qlearn {q:.3} vs lru {lru:.3}");
+}
+
+// ---- page cache --------------------------------------------------------
+
+#[test]
+fn page_cache_hits_misses_and_capacity() {
+    for name in POLICY_NAMES {
+        let mut c: PageCache<u64> = PageCache::with_policy(name, 8).unwrap();
+        assert_eq!(c.get(k(1)), None);
+        assert!(c.insert(k(1), 0x1000).is_none());
+        assert_eq!(c.get(k(1)), Some(&0x1000));
+        for (i, &key) in random_trace(2000, 30, 4).iter().enumerate() {
+            if c.get(key).is_none()
+                && let Some(ev) = c.insert(key, i as u64)
+            {
+                assert!(!c.contains(ev.key));
+            }
+            assert!(c.len() <= 8);
+            assert_eq!(c.len(), c.policy().len());
+        }
+        let s = c.stats();
+        assert_eq!(s.hits + s.misses, 2002);
+        assert_eq!(s.misses - s.evictions, c.len() as u64);
+        assert_eq!(c.policy_name(), name);
+    }
+}
+
+#[test]
+fn dirty_pages_are_reported_on_eviction_and_writeback() {
+    let mut c: PageCache<String> = PageCache::new(Box::new(Lru::new(2)));
+    c.insert(k(1), "one".into());
+    c.insert(k(2), "two".into());
+    assert!(c.mark_dirty(k(1)));
+    assert!(!c.mark_dirty(k(9)));
+    assert_eq!(c.dirty_count(), 1);
+    // 1 is LRU and dirty: evicting it hands back its data flagged dirty.
+    let ev = c.insert(k(3), "three".into()).unwrap();
+    assert_eq!(ev, Evicted { key: k(1), data: "one".into(), dirty: true });
+    // 2 is clean.
+    let ev = c.insert(k(4), "four".into()).unwrap();
+    assert_eq!(ev, Evicted { key: k(2), data: "two".into(), dirty: false });
+
+    assert!(c.get_mut(k(4)).map(|d| d.push('!')).is_some());
+    c.mark_dirty(k(4));
+    c.mark_dirty(k(3));
+    assert_eq!(c.writeback(), vec![k(3), k(4)]);
+    assert_eq!(c.peek(k(4)).map(String::as_str), Some("four!"));
+    assert_eq!(c.dirty_count(), 0);
+    assert!(c.writeback().is_empty(), "writeback cleared the bits");
+    let s = c.stats();
+    assert_eq!((s.evictions, s.dirty_evictions, s.writebacks), (2, 1, 2));
+
+    // Invalidation returns the dirty bit too; re-insert swaps the payload.
+    c.mark_dirty(k(3));
+    assert_eq!(c.remove(k(3)), Some(Evicted { key: k(3), data: "three".into(), dirty: true }));
+    assert!(!c.policy().contains(k(3)));
+    let old = c.insert(k(4), "FOUR".into()).unwrap();
+    assert_eq!(old.data, "four!");
+    assert_eq!(c.len(), 1);
+}
+
+// ---- comparison table (printed with --nocapture) -------------------------
+
+#[test]
+fn hit_ratio_table_on_synthetic_traces() {
+    const CACHE: usize = 100;
+    let traces = [
+        ("zipf(1000 keys, s=1)", zipf_trace(50_000, 1000, 21)),
+        ("loop(150 keys)", loop_trace(150, 300)),
+        ("scan+hot(80 hot)", scan_hot_trace(50_000, 80, 22)),
+    ];
+    println!("cache = {CACHE} pages, 45000-50000 accesses per trace");
+    for (name, trace) in &traces {
+        let mut row = String::from(*name);
+        let mut lru_ratio = 0.0;
+        for mut p in all_policies(CACHE, DEFAULT_SEED) {
+            let r = hit_ratio(&mut *p, trace);
+            if p.name() == "lru" {
+                lru_ratio = r;
+            }
+            row.push_str(&alloc::format!("  {} {:.3}", p.name(), r));
+            assert!((0.0..=1.0).contains(&r));
+        }
+        println!("{row}");
+        if name.starts_with("loop") {
+            assert_eq!(lru_ratio, 0.0, "a loop larger than the cache defeats LRU");
+        }
+    }
+}
