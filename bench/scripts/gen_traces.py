@@ -59,7 +59,7 @@ def main():
     hot = zipf_sampler(2 << 20 >> 12, 0.8, rng)
     pages, scan_next = [], 1 << 20  # scans run over pages far from the hot set
     while len(pages) < n:
-        if rng.random() < 0.7:
+        if rng.random() < 0.997:  # about half the accesses end up in scans (avg. 288 pages each)
             pages.append(hot())
         else:
             for _ in range(rng.randrange(64, 512)):
