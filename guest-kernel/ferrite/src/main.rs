@@ -20,6 +20,7 @@ mod boot;
 mod cpu;
 mod ctl;
 mod exit;
+mod fs;
 mod heap;
 mod mem;
 mod panic;

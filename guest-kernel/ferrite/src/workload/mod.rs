@@ -14,10 +14,12 @@
 //! | `disksum`, `diskwrite`, `diskbench` | virtio-blk requests (disk.rs, diskbench.rs) | see those files |
 //! | `rng`       | virtio-rng requests (rng.rs)                     | `bytes` (64) |
 //! | `ping`, `pingd` | virtio-net: send / answer pings (ping.rs)    | `ip`, `ping`, `count`, `duration_ms` |
+//! | `seqread`, `randread`, `mixed`, `scanhot` | ext2 file reads through the page cache (file.rs) | `file`, `cache`, `cache_pages`, see file.rs |
 
 pub mod chan;
 mod disk;
 mod diskbench;
+mod file;
 mod hackbench;
 pub mod json;
 mod kmalloc;
@@ -57,8 +59,9 @@ impl<'a> Params<'a> {
     }
 }
 
-pub const NAMES: [&str; 10] = [
-    "pipe", "hackbench", "kmalloc", "pages", "disksum", "diskwrite", "diskbench", "rng", "ping", "pingd",
+pub const NAMES: [&str; 14] = [
+    "pipe", "hackbench", "kmalloc", "pages", "disksum", "diskwrite", "diskbench", "rng", "ping", "pingd", "seqread",
+    "randread", "mixed", "scanhot",
 ];
 
 /// Runs workload `name` in the calling thread; returns its JSON line.
@@ -80,6 +83,8 @@ pub fn run(name: &str, params: &Params<'_>) -> Result<String, String> {
         "rng" => rng::run(params),
         "ping" => ping::ping(params),
         "pingd" => ping::pingd(params),
+        "seqread" => file::seqread(params),
+        "randread" | "mixed" | "scanhot" => file::random(name, params),
         other => Err(format!("unknown workload {other:?} (one of {NAMES:?})")),
     }
 }

@@ -1,0 +1,9 @@
+//! File-system plumbing over the virtio-blk driver: [`CachedDisk`], an
+//! `ext2::BlockDevice` whose 4 KiB pages live in a `pagecache::PageCache`
+//! (policy from `cache=lru|clock|arc|lecar|qlearn`, size from
+//! `cache_pages=N`), with `block::Readahead` reading sequential runs ahead
+//! in one device request.
+
+mod cached;
+
+pub use cached::{CachedDisk, PAGE_SIZE};

@@ -1,0 +1,173 @@
+//! File workloads over ext2 on the first virtio-blk disk (`dev=N` picks
+//! another), read through [`CachedDisk`] (the page cache with policy
+//! `cache=lru|clock|arc|lecar|qlearn`, `cache_pages=N`, `readahead=N` pages
+//! at most per read-ahead window, 0 = off):
+//!
+//! - `seqread file=/path [passes=1]`: the whole file in 64 KiB chunks,
+//!   `passes` times; prints the file's SHA-256 (every pass must agree).
+//! - `randread file=/path [ops] [bs=4096] [seed]`: random `bs`-aligned reads.
+//! - `mixed file=/path [ops] [bs] [seed]`: each op is, at random, a random
+//!   read or the next sequential read (a cursor running through the file).
+//! - `scanhot file=/path [ops] [bs] [hot_pages]`: re-reads the hot set (the
+//!   file's first `hot_pages` blocks of `bs`, default a quarter of the cache)
+//!   between sequential scans of `scan_pages` (default the cache size) blocks
+//!   of the rest.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+
+use ext2::Ext2;
+use virtio_core::hex::to_hex;
+use virtio_core::sha256::Sha256;
+
+use super::{Params, Rng, header};
+use crate::fs::{CachedDisk, PAGE_SIZE};
+use crate::platform;
+
+const CHUNK: usize = 64 << 10;
+
+struct Opened {
+    fs: Ext2<CachedDisk>,
+    ino: u32,
+    size: u64,
+    path: String,
+}
+
+fn open(p: &Params<'_>) -> Result<Opened, String> {
+    let path = p.str("file", "");
+    if path.is_empty() {
+        return Err(String::from("file=/path/in/ext2 is required"));
+    }
+    let policy = p.str("cache", "lru");
+    let cache_pages = p.u64("cache_pages", 1024)? as usize;
+    let readahead = p.u64("readahead", 32)?.min(u64::from(u32::MAX)) as u32;
+    let dev = super::disk::device(p)?;
+    let disk = CachedDisk::new(dev, policy, cache_pages, readahead)?;
+    let mut fs = Ext2::mount(disk).map_err(|e| format!("mount ext2: {e:?}"))?;
+    let ino = fs.lookup(path).map_err(|e| format!("{path}: {e:?}"))?;
+    let meta = fs.metadata_inode(ino).map_err(|e| format!("{path}: {e:?}"))?;
+    if !meta.is_file() {
+        return Err(format!("{path}: not a regular file ({:?})", meta.file_type));
+    }
+    Ok(Opened { fs, ino, size: meta.size, path: String::from(path) })
+}
+
+fn read_at(o: &mut Opened, offset: u64, buf: &mut [u8]) -> Result<usize, String> {
+    o.fs.read_inode(o.ino, offset, buf).map_err(|e| format!("{} at {offset}: {e:?}", o.path))
+}
+
+fn mib_per_s(bytes: u64, ns: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64 / (ns.max(1) as f64 / 1e9)
+}
+
+/// The common result: header, file, throughput and cache statistics.
+fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> super::json::Json {
+    let disk = o.fs.device();
+    let c = disk.cache_stats();
+    let d = disk.disk_stats();
+    header(name, ops, ns)
+        .str("file", &o.path)
+        .u64("file_size", o.size)
+        .u64("bytes", bytes)
+        .f64("mib_per_s", mib_per_s(bytes, ns))
+        .str("cache", disk.policy())
+        .u64("cache_pages", disk.capacity() as u64)
+        .raw("hit_ratio", &format!("{:.4}", c.hit_ratio()))
+        .u64("hits", c.hits)
+        .u64("misses", c.misses)
+        .u64("evictions", c.evictions)
+        .u64("device_reads", d.device_reads)
+        .u64("device_bytes", d.device_bytes)
+        .u64("readahead_pages", d.readahead_pages)
+}
+
+pub fn seqread(p: &Params<'_>) -> Result<String, String> {
+    let passes = p.u64("passes", 1)?.max(1);
+    let mut o = open(p)?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut digest: Option<[u8; 32]> = None;
+    let (mut ops, mut bytes) = (0u64, 0u64);
+    let start = platform::now_ns();
+    for pass in 0..passes {
+        let mut hash = Sha256::new();
+        let mut off = 0;
+        while off < o.size {
+            let n = read_at(&mut o, off, &mut buf)?;
+            if n == 0 {
+                return Err(format!("{}: short read at {off} of {}", o.path, o.size));
+            }
+            hash.update(&buf[..n]);
+            off += n as u64;
+            ops += 1;
+            bytes += n as u64;
+        }
+        let d = hash.finish();
+        match digest {
+            None => digest = Some(d),
+            Some(first) if first != d => return Err(format!("{}: pass {pass} read different bytes", o.path)),
+            Some(_) => {}
+        }
+    }
+    let ns = platform::now_ns() - start;
+    let json = result("seqread", &o, ops, bytes, ns)
+        .u64("passes", passes)
+        .str("sha256", &to_hex(&digest.unwrap_or_default()));
+    Ok(json.finish())
+}
+
+/// The random-access workloads: `randread`, `mixed`, `scanhot`.
+pub fn random(name: &str, p: &Params<'_>) -> Result<String, String> {
+    let bs = p.u64("bs", PAGE_SIZE as u64)?;
+    if bs == 0 || bs > 4 << 20 {
+        return Err(format!("bs={bs}: 1 byte .. 4 MiB"));
+    }
+    let mut o = open(p)?;
+    let blocks = o.size / bs;
+    if blocks == 0 {
+        return Err(format!("{}: {} bytes, smaller than bs={bs}", o.path, o.size));
+    }
+    let ops = p.u64("ops", if name == "randread" { 10_000 } else { 4 * blocks })?;
+    let mut rng = Rng::new(p.u64("seed", 1)?);
+    let cache_pages = o.fs.device().capacity() as u64;
+    let hot = p.u64("hot_pages", (cache_pages / 4).max(1))?.clamp(1, blocks);
+    let scan = p.u64("scan_pages", cache_pages)?.max(1);
+    let mut buf = vec![0u8; bs as usize];
+    let mut cursor = 0u64; // mixed: next sequential block; scanhot: next block of the rest
+    let mut phase = 0u64; // scanhot: position in the round (hot set, then scan)
+    let mut bytes = 0u64;
+    let start = platform::now_ns();
+    for _ in 0..ops {
+        let block = match name {
+            "randread" => rng.next() % blocks,
+            "mixed" => {
+                if rng.next() & 1 == 0 {
+                    rng.next() % blocks
+                } else {
+                    let b = cursor;
+                    cursor = (cursor + 1) % blocks;
+                    b
+                }
+            }
+            _ => {
+                // scanhot
+                let b = if phase < hot || hot == blocks {
+                    phase % hot
+                } else {
+                    let b = hot + cursor;
+                    cursor = (cursor + 1) % (blocks - hot);
+                    b
+                };
+                phase = (phase + 1) % (hot + scan);
+                b
+            }
+        };
+        bytes += read_at(&mut o, block * bs, &mut buf)? as u64;
+    }
+    let ns = platform::now_ns() - start;
+    let mut json = result(name, &o, ops, bytes, ns).u64("bs", bs).u64("seed", p.u64("seed", 1)?);
+    if name == "scanhot" {
+        json = json.u64("hot_pages", hot).u64("scan_pages", scan);
+    }
+    Ok(json.finish())
+}
