@@ -54,6 +54,7 @@ class FerriteKvmTest {
     void bootsWithTwoVcpus() throws Exception {
         Run r = boot("", 2, BootProtocol.DIRECT);
         assertEquals(new GuestOutcome.Exited(0), r.outcome(), r.serial());
+        assertTrue(r.serial().contains("smp: 2 CPUs online"), "both vCPUs reached the kernel:\n" + r.serial());
     }
 
     @Test

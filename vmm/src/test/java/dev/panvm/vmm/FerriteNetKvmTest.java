@@ -57,11 +57,7 @@ class FerriteNetKvmTest {
     private static Process vmmInNamespace(String vmm, String cmdline) throws IOException {
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", NS));
         if (vmm.equals("panvm")) {
-            String java = ProcessHandle.current().info().command().orElse("java");
-            cmd.addAll(List.of(java, "--enable-native-access=ALL-UNNAMED",
-                    "-cp", System.getProperty("java.class.path"), "dev.panvm.vmm.cli.Panvm", "run",
-                    "--kernel", KvmTestSupport.ferrite().toString(), "--mem", "128M", "--timeout", "60",
-                    "--net", "tap:tap0", "--cmdline", cmdline));
+            cmd.addAll(KvmTestSupport.panvmCommand("--timeout", "60", "--net", "tap:tap0", "--cmdline", cmdline));
         } else {
             FerriteQemuKvmTest.assumeQemu();
             cmd.addAll(FerriteQemuKvmTest.qemuCommand(KvmTestSupport.ferrite(), cmdline,

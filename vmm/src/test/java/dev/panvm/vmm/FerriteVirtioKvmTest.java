@@ -129,11 +129,8 @@ class FerriteVirtioKvmTest {
     void acknowledgedFlushSurvivesKill9() throws Exception {
         KvmTestSupport.assumeKvm();
         Path image = randomImage();
-        String java = ProcessHandle.current().info().command().orElse("java");
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), "dev.panvm.vmm.cli.Panvm", "run",
-                "--kernel", KvmTestSupport.ferrite().toString(), "--mem", "128M", "--disk", image.toString(),
-                "--cmdline", "workload=diskwrite pattern=c3 offset=0 length=65536 hold_ms=60000")
+        Process p = new ProcessBuilder(KvmTestSupport.panvmCommand("--disk", image.toString(),
+                "--cmdline", "workload=diskwrite pattern=c3 offset=0 length=65536 hold_ms=60000"))
                 .redirectErrorStream(true).start();
         StringBuilder seen = new StringBuilder();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {

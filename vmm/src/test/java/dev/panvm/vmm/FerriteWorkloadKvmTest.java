@@ -64,7 +64,8 @@ class FerriteWorkloadKvmTest {
     @Test
     void allCpusComeUpAndSchedulingSelfTestPasses() throws Exception {
         String serial = boot("test=sync", 2);
-        assertTrue(serial.contains("ferrite") && serial.contains("booted"), serial);
+        assertTrue(serial.contains("smp: 2 CPUs online"), serial);
+        assertTrue(serial.contains("{\"test\":\"sync\",\"result\":\"ok\""), "the self-test reports ok:\n" + serial);
     }
 
     @Test

@@ -5,6 +5,8 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -25,6 +27,20 @@ public final class KvmTestSupport {
         Path p = Path.of(System.getProperty("ferrite.kernel", "../guest-kernel/target/ferrite"));
         assertTrue(Files.isRegularFile(p), "ferrite is not built at " + p.toAbsolutePath() + ": run scripts/build-ferrite");
         return p;
+    }
+
+    /**
+     * The command line of {@code panvm run} with ferrite and {@code args}, as a separate process
+     * (for tests that kill it, or run it in another network namespace): this JVM's java and
+     * classpath, so it needs no packaged jar.
+     */
+    public static List<String> panvmCommand(String... args) {
+        String javaBinary = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of(javaBinary, "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "dev.panvm.vmm.cli.Panvm", "run",
+                "--kernel", ferrite().toString(), "--mem", "128M"));
+        cmd.addAll(List.of(args));
+        return cmd;
     }
 
     /** True on a PVM host (kvm_pvm), where ferrite must switch itself into PVM native mode. */
