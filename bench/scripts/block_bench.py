@@ -12,6 +12,8 @@ import statistics
 import subprocess
 import sys
 
+import vmms
+
 # warmup: requests before the timed part, so panvm's device code is JIT-compiled (QEMU is native).
 CASES = {
     "randread-4k-qd1": "mode=randread bs=4096 ops=20000 warmup=10000 qd=1",
@@ -29,8 +31,8 @@ def result(text, what):
 
 
 def panvm(args, disk, params):
-    cmd = [args.panvm, "run", "--kernel", args.kernel, "--mem", "512M", "--timeout", "300",
-           "--disk", disk, "--cmdline", f"workload=diskbench delay_ms=1000 {params}"]
+    cmd = vmms.panvm(args.panvm, args.kernel, f"workload=diskbench delay_ms=1000 {params}",
+                     extra=["--timeout", "300", "--disk", disk])
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"block_bench: {' '.join(cmd)} exited {p.returncode}\n{p.stdout[-1500:]}{p.stderr[-1500:]}")
@@ -38,14 +40,11 @@ def panvm(args, disk, params):
 
 
 def qemu(args, params):
-    cmd = ["qemu-system-x86_64", "-M", "microvm", "-enable-kvm", "-cpu", "host,-arch-capabilities", "-m", "512M",
-           "-smp", "1", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio",
-           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-global", "virtio-mmio.force-legacy=false",
-           "-kernel", args.kernel,
-           "-drive", f"id=d0,file={args.image},format=raw,if=none,readonly=on",
-           "-device", "virtio-blk-device,drive=d0", "-append", f"workload=diskbench delay_ms=1000 {params}"]
+    cmd = vmms.qemu(args.kernel, f"workload=diskbench delay_ms=1000 {params}",
+                    extra=["-drive", f"id=d0,file={args.image},format=raw,if=none,readonly=on",
+                           "-device", "virtio-blk-device,drive=d0"])
     p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 1:
+    if p.returncode != vmms.QEMU_SUCCESS:
         sys.exit(f"block_bench: QEMU exited {p.returncode}\n{p.stdout[-1500:]}{p.stderr[-1500:]}")
     return result(p.stdout, "qemu")
 
@@ -57,6 +56,11 @@ def main():
     ap.add_argument("--image", required=True, help="raw disk image (read only by the benchmark)")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
+    # Both VMMs read through the host page cache: load the image into it first, so no run (the
+    # first one in particular) measures the host's disk instead of the VMM.
+    with open(args.image, "rb") as f:
+        while f.read(1 << 20):
+            pass
     out = {"runs": args.runs, "cases": {}}
     for name, params in CASES.items():
         samples = {"panvm": [], "qemu": [], "panvm-null": []}

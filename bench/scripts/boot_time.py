@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+import vmms as peers
+
 BANNER = b"booted"
 
 
@@ -39,13 +41,10 @@ def main():
     args = ap.parse_args()
 
     vmms = {
-        "panvm": [args.panvm, "run", "--kernel", args.kernel, "--mem", args.mem],
-        "qemu": ["qemu-system-x86_64", "-M", "microvm", "-enable-kvm", "-cpu", "host,-arch-capabilities",
-                 "-m", args.mem, "-smp", "1", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-                 "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                 "-kernel", args.kernel],
+        "panvm": peers.panvm(args.panvm, args.kernel, mem=args.mem),
+        "qemu": peers.qemu(args.kernel, mem=args.mem),
     }
-    expected_status = {"panvm": 0, "qemu": 1}  # QEMU reports debug-exit value v as (v << 1) | 1
+    expected_status = {"panvm": peers.PANVM_SUCCESS, "qemu": peers.QEMU_SUCCESS}
     samples = {name: {"banner_s": [], "exit_s": []} for name in vmms}
     for i in range(args.runs):
         for name, cmd in vmms.items():

@@ -13,6 +13,8 @@ import statistics
 import subprocess
 import sys
 
+import vmms
+
 # name -> (ferrite command line, peer binary, peer arguments, ferrite vCPUs). The parameters match
 # on both sides (see each peer's header comment); `delay_ms` lets panvm's JVM finish its start-up
 # work (JIT, RAM prefault) before the timed part, which otherwise competes for the 2 host cores.
@@ -34,8 +36,7 @@ def json_line(text, what):
 
 
 def run_ferrite(panvm, kernel, cmdline, cpus):
-    cmd = [panvm, "run", "--kernel", kernel, "--cpus", str(cpus), "--mem", "512M", "--timeout", "120",
-           "--cmdline", cmdline]
+    cmd = vmms.panvm(panvm, kernel, cmdline, extra=["--cpus", str(cpus), "--timeout", "120"])
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"kernel_workloads: {' '.join(cmd)} exited {p.returncode}\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
