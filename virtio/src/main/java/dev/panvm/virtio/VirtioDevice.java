@@ -56,6 +56,13 @@ public interface VirtioDevice {
     /** Handles the buffers the driver made available in queue {@code index}. Ignored while not active. */
     void processQueue(int index);
 
+    /**
+     * Whether queue {@code index} holds buffers the device has not taken yet: a read of the
+     * driver's avail idx and nothing else (no writes to guest memory), so a device thread can
+     * poll it cheaply and call {@link #processQueue} only when there is work.
+     */
+    boolean hasAvailable(int index);
+
     /** Stops the device and forgets the driver's setup; waits for a running {@link #processQueue}. */
     void reset();
 }

@@ -98,6 +98,12 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
     }
 
     @Override
+    public final synchronized boolean hasAvailable(int index) {
+        return activation != null && !failed && index >= 0 && index < activation.queues().size()
+                && activation.queues().get(index).hasAvailable();
+    }
+
+    @Override
     public final synchronized void reset() {
         activation = null;
         failed = false;

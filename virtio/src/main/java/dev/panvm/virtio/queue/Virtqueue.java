@@ -320,6 +320,11 @@ public final class Virtqueue {
         return readAvailIdx() != nextAvail;
     }
 
+    /** Whether the driver has made buffers available that the device has not popped yet. */
+    public boolean hasAvailable() {
+        return isActive() && readAvailIdx() != nextAvail;
+    }
+
     private int readAvailIdx() {
         int idx = LittleEndian.u16(availRing, AVAIL_IDX);
         // 2.7.13.3: the driver published ring entries and descriptors before the idx; read them after.

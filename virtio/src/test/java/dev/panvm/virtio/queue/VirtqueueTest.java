@@ -64,6 +64,18 @@ class VirtqueueTest {
     }
 
     @Test
+    void hasAvailableTracksTheAvailIdxWithoutPopping() {
+        MockSplitQueue d = driver(16);
+        Virtqueue q = device(d, ALL);
+        assertFalse(q.hasAvailable());
+        d.addChain(List.of(d.writable(8)));
+        assertTrue(q.hasAvailable());
+        assertTrue(q.hasAvailable(), "asking twice does not consume the chain");
+        chain(q.pop());
+        assertFalse(q.hasAvailable());
+    }
+
+    @Test
     void popsADirectChainWithReadableAndWritableBuffers() {
         MockSplitQueue d = driver(16);
         Virtqueue q = device(d, ALL);

@@ -159,12 +159,17 @@ public final class VirtioMmioSlot implements AutoCloseable {
         }
     }
 
-    /** Serves whatever the driver adds during the next {@link #POLL_NANOS}, without waiting for a kick. */
+    /**
+     * Serves whatever the driver adds during the next {@link #POLL_NANOS}, without waiting for a
+     * kick. The spin only reads the avail indices; a queue is processed when it has work.
+     */
     private void pollQueues() {
         long deadline = System.nanoTime() + POLL_NANOS;
         while (System.nanoTime() < deadline) {
             for (int q = 0; q < queueEvents.size(); q++) {
-                device.processQueue(q);
+                if (device.hasAvailable(q)) {
+                    device.processQueue(q);
+                }
             }
             Thread.onSpinWait();
         }
