@@ -20,7 +20,9 @@ public final class Bus {
     private record Range(long base, long length, BusDevice device) {}
 
     private final String name;
-    private final TreeMap<Long, Range> ranges = new TreeMap<>();
+    // Copy-on-write: devices are registered while the machine is built, then every exit only
+    // reads, so lookups on vCPU threads take no lock.
+    private volatile TreeMap<Long, Range> ranges = new TreeMap<>();
     private final Set<Long> reportedUnclaimed = ConcurrentHashMap.newKeySet();
 
     public Bus(String name) {
@@ -37,10 +39,12 @@ public final class Bus {
             throw new IllegalArgumentException(String.format("%s range [%#x, %#x) overlaps [%#x, %#x)", name,
                     base, base + length, below.getKey(), below.getKey() + below.getValue().length()));
         }
-        ranges.put(base, new Range(base, length, device));
+        TreeMap<Long, Range> updated = new TreeMap<>(ranges);
+        updated.put(base, new Range(base, length, device));
+        ranges = updated;
     }
 
-    private synchronized Range find(long address) {
+    private Range find(long address) {
         Map.Entry<Long, Range> e = ranges.floorEntry(address);
         if (e == null || address - e.getKey() >= e.getValue().length()) {
             return null;
