@@ -73,7 +73,7 @@ public final class Machine implements AutoCloseable {
     /** Builds the VM. Errors in the configuration or the kernel come back as one-line messages. */
     public static Machine create(MachineConfig config) throws MachineException {
         validate(config);
-        parseKernel(config);
+        ElfKernel parsed = parseKernel(config);
         Kvm kvm = openKvm();
         VmFd vm = null;
         GuestMemory memory = null;
@@ -90,7 +90,7 @@ public final class Machine implements AutoCloseable {
             for (GuestMemory.Region r : memory.regions()) {
                 vm.setUserMemoryRegion(slot++, 0, r.guestAddress(), r.host());
             }
-            ElfKernel kernel = ElfLoader.load(config.kernel(), memory, Layout.HIMEM_START);
+            ElfKernel kernel = ElfLoader.load(parsed, config.kernel(), memory, Layout.HIMEM_START);
             Bus mmio = new Bus("mmio");
             virtio = VirtioDevices.attach(config.devices(), vm, memory, mmio);
             String cmdline = withDeviceEntries(config.cmdline(), virtio);
@@ -151,7 +151,7 @@ public final class Machine implements AutoCloseable {
     }
 
     /** Parses the kernel before any KVM or memory work, so a bad image fails fast and cheaply. */
-    private static void parseKernel(MachineConfig c) throws MachineException {
+    private static ElfKernel parseKernel(MachineConfig c) throws MachineException {
         try {
             if (Files.isDirectory(c.kernel())) {
                 throw new MachineException("kernel " + c.kernel() + ": is a directory");
@@ -165,6 +165,7 @@ public final class Machine implements AutoCloseable {
                         "kernel %s: entry point %#x is neither below 4 GiB nor in the kernel half at %#x",
                         c.kernel(), k.entry(), Layout.KERNEL_VIRT_BASE));
             }
+            return k;
         } catch (KernelLoadException e) {
             throw new MachineException(e.getMessage(), e);
         }

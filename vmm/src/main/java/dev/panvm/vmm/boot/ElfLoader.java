@@ -52,11 +52,13 @@ public final class ElfLoader {
      * and at or above {@code minPhysAddr}, where the VMM's own boot structures end.
      */
     public static ElfKernel load(Path path, GuestMemory mem, long minPhysAddr) throws KernelLoadException {
-        if (Files.isDirectory(path)) {
-            throw new KernelLoadException("kernel " + path + ": is a directory");
-        }
+        return load(parse(path), path, mem, minPhysAddr);
+    }
+
+    /** Copies the segments of {@code kernel}, parsed earlier from {@code path}, into {@code mem}. */
+    public static ElfKernel load(ElfKernel kernel, Path path, GuestMemory mem, long minPhysAddr)
+            throws KernelLoadException {
         try (FileChannel file = FileChannel.open(path, StandardOpenOption.READ)) {
-            ElfKernel kernel = parse(file, path);
             for (ElfKernel.Segment s : kernel.segments()) {
                 if (Long.compareUnsigned(s.physAddr(), minPhysAddr) < 0) {
                     throw new KernelLoadException(String.format(
