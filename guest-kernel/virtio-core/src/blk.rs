@@ -174,7 +174,7 @@ impl Limits {
     /// Checks a read or write of `len` bytes at `sector` (flush and
     /// get-id take no sector range), given data buffers of at most
     /// `max_segments` descriptors besides header and status.
-    pub fn check(&self, op: Op, sector: u64, len: u64, max_segments: u64) -> Result<(), RequestError> {
+    pub fn check(&self, op: Op, sector: u64, len: u64, segments: u64, max_segments: u64) -> Result<(), RequestError> {
         match op {
             Op::Flush | Op::GetId => return Ok(()),
             Op::Write if self.read_only => return Err(RequestError::ReadOnly),
@@ -188,7 +188,6 @@ impl Limits {
             Some(end) if end <= self.capacity => {}
             _ => return Err(RequestError::BeyondCapacity { sector, sectors, capacity: self.capacity }),
         }
-        let segments = self.segments(len);
         let max = self.seg_max.map_or(max_segments, |m| u64::from(m).min(max_segments));
         if segments > max {
             return Err(RequestError::TooManySegments { segments, max });
@@ -262,19 +261,19 @@ mod tests {
     #[test]
     fn request_checks() {
         let l = limits();
-        assert_eq!(l.check(Op::Read, 0, 4096, 64), Ok(()));
-        assert_eq!(l.check(Op::Read, 16384 - 8, 4096, 64), Ok(()));
+        assert_eq!(l.check(Op::Read, 0, 4096, l.segments(4096), 64), Ok(()));
+        assert_eq!(l.check(Op::Read, 16384 - 8, 4096, l.segments(4096), 64), Ok(()));
         assert_eq!(
-            l.check(Op::Read, 16384 - 7, 4096, 64),
+            l.check(Op::Read, 16384 - 7, 4096, l.segments(4096), 64),
             Err(RequestError::BeyondCapacity { sector: 16377, sectors: 8, capacity: 16384 })
         );
-        assert!(l.check(Op::Read, u64::MAX, 512, 64).is_err());
-        assert_eq!(l.check(Op::Write, 0, 100, 64), Err(RequestError::BadLength { len: 100 }));
-        assert_eq!(l.check(Op::Write, 0, 0, 64), Err(RequestError::BadLength { len: 0 }));
-        assert_eq!(l.check(Op::Flush, u64::MAX, 0, 0), Ok(()));
+        assert!(l.check(Op::Read, u64::MAX, 512, l.segments(512), 64).is_err());
+        assert_eq!(l.check(Op::Write, 0, 100, l.segments(100), 64), Err(RequestError::BadLength { len: 100 }));
+        assert_eq!(l.check(Op::Write, 0, 0, l.segments(0), 64), Err(RequestError::BadLength { len: 0 }));
+        assert_eq!(l.check(Op::Flush, u64::MAX, 0, l.segments(0), 0), Ok(()));
         let ro = Limits { read_only: true, ..l };
-        assert_eq!(ro.check(Op::Write, 0, 512, 64), Err(RequestError::ReadOnly));
-        assert_eq!(ro.check(Op::Read, 0, 512, 64), Ok(()));
+        assert_eq!(ro.check(Op::Write, 0, 512, ro.segments(512), 64), Err(RequestError::ReadOnly));
+        assert_eq!(ro.check(Op::Read, 0, 512, ro.segments(512), 64), Ok(()));
         assert!(RequestError::ReadOnly.to_string().contains("read-only"));
     }
 
@@ -285,14 +284,19 @@ mod tests {
         assert_eq!(l.segments(4097 / 512 * 512 + 512), 2);
         let pieces: Vec<_> = l.split(10240).collect();
         assert_eq!(pieces, [(0, 4096), (4096, 4096), (8192, 2048)]);
-        assert_eq!(l.check(Op::Read, 0, 16384, 64), Ok(()));
+        assert_eq!(l.check(Op::Read, 0, 16384, l.segments(16384), 64), Ok(()));
         assert_eq!(
-            l.check(Op::Read, 0, 16896, 64),
+            l.check(Op::Read, 0, 16896, l.segments(16896), 64),
+            Err(RequestError::TooManySegments { segments: 5, max: 4 })
+        );
+        // The caller counts the descriptors of scattered data: five 4 KiB pages.
+        assert_eq!(
+            l.check(Op::Read, 0, 5 * 4096, 5 * l.segments(4096), 64),
             Err(RequestError::TooManySegments { segments: 5, max: 4 })
         );
         // The queue's own limit applies too.
         assert_eq!(
-            l.check(Op::Read, 0, 16384, 2),
+            l.check(Op::Read, 0, 16384, l.segments(16384), 2),
             Err(RequestError::TooManySegments { segments: 4, max: 2 })
         );
         let whole: Vec<_> = limits().split(1 << 20).collect();

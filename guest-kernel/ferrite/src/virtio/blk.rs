@@ -5,13 +5,16 @@
 //! Asynchronous, for callers that keep the queue full (block layer,
 //! benchmarks):
 //!
-//! - [`BlkDevice::submit`] a [`Request`] (op, sector, owned [`DmaBuf`],
-//!   length, caller's token); it is checked (read-only, capacity, length,
-//!   segments) and queued, not yet visible to the device;
+//! - [`BlkDevice::submit`] a [`Request`] (op, sector, length, owned
+//!   [`DmaBuf`]s, caller's token); it is checked (read-only, capacity,
+//!   length, segments) and queued, not yet visible to the device. The data
+//!   may be scattered over several buffers (a merged block-layer request:
+//!   one page-cache page each), one descriptor per buffer (or more, if a
+//!   buffer exceeds the device's `size_max`): nothing is copied;
 //! - [`BlkDevice::kick`] publishes everything queued, with at most one
 //!   notification (VM exit), and only if the device asked for one;
 //! - [`BlkDevice::poll`] collects [`Completion`]s (token, result, the
-//!   buffer back), in whatever order the device finishes them.
+//!   buffers back), in whatever order the device finishes them.
 //!
 //! Blocking, for kernel threads: [`BlkDevice::read`], [`BlkDevice::write`],
 //! [`BlkDevice::flush`], [`BlkDevice::get_id`] submit, kick and poll until
@@ -20,13 +23,14 @@
 //! # Requests in memory
 //!
 //! Each request slot owns 32 bytes of one device-shared page: the 16-byte
-//! header at 0 and the status byte at 16. The data buffer is the caller's
-//! `DmaBuf`, moved into the slot while the device owns it. A request uses
+//! header at 0 and the status byte at 16. The data buffers are the caller's
+//! `DmaBuf`s, moved into the slot while the device owns them. A request uses
 //! 2 + (data segments) descriptors; there are `queue size / 3` slots, so a
 //! full set of single-segment requests fits the ring.
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -48,13 +52,25 @@ pub struct Request {
     pub op: Op,
     /// First 512-byte sector (reads and writes).
     pub sector: u64,
-    /// Bytes to transfer from the start of `buf` (multiple of 512; 20 for
-    /// GET_ID; 0 for FLUSH).
+    /// Bytes to transfer (multiple of 512; 20 for GET_ID; 0 for FLUSH).
     pub len: u32,
-    /// The data buffer (none for FLUSH).
-    pub buf: Option<DmaBuf>,
+    /// The data, in order: every buffer is filled (or drained) completely
+    /// except the last, which holds the rest of `len`. Empty for FLUSH.
+    pub bufs: Vec<DmaBuf>,
     /// Returned in the completion.
     pub token: u64,
+}
+
+impl Request {
+    /// Each data buffer with the bytes of the request it holds.
+    fn data(&self) -> impl Iterator<Item = (&DmaBuf, u32)> {
+        let mut left = self.len;
+        self.bufs.iter().map(move |buf| {
+            let used = left.min(buf.len() as u32);
+            left -= used;
+            (buf, used)
+        })
+    }
 }
 
 /// A finished request.
@@ -64,7 +80,7 @@ pub struct Completion {
     pub sector: u64,
     pub len: u32,
     pub result: Result<(), BlkError>,
-    pub buf: Option<DmaBuf>,
+    pub bufs: Vec<DmaBuf>,
     /// Submit to completion seen by `poll`.
     pub latency_ns: u64,
 }
@@ -75,7 +91,8 @@ pub enum BlkError {
     Request(RequestError),
     /// No free request slot or descriptors now: poll, then submit again.
     Busy,
-    /// A data buffer is missing, or shorter than the request.
+    /// The data buffers are missing, shorter than the request, or include
+    /// one the request does not reach.
     NoBuffer,
     /// The device answered with an error status.
     Status(Status),
@@ -106,7 +123,7 @@ struct Slot {
     op: Op,
     sector: u64,
     len: u32,
-    buf: Option<DmaBuf>,
+    bufs: Vec<DmaBuf>,
     submitted_ns: u64,
 }
 
@@ -201,6 +218,13 @@ impl BlkDevice {
         self.slots.len()
     }
 
+    /// Data descriptors one request may use: the device's `seg_max`, and
+    /// the ring minus header and status.
+    pub fn max_segments(&self) -> u64 {
+        let ring = u64::from(self.queue.size()).saturating_sub(2);
+        self.limits.seg_max.map_or(ring, |m| u64::from(m).min(ring))
+    }
+
     pub fn in_flight(&self) -> usize {
         self.slots.len() - self.free_slots.len()
     }
@@ -228,9 +252,9 @@ impl BlkDevice {
         let headers_pa = self.headers.pa();
         self.scratch.clear();
         self.scratch.push(Buffer::readable(headers_pa + base as u64, blk::HEADER_SIZE as u32));
-        if let Some(buf) = &req.buf {
-            let writable = req.op.device_writes_data();
-            for (offset, len) in self.limits.split(req.len) {
+        let writable = req.op.device_writes_data();
+        for (buf, used) in req.data() {
+            for (offset, len) in self.limits.split(used) {
                 self.scratch.push(Buffer { addr: buf.pa() + u64::from(offset), len, writable });
             }
         }
@@ -251,7 +275,7 @@ impl BlkDevice {
             op: req.op,
             sector: req.sector,
             len: req.len,
-            buf: req.buf,
+            bufs: req.bufs,
             submitted_ns: platform::now_ns(),
         });
         self.stats.submitted += 1;
@@ -259,18 +283,21 @@ impl BlkDevice {
     }
 
     fn check(&self, req: &Request) -> Result<(), BlkError> {
-        let needs_buf = req.op != Op::Flush;
-        match &req.buf {
-            None if needs_buf => return Err(BlkError::NoBuffer),
-            Some(buf) if (req.len as usize) > buf.len() => return Err(BlkError::NoBuffer),
-            _ => {}
-        }
-        if req.op == Op::GetId && req.len as usize != blk::ID_BYTES {
+        // Every buffer must be reached: all but the last are filled whole.
+        let len = req.len as usize;
+        let total: usize = req.bufs.iter().map(DmaBuf::len).sum();
+        let before_last = total - req.bufs.last().map_or(0, DmaBuf::len);
+        let fits = match req.op {
+            Op::Flush => req.bufs.is_empty(),
+            _ => !req.bufs.is_empty() && len <= total && len > before_last,
+        };
+        if !fits || (req.op == Op::GetId && len != blk::ID_BYTES) {
             return Err(BlkError::NoBuffer);
         }
+        let segments = req.data().map(|(_, used)| self.limits.segments(u64::from(used))).sum();
         let limits = Limits { read_only: self.limits.read_only && self.enforce_read_only, ..self.limits };
         let max_segments = u64::from(self.queue.size()).saturating_sub(2);
-        limits.check(req.op, req.sector, u64::from(req.len), max_segments).map_err(BlkError::Request)
+        limits.check(req.op, req.sector, u64::from(req.len), segments, max_segments).map_err(BlkError::Request)
     }
 
     /// Publishes submitted requests; notifies the device if it asked.
@@ -335,7 +362,7 @@ impl BlkDevice {
             sector: slot.sector,
             len: used_len.saturating_sub(1).min(slot.len),
             result,
-            buf: slot.buf,
+            bufs: slot.bufs,
             latency_ns: platform::now_ns().saturating_sub(slot.submitted_ns),
         }
     }
@@ -364,13 +391,12 @@ impl BlkDevice {
         }
     }
 
-    /// One request, start to finish: the buffer comes back with the result.
-    pub fn io(&mut self, op: Op, sector: u64, len: u32, buf: Option<DmaBuf>) -> (Option<DmaBuf>, Result<u32, BlkError>) {
+    /// One request, start to finish: the buffers come back with the result.
+    pub fn io(&mut self, op: Op, sector: u64, len: u32, bufs: Vec<DmaBuf>) -> (Vec<DmaBuf>, Result<u32, BlkError>) {
         let token = self.next_token;
         self.next_token += 1;
-        let req = Request { op, sector, len, buf, token };
+        let mut req = Request { op, sector, len, bufs, token };
         let mut spin: Option<Spin> = None;
-        let mut req = req;
         loop {
             match self.submit(req) {
                 Ok(()) => break,
@@ -379,40 +405,27 @@ impl BlkDevice {
                     req = back;
                     let mut done = Vec::new();
                     if let Err(e) = self.poll(&mut done) {
-                        return (req.buf, Err(e));
+                        return (req.bufs, Err(e));
                     }
                     self.parked.append(&mut done);
                     self.kick();
                     if !spin.get_or_insert_with(|| Spin::new(DEVICE_TIMEOUT_NS)).spin() {
-                        return (req.buf, Err(BlkError::Timeout));
+                        return (req.bufs, Err(BlkError::Timeout));
                     }
                 }
-                Err((e, back)) => return (back.buf, Err(e)),
+                Err((e, back)) => return (back.bufs, Err(e)),
             }
         }
         match self.wait(token) {
-            Ok(c) => (c.buf, c.result.map(|()| c.len)),
-            Err(e) => (None, Err(e)),
+            Ok(c) => (c.bufs, c.result.map(|()| c.len)),
+            Err(e) => (Vec::new(), Err(e)),
         }
     }
 
     /// Reads `len` bytes at `sector` into `buf`.
     pub fn read(&mut self, sector: u64, buf: DmaBuf, len: u32) -> Result<DmaBuf, BlkError> {
-        match self.io(Op::Read, sector, len, Some(buf)) {
-            (Some(buf), Ok(_)) => Ok(buf),
-            (_, Err(e)) => Err(e),
-            (None, Ok(_)) => unreachable!("a read returns its buffer"),
-        }
-    }
-
-    /// Writes the first `len` bytes of `buf` at `sector`.
-    #[allow(dead_code)] // API for the block layer; the workloads stream asynchronously
-    pub fn write(&mut self, sector: u64, buf: DmaBuf, len: u32) -> Result<DmaBuf, BlkError> {
-        match self.io(Op::Write, sector, len, Some(buf)) {
-            (Some(buf), Ok(_)) => Ok(buf),
-            (_, Err(e)) => Err(e),
-            (None, Ok(_)) => unreachable!("a write returns its buffer"),
-        }
+        let (mut bufs, result) = self.io(Op::Read, sector, len, vec![buf]);
+        result.map(|_| bufs.pop().expect("a read returns its buffer"))
     }
 
     /// Makes completed writes durable. Without VIRTIO_BLK_F_FLUSH the device
@@ -422,16 +435,15 @@ impl BlkDevice {
         if !self.limits.flush {
             return Ok(false);
         }
-        self.io(Op::Flush, 0, 0, None).1.map(|_| true)
+        self.io(Op::Flush, 0, 0, Vec::new()).1.map(|_| true)
     }
 
     /// The device's serial number (GET_ID), if it has one.
     pub fn get_id(&mut self) -> Result<String, BlkError> {
         let buf = DmaBuf::zeroed(blk::ID_BYTES).ok_or(BlkError::NoBuffer)?;
-        match self.io(Op::GetId, 0, blk::ID_BYTES as u32, Some(buf)) {
-            (Some(buf), Ok(_)) => Ok(String::from(blk::id_string(buf.as_slice()))),
+        match self.io(Op::GetId, 0, blk::ID_BYTES as u32, vec![buf]) {
+            (bufs, Ok(_)) => Ok(String::from(blk::id_string(bufs[0].as_slice()))),
             (_, Err(e)) => Err(e),
-            (None, Ok(_)) => unreachable!("get-id returns its buffer"),
         }
     }
 

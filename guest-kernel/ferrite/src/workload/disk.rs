@@ -15,6 +15,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 
 use virtio_core::blk::{Op, SECTOR_SIZE, Status};
@@ -83,9 +84,9 @@ pub fn stream(
             if op == Op::Write {
                 fill(next_submit, &mut buf.as_mut_slice()[..len as usize]);
             }
-            let req = Request { op, sector: at / SECTOR_SIZE, len, buf: Some(buf), token: next_submit };
+            let req = Request { op, sector: at / SECTOR_SIZE, len, bufs: vec![buf], token: next_submit };
             if let Err((e, req)) = dev.submit(req) {
-                free.extend(req.buf);
+                free.extend(req.bufs);
                 if matches!(e, BlkError::Busy) {
                     break;
                 }
@@ -104,7 +105,7 @@ pub fn stream(
         }
         spin = Spin::new(DEVICE_TIMEOUT_NS);
         for c in completions.drain(..) {
-            let buf = c.buf.expect("data requests return their buffer");
+            let buf = c.bufs.into_iter().next().expect("data requests return their buffer");
             if let Err(e) = c.result {
                 return Err(format!("{} at sector {}: {e}", c.op.name(), c.sector));
             }

@@ -12,6 +12,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 
 use virtio_core::blk::{Op, SECTOR_SIZE};
@@ -101,11 +102,11 @@ fn bench(
     while completed < ops {
         while submitted < ops {
             let Some(buf) = buffers.pop() else { break };
-            let req = Request { op: Op::Read, sector: pick(), len: bs, buf: Some(buf), token: submitted };
+            let req = Request { op: Op::Read, sector: pick(), len: bs, bufs: vec![buf], token: submitted };
             match dev.submit(req) {
                 Ok(()) => {}
                 Err((BlkError::Busy, req)) => {
-                    buffers.extend(req.buf);
+                    buffers.extend(req.bufs);
                     break;
                 }
                 Err((e, _)) => return Err(format!("read: {e}")),
@@ -129,7 +130,7 @@ fn bench(
             }
             m.latency_sum += c.latency_ns;
             m.latency_max = m.latency_max.max(c.latency_ns);
-            buffers.extend(c.buf);
+            buffers.extend(c.bufs);
             completed += 1;
         }
     }
