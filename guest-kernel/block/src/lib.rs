@@ -11,8 +11,8 @@
 //!   [`QueueLimits`], and dispatch through a scheduler; [`QueueStats`].
 //! - [`Scheduler`] (`sched.rs`): `none` (FIFO) and `deadline` (mq-deadline,
 //!   simplified).
-//! - [`Readahead`] (`readahead.rs`): the per-file sequential-detection state
-//!   machine that decides how much to read ahead.
+//! - [`Readahead`] (`readahead.rs`): the sequential-stream detector that
+//!   decides how much to read ahead.
 //!
 //! Time is passed in by the caller (`now_ns`), so tests drive a fake clock.
 #![no_std]
@@ -26,7 +26,7 @@ mod request;
 mod sched;
 
 pub use queue::{QueueLimits, QueueStats, RequestQueue};
-pub use readahead::{Readahead, ReadaheadWindow};
+pub use readahead::{Readahead, ReadaheadWindow, STREAMS};
 pub use request::{BufRef, Op, Request};
 pub use sched::{DeadlineTunables, Scheduler, SchedulerKind};
 

@@ -1,20 +1,29 @@
-//! Read-ahead: Linux's on-demand read-ahead (`mm/readahead.c`), simplified.
+//! Read-ahead: Linux's on-demand read-ahead (`mm/readahead.c`), simplified,
+//! with several streams at once as ZFS's `zfetch` keeps them.
 //!
-//! One [`Readahead`] per open file. The page cache reports each read with
-//! [`Readahead::on_read`] (in pages) and gets back the window of pages to
-//! read ahead, if any:
+//! One [`Readahead`] per device (or file). The page cache reports each read
+//! with [`Readahead::on_read`] (in pages) and gets back the window of pages
+//! to read ahead, if any. It follows up to [`STREAMS`] sequential streams, so
+//! that reads of other blocks between a file's data blocks (a file system's
+//! inode table and indirect blocks, another file) do not reset it:
 //!
-//! - a read is *sequential* if it starts where the previous one ended, or at
-//!   page 0 (a fresh file);
-//! - the first sequential read opens an initial window of `initial_pages`
-//!   (at least the request's size rounded up to a power of two); each later
-//!   sequential read that reaches into the most recent window (Linux's
-//!   `PG_readahead` mark, here the first page of the last window) doubles the
-//!   window, up to `max_pages`, and reads it ahead, starting right after what
-//!   was already read ahead;
+//! - a read *continues* a stream if it starts where that stream's previous
+//!   read ended; a read at page 0 starts a stream that counts as sequential
+//!   (a fresh file); any other read starts a new stream (replacing the least
+//!   recently used one) and reads nothing ahead -- it is *random*, unless
+//!   the next read continues it; re-reading the block a stream just read
+//!   changes nothing;
+//! - the first sequential read of a stream opens an initial window of
+//!   `initial_pages` (at least the request's size rounded up to a power of
+//!   two); each later sequential read that reaches into the stream's most
+//!   recent window (Linux's `PG_readahead` mark, here the first page of the
+//!   last window) doubles the window, up to `max_pages`, and reads it ahead,
+//!   starting right after what was already read ahead;
 //! - sequential reads that stay inside data already read ahead trigger
-//!   nothing;
-//! - any other read is *random*: the state resets and nothing is read ahead.
+//!   nothing.
+
+/// Sequential streams followed at once.
+pub const STREAMS: usize = 8;
 
 /// Pages to read ahead: `start .. start + len`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,19 +32,30 @@ pub struct ReadaheadWindow {
     pub len: u32,
 }
 
-/// Per-file read-ahead state.
+/// One sequential stream's state.
 #[derive(Clone, Debug)]
-pub struct Readahead {
-    initial_pages: u32,
-    max_pages: u32,
+struct Stream {
     /// Where a sequential read would start.
     next_expected: u64,
-    /// Current window size (0: no window, state reset).
+    /// Current window size (0: no window yet).
     window: u32,
     /// First page of the last window read ahead: reaching it triggers more.
     mark: u64,
     /// First page after everything read ahead.
     ra_end: u64,
+    /// `Readahead::clock` when last used (the least recent is replaced).
+    used: u64,
+}
+
+/// Read-ahead state: up to [`STREAMS`] streams.
+#[derive(Clone, Debug)]
+pub struct Readahead {
+    initial_pages: u32,
+    max_pages: u32,
+    streams: alloc::vec::Vec<Stream>,
+    clock: u64,
+    /// The stream the last read belonged to.
+    current: usize,
 }
 
 impl Readahead {
@@ -46,16 +66,15 @@ impl Readahead {
         Readahead {
             initial_pages: initial_pages.clamp(1, max_pages),
             max_pages,
-            next_expected: 0,
-            window: 0,
-            mark: 0,
-            ra_end: 0,
+            streams: alloc::vec::Vec::with_capacity(STREAMS),
+            clock: 0,
+            current: 0,
         }
     }
 
-    /// The current window size in pages (0 after a random read).
+    /// The window size of the stream read last (0 after a random read).
     pub fn window(&self) -> u32 {
-        self.window
+        self.streams.get(self.current).map_or(0, |s| s.window)
     }
 
     /// Reports a read of `count` pages at page `index`; returns what to read
@@ -63,28 +82,53 @@ impl Readahead {
     pub fn on_read(&mut self, index: u64, count: u32) -> Option<ReadaheadWindow> {
         let count = count.max(1);
         let end = index.saturating_add(u64::from(count));
-        let sequential = index == self.next_expected || index == 0;
-        self.next_expected = end;
+        self.clock += 1;
+        let continued = self.streams.iter().position(|s| s.next_expected == index);
+        let repeated = self.streams.iter().position(|s| s.next_expected == end && index != 0);
+        let (i, sequential) = match (continued, repeated) {
+            (Some(i), _) => (i, true),
+            (None, Some(i)) => {
+                // The block a stream just read, again: nothing changes.
+                self.streams[i].used = self.clock;
+                self.current = i;
+                return None;
+            }
+            (None, None) => (self.new_stream(), index == 0),
+        };
+        self.current = i;
+        let (initial_pages, max_pages) = (self.initial_pages, self.max_pages);
+        let s = &mut self.streams[i];
+        s.used = self.clock;
+        s.next_expected = end;
         if !sequential {
-            self.window = 0;
-            self.mark = 0;
-            self.ra_end = 0;
             return None;
         }
-        if self.window != 0 && end <= self.mark {
+        if s.window != 0 && end <= s.mark {
             return None; // still reading pages read ahead before
         }
-        self.window = if self.window == 0 || self.ra_end < index {
+        s.window = if s.window == 0 || s.ra_end < index {
             let want = count.checked_next_power_of_two().unwrap_or(u32::MAX);
-            want.max(self.initial_pages).min(self.max_pages)
+            want.max(initial_pages).min(max_pages)
         } else {
-            self.window.saturating_mul(2).min(self.max_pages)
+            s.window.saturating_mul(2).min(max_pages)
         };
-        let start = end.max(self.ra_end);
-        let len = self.window;
-        self.mark = start;
-        self.ra_end = start.saturating_add(u64::from(len));
+        let start = end.max(s.ra_end);
+        let len = s.window;
+        s.mark = start;
+        s.ra_end = start.saturating_add(u64::from(len));
         Some(ReadaheadWindow { start, len })
+    }
+
+    /// A fresh stream's index: a new slot, or the least recently used one.
+    fn new_stream(&mut self) -> usize {
+        let fresh = Stream { next_expected: 0, window: 0, mark: 0, ra_end: 0, used: self.clock };
+        if self.streams.len() < STREAMS {
+            self.streams.push(fresh);
+            return self.streams.len() - 1;
+        }
+        let lru = (0..self.streams.len()).min_by_key(|&i| self.streams[i].used).unwrap_or(0);
+        self.streams[lru] = fresh;
+        lru
     }
 }
 

@@ -269,6 +269,48 @@ fn readahead_initial_window_follows_request_size() {
 }
 
 #[test]
+fn readahead_streams_survive_reads_elsewhere() {
+    // A file system reading a file's data blocks 1000.. with its inode
+    // table (block 5) and an indirect block (block 900) read in between.
+    let mut ra = Readahead::new(4, 32);
+    let mut windows = Vec::new();
+    for page in 1000..1200u64 {
+        if page % 16 == 0 {
+            assert_eq!(ra.on_read(5, 1), None, "metadata reads read nothing ahead");
+            assert_eq!(ra.on_read(5, 1), None);
+            assert_eq!(ra.on_read(900, 1), None);
+        }
+        if let Some(w) = ra.on_read(page, 1) {
+            windows.push(w.len);
+        }
+    }
+    // The data stream keeps growing to the maximum as if read alone.
+    assert_eq!(windows[..4], [4, 8, 16, 32]);
+    assert!(windows[4..].iter().all(|&len| len == 32), "{windows:?}");
+}
+
+#[test]
+fn readahead_follows_a_bounded_number_of_streams() {
+    let mut ra = Readahead::new(4, 32);
+    // STREAMS interleaved sequential readers all get their windows.
+    let starts: Vec<u64> = (0..STREAMS as u64).map(|i| 10_000 * (i + 1)).collect();
+    for &s in &starts {
+        assert_eq!(ra.on_read(s, 1), None, "first read of a stream is random");
+    }
+    for &s in &starts {
+        assert_eq!(ra.on_read(s + 1, 1), Some(ReadaheadWindow { start: s + 2, len: 4 }));
+    }
+    // One more stream replaces the least recently used (the first).
+    assert_eq!(ra.on_read(500_000, 1), None);
+    // The others go on: reaching the window's mark doubles it.
+    assert_eq!(
+        ra.on_read(starts[1] + 2, 1),
+        Some(ReadaheadWindow { start: starts[1] + 6, len: 8 })
+    );
+    assert_eq!(ra.on_read(starts[0] + 2, 1), None, "its stream was forgotten");
+}
+
+#[test]
 fn scheduler_kind_parses() {
     assert_eq!(SchedulerKind::parse("none"), Some(SchedulerKind::None));
     assert_eq!(
@@ -438,3 +480,4 @@ fn property_deadline_order_rules() {
         assert!(model.is_empty());
     }
 }
+
