@@ -1,25 +1,45 @@
 //! [`CachedDisk`]: a block device of 4 KiB pages cached in a
-//! `pagecache::PageCache<DmaBuf>`.
+//! `pagecache::PageCache<DmaBuf>`, with ferrite's block layer between the
+//! page cache and the virtio-blk driver.
 //!
-//! Every cached page is its own order-0 `DmaBuf` from the buddy allocator;
-//! an evicted page's buffer is dropped, which frees it. A miss reads the page
-//! from the device with the blocking driver API; when the per-device
-//! `block::Readahead` sees a sequential run it returns a window, and the
-//! missing page plus the uncached pages of that window are read in ONE
-//! request into a contiguous buffer, then copied into per-page buffers.
-//! (A multi-segment request straight into the page buffers would save the
-//! copy; the driver takes one buffer per request today.)
+//! The read path, after Linux's `filemap_read` → `page_cache_ra_*` →
+//! `submit_bio` → blk-mq:
+//!
+//! 1. `read_block` reports the read to the per-device `block::Readahead`,
+//!    which may return a window of pages to read ahead, then looks the page
+//!    up in the page cache.
+//! 2. A miss allocates a buffer for the demanded page (and, when the window
+//!    follows on, for each uncached page of it) and submits one single-page
+//!    `block::Request` per page under a plug: the request queue merges
+//!    adjacent pages into one request, whose `BufRef`s are those buffers.
+//! 3. On unplug the queue dispatches (scheduler `none` or `deadline`); each
+//!    request becomes one virtio-blk request whose descriptors point at the
+//!    page buffers themselves. The device writes into the pages that enter
+//!    the cache: no bytes are copied between the layers.
+//! 4. Read-ahead is asynchronous: its requests stay in flight while the
+//!    caller goes on, and enter the cache when they complete (completions
+//!    are collected on every call). Reading a page still in flight waits for
+//!    that page only, and counts as a hit: read-ahead did its job.
+//!
+//! The driver keeps up to its slot count of requests in flight; a request
+//! it cannot take yet (no slot or descriptors) waits in `stalled` and goes
+//! first when completions free room. One notification per dispatch batch,
+//! and only if the device asked for it (event idx).
 
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 
-use block::Readahead;
+use block::{BufRef, QueueLimits, QueueStats, Readahead, RequestQueue, SchedulerKind};
 use pagecache::{PageCache, PageCacheStats, PageKey};
-use virtio_core::blk::SECTOR_SIZE;
+use virtio_core::blk::{Op, SECTOR_SIZE};
 
-use crate::virtio::Claimed;
-use crate::virtio::blk::{BlkDevice, BlkError};
+use crate::platform;
+use crate::virtio::blk::{self, BlkDevice, BlkError, Completion};
 use crate::virtio::dma::DmaBuf;
+use crate::virtio::{Claimed, DEVICE_TIMEOUT_NS, Spin};
 
 pub const PAGE_SIZE: usize = 4096;
 const SECTORS_PER_PAGE: u64 = PAGE_SIZE as u64 / SECTOR_SIZE;
@@ -28,7 +48,7 @@ const SECTORS_PER_PAGE: u64 = PAGE_SIZE as u64 / SECTOR_SIZE;
 pub enum DiskError {
     /// The driver or the device refused the read.
     Device(BlkError),
-    /// No memory for a page (or read-ahead) buffer.
+    /// No memory for a page buffer.
     OutOfMemory,
     /// A block beyond the device, or a buffer that is not one page.
     BadRequest { block: u64, len: usize },
@@ -52,7 +72,8 @@ impl From<BlkError> for DiskError {
     }
 }
 
-/// Device-side counters (the cache's own are in [`PageCacheStats`]).
+/// Device-side counters (the cache's own are in [`PageCacheStats`], the
+/// block layer's in [`QueueStats`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DiskStats {
     /// Requests sent to the device.
@@ -61,19 +82,37 @@ pub struct DiskStats {
     pub device_bytes: u64,
     /// Pages read ahead of demand (beyond the page asked for).
     pub readahead_pages: u64,
+    /// Most requests the device held at once.
+    pub max_in_flight: u64,
 }
 
 pub struct CachedDisk {
     dev: Claimed<BlkDevice>,
+    queue: RequestQueue,
     cache: PageCache<DmaBuf>,
     readahead: Option<Readahead>,
     pages: u64,
+    /// Page buffers between `RequestQueue::submit` and dispatch, by address.
+    queued_bufs: BTreeMap<u64, DmaBuf>,
+    /// Pages being read (queued or at the device).
+    reading: BTreeSet<u64>,
+    /// A request the driver had no room for yet; it goes first next time.
+    stalled: Option<blk::Request>,
+    /// Pages whose read failed, with the error for whoever waits for them.
+    failed: BTreeMap<u64, BlkError>,
+    completions: Vec<Completion>,
     stats: DiskStats,
 }
 
 impl CachedDisk {
     /// `readahead_max` pages at most per window (0: no read-ahead).
-    pub fn new(dev: Claimed<BlkDevice>, policy: &str, cache_pages: usize, readahead_max: u32) -> Result<Self, String> {
+    pub fn new(
+        dev: Claimed<BlkDevice>,
+        policy: &str,
+        cache_pages: usize,
+        readahead_max: u32,
+        scheduler: SchedulerKind,
+    ) -> Result<Self, String> {
         let cache = PageCache::with_policy(policy, cache_pages.max(1))
             .ok_or_else(|| format!("cache={policy:?}: one of {:?}", pagecache::POLICY_NAMES))?;
         let pages = dev.limits.capacity_bytes() / PAGE_SIZE as u64;
@@ -81,7 +120,28 @@ impl CachedDisk {
         // itself (or the page that was asked for).
         let max = readahead_max.min((cache_pages / 2) as u32);
         let readahead = (max > 0).then(|| Readahead::new(4.min(max), max));
-        Ok(Self { dev, cache, readahead, pages, stats: DiskStats::default() })
+        // A merged request may hold as many pages as the device takes
+        // descriptors (each page is `segments(PAGE_SIZE)` of them).
+        let per_page = dev.limits.segments(PAGE_SIZE as u64).max(1);
+        let max_segments = (dev.max_segments() / per_page).max(1) as usize;
+        let defaults = QueueLimits::default();
+        let limits = QueueLimits {
+            max_sectors: defaults.max_sectors.min((max_segments as u64 * SECTORS_PER_PAGE) as u32),
+            max_segments: defaults.max_segments.min(max_segments),
+        };
+        Ok(Self {
+            dev,
+            queue: RequestQueue::new(limits, scheduler),
+            cache,
+            readahead,
+            pages,
+            queued_bufs: BTreeMap::new(),
+            reading: BTreeSet::new(),
+            stalled: None,
+            failed: BTreeMap::new(),
+            completions: Vec::new(),
+            stats: DiskStats::default(),
+        })
     }
 
     pub fn policy(&self) -> &'static str {
@@ -96,35 +156,156 @@ impl CachedDisk {
     pub fn disk_stats(&self) -> DiskStats {
         self.stats
     }
+    pub fn queue_stats(&self) -> QueueStats {
+        self.queue.stats()
+    }
+    pub fn scheduler(&self) -> &'static str {
+        self.queue.scheduler().name()
+    }
 
-    /// Reads pages `start .. start + n` (all uncached, inside the device) in
-    /// one request and caches them; copies page `want` (if in the run) to `out`.
-    fn read_run(&mut self, start: u64, n: u64, want: Option<(u64, &mut [u8])>) -> Result<(), DiskError> {
-        let bytes = n as usize * PAGE_SIZE;
-        let buf = DmaBuf::new(bytes).ok_or(DiskError::OutOfMemory)?;
-        let buf = self.dev.read(start * SECTORS_PER_PAGE, buf, bytes as u32)?;
-        self.stats.device_reads += 1;
-        self.stats.device_bytes += bytes as u64;
-        let data = buf.as_slice();
-        if let Some((page, out)) = want {
-            let off = (page - start) as usize * PAGE_SIZE;
-            out.copy_from_slice(&data[off..off + PAGE_SIZE]);
+    /// Starts reading pages `first .. first + n` (uncached, not being read,
+    /// inside the device): one page request each, merged by the queue.
+    /// `demand`: the first page was asked for, the others are read ahead.
+    /// Running out of memory ends the run early (an error only if the
+    /// demanded page gets no buffer).
+    fn start_reads(&mut self, first: u64, n: u64, demand: bool) -> Result<(), DiskError> {
+        let now = platform::now_ns();
+        self.queue.plug();
+        for page in first..first + n {
+            let Some(buf) = DmaBuf::new(PAGE_SIZE) else {
+                if demand && page == first {
+                    self.queue.unplug();
+                    return Err(DiskError::OutOfMemory);
+                }
+                break;
+            };
+            let at = BufRef { addr: buf.pa(), len: PAGE_SIZE as u32 };
+            let req = block::Request::new(block::Op::Read, page * SECTORS_PER_PAGE, SECTORS_PER_PAGE as u32, vec![at]);
+            if self.queue.submit(req, now).is_err() {
+                unreachable!("a one-page read inside the device is within every queue limit");
+            }
+            self.queued_bufs.insert(at.addr, buf);
+            self.reading.insert(page);
+            self.failed.remove(&page);
+            if !(demand && page == first) {
+                self.stats.readahead_pages += 1;
+            }
         }
-        for i in 0..n {
-            let mut page = DmaBuf::new(PAGE_SIZE).ok_or(DiskError::OutOfMemory)?;
-            let off = i as usize * PAGE_SIZE;
-            page.as_mut_slice().copy_from_slice(&data[off..off + PAGE_SIZE]);
-            // The victim's buffer (if any) is dropped here: back to the buddy allocator.
-            drop(self.cache.insert(PageKey::new(0, start + i), page));
+        self.queue.unplug();
+        self.dispatch();
+        Ok(())
+    }
+
+    /// Hands the block layer's requests to the driver while it has room,
+    /// then publishes them with (at most) one notification.
+    fn dispatch(&mut self) {
+        loop {
+            let req = match self.stalled.take() {
+                Some(req) => req,
+                None => match self.queue.dispatch(platform::now_ns()) {
+                    Some(req) => self.driver_request(req),
+                    None => break,
+                },
+            };
+            let (sector, len) = (req.sector, req.len);
+            match self.dev.submit(req) {
+                Ok(()) => {
+                    self.stats.device_reads += 1;
+                    self.stats.device_bytes += u64::from(len);
+                    self.stats.max_in_flight = self.stats.max_in_flight.max(self.dev.in_flight() as u64);
+                }
+                Err((BlkError::Busy, back)) => {
+                    self.stalled = Some(back);
+                    break;
+                }
+                Err((e, back)) => self.fail(sector, back.bufs.len() as u64, e),
+            }
+        }
+        self.dev.kick();
+    }
+
+    /// The driver's form of a block-layer request: the page buffers its
+    /// `BufRef`s name, in order.
+    fn driver_request(&mut self, req: block::Request) -> blk::Request {
+        let bufs = req
+            .bufs
+            .iter()
+            .map(|b| self.queued_bufs.remove(&b.addr).expect("the block layer returns the buffers it was given"))
+            .collect();
+        let op = match req.op {
+            block::Op::Read => Op::Read,
+            block::Op::Write => Op::Write,
+            block::Op::Flush => Op::Flush,
+        };
+        blk::Request { op, sector: req.sector, len: req.sectors * SECTOR_SIZE as u32, bufs, token: 0 }
+    }
+
+    /// Marks `n` pages from `sector` as failed with `e`.
+    fn fail(&mut self, sector: u64, n: u64, e: BlkError) {
+        let first = sector / SECTORS_PER_PAGE;
+        for page in first..first + n {
+            self.reading.remove(&page);
+            self.failed.insert(page, e.clone());
+        }
+    }
+
+    /// Collects completions: read pages enter the cache (an evicted page's
+    /// buffer is dropped, which frees it); then dispatches what waited.
+    fn reap(&mut self) -> Result<(), DiskError> {
+        let mut done = core::mem::take(&mut self.completions);
+        let polled = self.dev.poll(&mut done);
+        let any = !done.is_empty();
+        for c in done.drain(..) {
+            let first = c.sector / SECTORS_PER_PAGE;
+            match c.result {
+                Ok(()) => {
+                    for (page, buf) in (first..).zip(c.bufs) {
+                        self.reading.remove(&page);
+                        drop(self.cache.insert(PageKey::new(0, page), buf));
+                    }
+                }
+                Err(e) => self.fail(c.sector, c.bufs.len() as u64, e),
+            }
+        }
+        self.completions = done;
+        polled?;
+        if any {
+            self.dispatch();
         }
         Ok(())
     }
 
-    /// Length of the run of uncached pages from `start`, at most `max`,
-    /// inside the device.
+    /// Waits until page `page` is no longer being read; its error if it failed.
+    fn wait_for(&mut self, page: u64) -> Result<(), DiskError> {
+        let spin = Spin::new(DEVICE_TIMEOUT_NS);
+        while self.reading.contains(&page) {
+            self.reap()?;
+            if self.reading.contains(&page) && !spin.spin() {
+                return Err(DiskError::Device(BlkError::Timeout));
+            }
+        }
+        match self.failed.remove(&page) {
+            Some(e) => Err(DiskError::Device(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Length of the run of pages from `start`, at most `max`, inside the
+    /// device, that are neither cached nor being read.
     fn uncached_run(&self, start: u64, max: u64) -> u64 {
         let end = start.saturating_add(max).min(self.pages);
-        (start..end).take_while(|&p| !self.cache.contains(PageKey::new(0, p))).count() as u64
+        (start..end)
+            .take_while(|&p| !self.cache.contains(PageKey::new(0, p)) && !self.reading.contains(&p))
+            .count() as u64
+    }
+}
+
+impl Drop for CachedDisk {
+    /// Lets read-ahead still in flight finish, so the device goes back to
+    /// the registry idle (its buffers are freed with the completions).
+    fn drop(&mut self) {
+        let spin = Spin::new(DEVICE_TIMEOUT_NS);
+        while self.dev.in_flight() > 0 && self.reap().is_ok() && spin.spin() {}
     }
 }
 
@@ -143,27 +324,39 @@ impl ext2::BlockDevice for CachedDisk {
         if block_no >= self.pages || buf.len() != PAGE_SIZE {
             return Err(DiskError::BadRequest { block: block_no, len: buf.len() });
         }
-        let window = self.readahead.as_mut().and_then(|ra| ra.on_read(block_no, 1));
-        match self.cache.get(PageKey::new(0, block_no)) {
+        self.reap()?;
+        let mut window = self.readahead.as_mut().and_then(|ra| ra.on_read(block_no, 1));
+        if self.reading.contains(&block_no) {
+            self.wait_for(block_no)?;
+        }
+        let key = PageKey::new(0, block_no);
+        match self.cache.get(key) {
             Some(page) => buf.copy_from_slice(page.as_slice()),
             None => {
                 // The demanded page, extended by the window when it follows on.
                 let mut n = 1;
-                if let Some(w) = window
-                    && w.start == block_no + 1
-                {
-                    n += self.uncached_run(block_no + 1, u64::from(w.len));
+                if let Some(w) = window.take_if(|w| w.start == block_no + 1) {
+                    n += self.uncached_run(w.start, u64::from(w.len));
                 }
-                self.stats.readahead_pages += n - 1;
-                self.read_run(block_no, n, Some((block_no, buf)))?;
-                return Ok(());
+                self.start_reads(block_no, n, true)?;
+                self.wait_for(block_no)?;
+                // Not `get`: this access was already counted as the miss.
+                match self.cache.peek(key) {
+                    Some(page) => buf.copy_from_slice(page.as_slice()),
+                    None => {
+                        let single = DmaBuf::new(PAGE_SIZE).ok_or(DiskError::OutOfMemory)?;
+                        // Evicted before it was copied (a cache smaller than
+                        // the reads in flight): read it once more, uncached.
+                        let single = self.dev.read(block_no * SECTORS_PER_PAGE, single, PAGE_SIZE as u32)?;
+                        buf.copy_from_slice(single.as_slice());
+                    }
+                }
             }
         }
         if let Some(w) = window {
             let n = self.uncached_run(w.start, u64::from(w.len));
             if n > 0 {
-                self.stats.readahead_pages += n;
-                self.read_run(w.start, n, None)?;
+                self.start_reads(w.start, n, false)?;
             }
         }
         Ok(())

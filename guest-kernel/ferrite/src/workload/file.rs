@@ -1,7 +1,8 @@
 //! File workloads over ext2 on the first virtio-blk disk (`dev=N` picks
 //! another), read through [`CachedDisk`] (the page cache with policy
 //! `cache=lru|clock|arc|lecar|qlearn`, `cache_pages=N`, `readahead=N` pages
-//! at most per read-ahead window, 0 = off):
+//! at most per read-ahead window, 0 = off) and the block layer (request
+//! queue with merging, `scheduler=none|deadline`):
 //!
 //! - `seqread file=/path [passes=1]`: the whole file in 64 KiB chunks,
 //!   `passes` times; prints the file's SHA-256 (every pass must agree).
@@ -17,6 +18,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 
+use block::SchedulerKind;
 use ext2::Ext2;
 use virtio_core::hex::to_hex;
 use virtio_core::sha256::Sha256;
@@ -42,8 +44,11 @@ fn open(p: &Params<'_>) -> Result<Opened, String> {
     let policy = p.str("cache", "lru");
     let cache_pages = p.u64("cache_pages", 1024)? as usize;
     let readahead = p.u64("readahead", 32)?.min(u64::from(u32::MAX)) as u32;
+    let scheduler = p.str("scheduler", "none");
+    let scheduler =
+        SchedulerKind::parse(scheduler).ok_or_else(|| format!("scheduler={scheduler:?}: expected none or deadline"))?;
     let dev = super::disk::device(p)?;
-    let disk = CachedDisk::new(dev, policy, cache_pages, readahead)?;
+    let disk = CachedDisk::new(dev, policy, cache_pages, readahead, scheduler)?;
     let mut fs = Ext2::mount(disk).map_err(|e| format!("mount ext2: {e:?}"))?;
     let ino = fs.lookup(path).map_err(|e| format!("{path}: {e:?}"))?;
     let meta = fs.metadata_inode(ino).map_err(|e| format!("{path}: {e:?}"))?;
@@ -66,6 +71,7 @@ fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> super::json:
     let disk = o.fs.device();
     let c = disk.cache_stats();
     let d = disk.disk_stats();
+    let q = disk.queue_stats();
     header(name, ops, ns)
         .str("file", &o.path)
         .u64("file_size", o.size)
@@ -80,6 +86,10 @@ fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> super::json:
         .u64("device_reads", d.device_reads)
         .u64("device_bytes", d.device_bytes)
         .u64("readahead_pages", d.readahead_pages)
+        .str("scheduler", disk.scheduler())
+        .u64("page_requests", q.queued)
+        .u64("merged", q.merged())
+        .u64("max_in_flight", d.max_in_flight)
 }
 
 pub fn seqread(p: &Params<'_>) -> Result<String, String> {
