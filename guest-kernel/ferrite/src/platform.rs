@@ -204,6 +204,11 @@ pub fn pvm_native() -> bool {
     PVM_NATIVE.load(Relaxed)
 }
 
+/// Interrupt mode, and interrupts reach kernel mode (not PVM native mode).
+pub fn interrupts_delivered() -> bool {
+    DELIVERED.load(Relaxed)
+}
+
 pub fn irq_mode() -> IrqMode {
     if INTERRUPT_MODE.load(Relaxed) { IrqMode::Interrupt } else { IrqMode::Polling }
 }

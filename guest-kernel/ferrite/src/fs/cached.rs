@@ -156,6 +156,10 @@ impl CachedDisk {
     pub fn disk_stats(&self) -> DiskStats {
         self.stats
     }
+    /// The virtio-blk device underneath.
+    pub fn device(&self) -> &BlkDevice {
+        &self.dev
+    }
     pub fn queue_stats(&self) -> QueueStats {
         self.queue.stats()
     }
@@ -280,7 +284,7 @@ impl CachedDisk {
         let spin = Spin::new(DEVICE_TIMEOUT_NS);
         while self.reading.contains(&page) {
             self.reap()?;
-            if self.reading.contains(&page) && !spin.spin() {
+            if self.reading.contains(&page) && !self.dev.idle(&spin) {
                 return Err(DiskError::Device(BlkError::Timeout));
             }
         }
@@ -305,7 +309,7 @@ impl Drop for CachedDisk {
     /// the registry idle (its buffers are freed with the completions).
     fn drop(&mut self) {
         let spin = Spin::new(DEVICE_TIMEOUT_NS);
-        while self.dev.in_flight() > 0 && self.reap().is_ok() && spin.spin() {}
+        while self.dev.in_flight() > 0 && self.reap().is_ok() && self.dev.idle(&spin) {}
     }
 }
 

@@ -38,6 +38,7 @@ use virtio_core::blk::{self, Limits, Op, RequestError, Status};
 use virtio_core::ring::{AddError, Buffer, DeviceError};
 
 use super::dma::{DmaBuf, DmaRegion};
+use super::irq::IrqLine;
 use super::queue::Virtqueue;
 use super::transport::Transport;
 use super::{DEVICE_TIMEOUT_NS, Spin};
@@ -140,6 +141,8 @@ pub struct BlkStats {
 pub struct BlkDevice {
     transport: Transport,
     queue: Virtqueue<u16>,
+    /// Interrupt-driven completion (interrupt mode), else polling.
+    irq: Option<IrqLine>,
     pub limits: Limits,
     /// Refuse writes to a VIRTIO_BLK_F_RO device in the driver (true); a
     /// test may turn it off to see the device refuse them itself.
@@ -170,7 +173,7 @@ impl BlkDevice {
             seg_max: has(f::SEG_MAX).then(|| transport.config_u32(blk::config::SEG_MAX)).filter(|&m| m >= 1),
             blk_size: if has(f::BLK_SIZE) { transport.config_u32(blk::config::BLK_SIZE) } else { 512 },
         };
-        let queue: Virtqueue<u16> = transport.setup_queue(0, u16::MAX).inspect_err(|_| transport.fail())?;
+        let mut queue: Virtqueue<u16> = transport.setup_queue(0, u16::MAX).inspect_err(|_| transport.fail())?;
         if queue.size() < 3 {
             transport.fail();
             return Err(format!("queue of {} entries cannot hold a request (header, data, status)", queue.size()));
@@ -178,9 +181,14 @@ impl BlkDevice {
         let nslots = (usize::from(queue.size()) / 3).clamp(1, MAX_SLOTS);
         let headers = DmaRegion::zeroed(nslots * SLOT_BYTES).ok_or("out of memory for request headers")?;
         transport.driver_ok();
+        let irq = IrqLine::attach(&transport);
+        if irq.is_some() {
+            queue.set_interrupts(true);
+        }
         Ok(Self {
             transport,
             queue,
+            irq,
             limits,
             enforce_read_only: true,
             slots: (0..nslots).map(|_| None).collect(),
@@ -198,7 +206,7 @@ impl BlkDevice {
     pub fn describe(&self) -> String {
         let l = &self.limits;
         format!(
-            "capacity {} sectors, {} MiB{}{}, queue {}, {} requests in flight{}",
+            "capacity {} sectors, {} MiB{}{}, queue {}, {} requests in flight{}, {} completion",
             l.capacity,
             l.capacity_bytes() >> 20,
             if l.read_only { ", read-only" } else { "" },
@@ -206,6 +214,7 @@ impl BlkDevice {
             self.queue.size(),
             self.slots.len(),
             if self.queue.event_idx() { ", event idx" } else { "" },
+            self.completion_mode(),
         )
     }
 
@@ -227,6 +236,32 @@ impl BlkDevice {
 
     pub fn in_flight(&self) -> usize {
         self.slots.len() - self.free_slots.len()
+    }
+
+    /// How completions are found: "interrupt" or "polling".
+    pub fn completion_mode(&self) -> &'static str {
+        if self.irq.is_some() { "interrupt" } else { "polling" }
+    }
+
+    /// Completion interrupts taken since boot (0 when polling).
+    pub fn interrupts(&self) -> u64 {
+        self.irq.as_ref().map_or(0, IrqLine::events)
+    }
+
+    /// Waits a little for the device to complete something: with interrupts,
+    /// sleeps until the next one (or timer tick) unless completions already
+    /// wait; when polling, one spin round. False once `spin`'s deadline has
+    /// passed.
+    pub fn idle(&self, spin: &Spin) -> bool {
+        if let Some(irq) = &self.irq {
+            // Read the count before looking at the ring: a completion after
+            // the look raises an interrupt newer than `seen`.
+            let seen = irq.events();
+            if !self.queue.has_used() {
+                irq.wait(seen);
+            }
+        }
+        spin.spin()
     }
 
     /// Notifications sent to the device (data-path VM exits).
@@ -385,7 +420,7 @@ impl BlkDevice {
                     return Ok(c);
                 }
             }
-            if !spin.spin() {
+            if !self.idle(&spin) {
                 return Err(BlkError::Timeout);
             }
         }
@@ -409,7 +444,8 @@ impl BlkDevice {
                     }
                     self.parked.append(&mut done);
                     self.kick();
-                    if !spin.get_or_insert_with(|| Spin::new(DEVICE_TIMEOUT_NS)).spin() {
+                    let spin = spin.get_or_insert_with(|| Spin::new(DEVICE_TIMEOUT_NS));
+                    if !self.idle(spin) {
                         return (req.bufs, Err(BlkError::Timeout));
                     }
                 }

@@ -23,19 +23,22 @@
 //! `virtio_queue_max=N` caps every queue at N entries (rounded down to a
 //! power of two), to test full queues.
 //!
-//! # Completion: polling
+//! # Completion: polling or interrupts
 //!
-//! Drivers find completions by reading the used rings (memory, no VM exit)
-//! and ask devices for no interrupts (`used_event` kept out of reach, or
-//! VRING_AVAIL_F_NO_INTERRUPT). That is the only mode on a PVM host, where
-//! interrupts never reach kernel mode (DESIGN.md), and it is also used in
-//! interrupt mode: ferrite's interrupt handlers may not take locks or wake
-//! threads, so an interrupt-driven completion path needs a deferred-wakeup
-//! mechanism first. Waiting threads spin with `pause` and pass
-//! `task::cond_resched` on each round, so other threads still run.
+//! Drivers find completions by reading the used rings (memory, no VM exit).
+//! In polling mode -- the only one on a PVM host, where interrupts never
+//! reach kernel mode (DESIGN.md) -- they ask devices for no interrupts
+//! (`used_event` kept out of reach, or VRING_AVAIL_F_NO_INTERRUPT) and
+//! waiting threads spin with `pause`. In interrupt mode virtio-blk asks for
+//! an interrupt per batch of completions (event idx) and a thread with
+//! nothing to poll sleeps in `hlt` until it comes (`irq.rs`); the interrupt
+//! handler only acknowledges the device and counts, since handlers may not
+//! take locks or wake threads. rng and net always poll. Either way waiting
+//! threads pass `task::cond_resched` on each round, so other threads run.
 
 pub mod blk;
 pub mod dma;
+mod irq;
 pub mod net;
 mod queue;
 pub mod rng;

@@ -52,6 +52,12 @@ impl<T> Virtqueue<T> {
         self.ring.has_used()
     }
 
+    /// Asks for interrupts on completions (or for none); see
+    /// `SplitQueue::set_interrupts`.
+    pub fn set_interrupts(&mut self, on: bool) {
+        self.ring.set_interrupts(on);
+    }
+
     pub fn event_idx(&self) -> bool {
         self.ring.event_idx()
     }

@@ -35,13 +35,15 @@ pub fn device(p: &Params<'_>) -> Result<Claimed<BlkDevice>, String> {
     virtio::claim::<BlkDevice>(p.u64("dev", 0)? as usize)
 }
 
-/// What `stream` did: requests, bytes, elapsed time, notifications.
+/// What `stream` did: requests, bytes, elapsed time, notifications,
+/// completion interrupts.
 pub struct Streamed {
     pub requests: u64,
     pub bytes: u64,
     pub elapsed_ns: u64,
     pub notifications: u64,
     pub exits: u64,
+    pub interrupts: u64,
 }
 
 /// A range of the disk to stream through in `chunk`-byte requests, `qd` in flight.
@@ -74,6 +76,7 @@ pub fn stream(
     let mut completions: Vec<Completion> = Vec::with_capacity(qd);
     let notifications = dev.notifications();
     let exits = dev.exits();
+    let interrupts = dev.interrupts();
     let start = platform::now_ns();
     let mut spin = Spin::new(DEVICE_TIMEOUT_NS);
     while next_done < chunks {
@@ -98,7 +101,7 @@ pub fn stream(
         completions.clear();
         dev.poll(&mut completions).map_err(|e| format!("{e}"))?;
         if completions.is_empty() {
-            if !spin.spin() {
+            if !dev.idle(&spin) {
                 return Err(format!("no completion within {} s", DEVICE_TIMEOUT_NS / 1_000_000_000));
             }
             continue;
@@ -124,6 +127,7 @@ pub fn stream(
         elapsed_ns: platform::now_ns() - start,
         notifications: dev.notifications() - notifications,
         exits: dev.exits() - exits,
+        interrupts: dev.interrupts() - interrupts,
     })
 }
 
@@ -159,6 +163,8 @@ pub fn disksum(p: &Params<'_>) -> Result<String, String> {
         .u64("qd", qd as u64)
         .u64("notifications", s.notifications)
         .u64("exits", s.exits)
+        .str("completion", dev.completion_mode())
+        .u64("interrupts", s.interrupts)
         .str("device", &format!("{:#x}", dev.transport().window.base))
         .str("id", &id);
     Ok(json.finish())
@@ -210,6 +216,8 @@ pub fn diskwrite(p: &Params<'_>) -> Result<String, String> {
         .raw("verified", if verified { "true" } else { "false" })
         .u64("verified_bytes", u64::from(check_len))
         .u64("notifications", s.notifications)
-        .u64("exits", s.exits);
+        .u64("exits", s.exits)
+        .str("completion", dev.completion_mode())
+        .u64("interrupts", s.interrupts);
     Ok(json.finish())
 }

@@ -1,6 +1,6 @@
 //! `workload=diskbench mode=randread|seqread bs=BYTES ops=N qd=N [warmup=N]
-//! [seed=N] [dev=N]`: the block driver's request path, polling, `qd`
-//! requests kept in flight. One op = one request of `bs` bytes.
+//! [seed=N] [dev=N]`: the block driver's request path, `qd` requests kept
+//! in flight. One op = one request of `bs` bytes.
 //!
 //! Fields besides the common ones: `access` (the `mode=` parameter; the
 //! `mode` field is the execution mode, as in every workload), `bs`, `qd`,
@@ -8,7 +8,8 @@
 //! seen), `avg_in_flight` (requests in flight right after each submit),
 //! `notifications` and `notifications_per_request` (queue notifications:
 //! the VM exits on the data path), `exits_per_request` (all register
-//! accesses). `warmup` requests (default 64) run first, unmeasured.
+//! accesses), `completion` (`polling` or `interrupt`) and `interrupts`
+//! (completion interrupts taken). `warmup` requests (default 64) run first, unmeasured.
 
 use alloc::format;
 use alloc::string::String;
@@ -32,6 +33,7 @@ struct Measured {
     in_flight_sum: u64,
     notifications: u64,
     exits: u64,
+    interrupts: u64,
 }
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
@@ -78,6 +80,8 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
         .u64("notifications", m.notifications)
         .raw("notifications_per_request", &format!("{:.4}", m.notifications as f64 / ops as f64))
         .raw("exits_per_request", &format!("{:.4}", m.exits as f64 / ops as f64))
+        .str("completion", dev.completion_mode())
+        .u64("interrupts", m.interrupts)
         .u64("warmup", warmup)
         .u64("capacity_bytes", capacity)
         .str("device", &format!("{:#x}", dev.transport().window.base));
@@ -97,6 +101,7 @@ fn bench(
     let mut done: Vec<Completion> = Vec::with_capacity(buffers.len());
     let notifications = dev.notifications();
     let exits = dev.exits();
+    let interrupts = dev.interrupts();
     let start = platform::now_ns();
     let mut spin = Spin::new(DEVICE_TIMEOUT_NS);
     while completed < ops {
@@ -118,7 +123,7 @@ fn bench(
         done.clear();
         dev.poll(&mut done).map_err(|e| format!("{e}"))?;
         if done.is_empty() {
-            if !spin.spin() {
+            if !dev.idle(&spin) {
                 return Err(format!("no completion within {} s", DEVICE_TIMEOUT_NS / 1_000_000_000));
             }
             continue;
@@ -136,6 +141,7 @@ fn bench(
     }
     m.elapsed_ns = platform::now_ns() - start;
     m.notifications = dev.notifications() - notifications;
+    m.interrupts = dev.interrupts() - interrupts;
     m.exits = dev.exits() - exits;
     Ok(m)
 }

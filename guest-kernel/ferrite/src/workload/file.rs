@@ -90,6 +90,8 @@ fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> super::json:
         .u64("page_requests", q.queued)
         .u64("merged", q.merged())
         .u64("max_in_flight", d.max_in_flight)
+        .str("completion", disk.device().completion_mode())
+        .u64("interrupts", disk.device().interrupts())
 }
 
 pub fn seqread(p: &Params<'_>) -> Result<String, String> {

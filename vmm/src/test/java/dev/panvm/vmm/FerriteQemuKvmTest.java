@@ -28,6 +28,11 @@ class FerriteQemuKvmTest {
 
     static void assumeQemu() {
         KvmTestSupport.assumeKvm();
+        assumeQemuInstalled();
+    }
+
+    /** For tests that run QEMU without KVM (TCG). */
+    static void assumeQemuInstalled() {
         assumeTrue(onPath(QEMU), QEMU + " is not installed (apt-get install qemu-system-x86)");
     }
 
@@ -45,8 +50,21 @@ class FerriteQemuKvmTest {
      * transports must be modern (version 2): QEMU 7.2 makes them legacy unless told otherwise.
      */
     static List<String> qemuCommand(Path kernel, String cmdline, String... extra) {
-        List<String> cmd = new ArrayList<>(List.of(QEMU, "-M", "microvm", "-enable-kvm",
-                "-cpu", "host,-arch-capabilities", "-m", "128M", "-smp", "1",
+        return command(List.of("-enable-kvm", "-cpu", "host,-arch-capabilities"), kernel, cmdline, extra);
+    }
+
+    /**
+     * As {@link #qemuCommand}, on QEMU's TCG instead of KVM: ferrite then gets real interrupts,
+     * which a PVM host never delivers to its kernel mode.
+     */
+    static List<String> tcgCommand(Path kernel, String cmdline, String... extra) {
+        return command(List.of("-accel", "tcg", "-cpu", "max"), kernel, cmdline, extra);
+    }
+
+    private static List<String> command(List<String> accel, Path kernel, String cmdline, String... extra) {
+        List<String> cmd = new ArrayList<>(List.of(QEMU, "-M", "microvm"));
+        cmd.addAll(accel);
+        cmd.addAll(List.of("-m", "128M", "-smp", "1",
                 "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
                 "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                 "-global", "virtio-mmio.force-legacy=false", "-kernel", kernel.toString()));
@@ -60,7 +78,16 @@ class FerriteQemuKvmTest {
     record Run(int status, String output) {}
 
     static Run qemu(String cmdline, String... extra) throws Exception {
-        Process p = new ProcessBuilder(qemuCommand(KvmTestSupport.ferrite(), cmdline, extra))
+        return run(qemuCommand(KvmTestSupport.ferrite(), cmdline, extra));
+    }
+
+    /** ferrite under QEMU's TCG. */
+    static Run tcg(String cmdline, String... extra) throws Exception {
+        return run(tcgCommand(KvmTestSupport.ferrite(), cmdline, extra));
+    }
+
+    private static Run run(List<String> command) throws Exception {
+        Process p = new ProcessBuilder(command)
                 .redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
         p.getOutputStream().close();
         byte[] out = p.getInputStream().readAllBytes();
