@@ -1,6 +1,6 @@
 //! Superblock, group descriptors, inodes, block maps, directories.
 
-use crate::{BlockDevice, Error, Result};
+use crate::{BlockDevice, BlockDeviceMut, Error, Result};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -235,7 +235,8 @@ struct GroupDesc {
     inode_table: u32,
 }
 
-/// A mounted, read-only ext2 file system.
+/// A mounted ext2 file system (read-only, plus in-place overwrites of
+/// regular files on a [`BlockDeviceMut`]).
 pub struct Ext2<D: BlockDevice> {
     dev: D,
     sb: Superblock,
@@ -287,6 +288,11 @@ impl<D: BlockDevice> Ext2<D> {
     /// The device (e.g. for its statistics).
     pub fn device(&self) -> &D {
         &self.dev
+    }
+
+    /// The device, mutably (e.g. to write back its cache).
+    pub fn device_mut(&mut self) -> &mut D {
+        &mut self.dev
     }
 
     /// Gives the device back.
@@ -677,5 +683,69 @@ impl<D: BlockDevice> Ext2<D> {
             ino = self.find_in_dir(ino, comp.as_bytes())?;
         }
         Ok(ino)
+    }
+}
+
+impl<D: BlockDeviceMut> Ext2<D> {
+    /// Overwrites `data.len()` bytes of regular file `ino` at `offset`, in
+    /// the blocks the file already has. Every block is mapped before the
+    /// first byte is written, so a write that fails with
+    /// [`Error::WouldAllocate`] (past the end, or into a hole) changes
+    /// nothing. The inode is not touched: size and times stay as they were.
+    pub fn write_inode(&mut self, ino: u32, offset: u64, data: &[u8]) -> R<(), D> {
+        let inode = self.inode(ino)?;
+        if inode.file_type() != FileType::Regular {
+            return Err(Error::WrongFileType);
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let end = offset.checked_add(data.len() as u64).ok_or(Error::WouldAllocate { inode: ino })?;
+        if end > inode.size {
+            return Err(Error::WouldAllocate { inode: ino });
+        }
+        let bs = self.block_size();
+        let mut meta = MapCache::new(bs as usize);
+        let mut blocks = Vec::new();
+        for lb in offset / bs..=(end - 1) / bs {
+            match self.map_block(&inode, lb, &mut meta)? {
+                Some(pb) => blocks.push(pb),
+                None => return Err(Error::WouldAllocate { inode: ino }),
+            }
+        }
+        let mut done = 0;
+        for pb in blocks {
+            let pos = offset + done as u64;
+            let within = pos % bs;
+            let n = ((bs - within) as usize).min(data.len() - done);
+            self.write_bytes(pb * bs + within, &data[done..done + n])?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Writes `data` at byte `offset` of the device; device blocks it only
+    /// partly covers are read, patched and written back.
+    fn write_bytes(&mut self, mut offset: u64, data: &[u8]) -> R<(), D> {
+        let dbs = self.scratch.len() as u64;
+        let mut done = 0;
+        while done < data.len() {
+            let blk = offset / dbs;
+            let within = (offset % dbs) as usize;
+            if blk >= self.dev.block_count() {
+                return Err(Error::BadDevice("write past the end of the device"));
+            }
+            let n = (dbs as usize - within).min(data.len() - done);
+            if within == 0 && n == dbs as usize {
+                self.dev.write_block(blk, &data[done..done + n]).map_err(Error::Device)?;
+            } else {
+                self.dev.read_block(blk, &mut self.scratch).map_err(Error::Device)?;
+                self.scratch[within..within + n].copy_from_slice(&data[done..done + n]);
+                self.dev.write_block(blk, &self.scratch).map_err(Error::Device)?;
+            }
+            done += n;
+            offset += n as u64;
+        }
+        Ok(())
     }
 }

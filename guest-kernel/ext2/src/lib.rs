@@ -1,4 +1,6 @@
-//! A read-only ext2 reader over an abstract [`BlockDevice`].
+//! An ext2 reader over an abstract [`BlockDevice`], which can also
+//! overwrite a regular file's existing blocks in place on a
+//! [`BlockDeviceMut`] (it never allocates: no new blocks, no size change).
 //!
 //! Layout (Linux's `Documentation/filesystems/ext2.rst`, "The Second
 //! Extended Filesystem" by Poirier):
@@ -46,6 +48,12 @@ pub trait BlockDevice {
         block_no: u64,
         buf: &mut [u8],
     ) -> core::result::Result<(), Self::Error>;
+}
+
+/// A [`BlockDevice`] that can also be written, one block at a time.
+pub trait BlockDeviceMut: BlockDevice {
+    /// Writes `buf` (`buf.len() == block_size()`) to block `block_no`.
+    fn write_block(&mut self, block_no: u64, buf: &[u8]) -> core::result::Result<(), Self::Error>;
 }
 
 /// Why an operation failed. `E` is the device's error.
@@ -98,6 +106,11 @@ pub enum Error<E> {
     InvalidPath,
     /// The operation needs a different file type (e.g. `read_link`).
     WrongFileType,
+    /// A write reaches past the end of the file or into a hole: it would
+    /// need block allocation, which this implementation does not do.
+    WouldAllocate {
+        inode: u32,
+    },
 }
 
 pub type Result<T, E> = core::result::Result<T, Error<E>>;
