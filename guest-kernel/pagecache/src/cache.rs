@@ -52,13 +52,15 @@ impl PageCacheStats {
 pub struct PageCache<T> {
     policy: Box<dyn ReplacementPolicy>,
     pages: BTreeMap<PageKey, Page<T>>,
+    /// Pages with the dirty bit set.
+    dirty: usize,
     stats: PageCacheStats,
 }
 
 impl<T> PageCache<T> {
     /// A cache whose capacity is the policy's.
     pub fn new(policy: Box<dyn ReplacementPolicy>) -> Self {
-        PageCache { policy, pages: BTreeMap::new(), stats: PageCacheStats::default() }
+        PageCache { policy, pages: BTreeMap::new(), dirty: 0, stats: PageCacheStats::default() }
     }
 
     /// A cache using policy `name` (see [`crate::by_name`]) with `capacity` pages.
@@ -111,6 +113,12 @@ impl<T> PageCache<T> {
         self.pages.get(&key).map(|p| &p.data)
     }
 
+    /// As `peek`, mutably: for the I/O path itself (e.g. to lend a page's
+    /// buffer to the device during write-back), not for the cache's users.
+    pub fn peek_mut(&mut self, key: PageKey) -> Option<&mut T> {
+        self.pages.get_mut(&key).map(|p| &mut p.data)
+    }
+
     /// Put a (clean) page in the cache, normally after a `get` miss and the
     /// read that followed. Returns the page evicted to make room, if any.
     /// If `key` is already cached, its payload is replaced (dirty bit kept)
@@ -126,6 +134,7 @@ impl<T> PageCache<T> {
                 self.stats.evictions += 1;
                 if page.dirty {
                     self.stats.dirty_evictions += 1;
+                    self.dirty -= 1;
                 }
                 Some(Evicted { key: victim, data: page.data, dirty: page.dirty })
             }
@@ -141,7 +150,10 @@ impl<T> PageCache<T> {
     pub fn mark_dirty(&mut self, key: PageKey) -> bool {
         match self.pages.get_mut(&key) {
             Some(p) => {
-                p.dirty = true;
+                if !p.dirty {
+                    p.dirty = true;
+                    self.dirty += 1;
+                }
                 true
             }
             None => false,
@@ -154,7 +166,7 @@ impl<T> PageCache<T> {
 
     /// Number of dirty pages.
     pub fn dirty_count(&self) -> usize {
-        self.pages.values().filter(|p| p.dirty).count()
+        self.dirty
     }
 
     /// Clear every dirty bit and return those pages' keys in (dev, block)
@@ -169,6 +181,7 @@ impl<T> PageCache<T> {
             }
         }
         self.stats.writebacks += out.len() as u64;
+        self.dirty = 0;
         out
     }
 
@@ -177,6 +190,9 @@ impl<T> PageCache<T> {
     pub fn remove(&mut self, key: PageKey) -> Option<Evicted<T>> {
         let page = self.pages.remove(&key)?;
         self.policy.remove(key);
+        if page.dirty {
+            self.dirty -= 1;
+        }
         Some(Evicted { key, data: page.data, dirty: page.dirty })
     }
 }

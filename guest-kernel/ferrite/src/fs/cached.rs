@@ -21,6 +21,20 @@
 //!    are collected on every call). Reading a page still in flight waits for
 //!    that page only, and counts as a hit: read-ahead did its job.
 //!
+//! The write path, after Linux's write-back:
+//!
+//! - `write_block` copies into the cached page (a whole page needs no read)
+//!   and marks it dirty;
+//! - [`CachedDisk::write_back`] takes every dirty page, in block order, and
+//!   submits one single-page write per page under a plug, so adjacent pages
+//!   merge into large writes; each page's buffer is lent to the device (the
+//!   cache holds `None` for it) and comes back when its write completes;
+//!   `write_block` calls it when dirty pages pass half the cache (Linux's
+//!   `balance_dirty_pages`), [`CachedDisk::sync`] calls it and then sends a
+//!   FLUSH, and dropping a `CachedDisk` syncs;
+//! - a dirty page the policy evicts is written before anything else is
+//!   looked up, so a read never sees the device's stale copy.
+//!
 //! The driver keeps up to its slot count of requests in flight; a request
 //! it cannot take yet (no slot or descriptors) waits in `stalled` and goes
 //! first when completions free room. One notification per dispatch batch,
@@ -44,14 +58,16 @@ use crate::virtio::{Claimed, DEVICE_TIMEOUT_NS, Spin};
 pub const PAGE_SIZE: usize = 4096;
 const SECTORS_PER_PAGE: u64 = PAGE_SIZE as u64 / SECTOR_SIZE;
 
-/// Why a [`CachedDisk`] read failed.
+/// Why a [`CachedDisk`] operation failed.
 pub enum DiskError {
-    /// The driver or the device refused the read.
+    /// The driver or the device refused a read or write.
     Device(BlkError),
     /// No memory for a page buffer.
     OutOfMemory,
     /// A block beyond the device, or a buffer that is not one page.
     BadRequest { block: u64, len: usize },
+    /// A write to a read-only device.
+    ReadOnly,
 }
 
 // By hand rather than derived: ext2's errors print it with `{:?}`, and this
@@ -61,7 +77,8 @@ impl core::fmt::Debug for DiskError {
         match self {
             DiskError::Device(e) => write!(f, "virtio-blk: {e}"),
             DiskError::OutOfMemory => f.write_str("out of memory for page-cache buffers"),
-            DiskError::BadRequest { block, len } => write!(f, "bad read of block {block} ({len} bytes)"),
+            DiskError::BadRequest { block, len } => write!(f, "bad access to block {block} ({len} bytes)"),
+            DiskError::ReadOnly => f.write_str("the disk is read-only"),
         }
     }
 }
@@ -84,12 +101,30 @@ pub struct DiskStats {
     pub readahead_pages: u64,
     /// Most requests the device held at once.
     pub max_in_flight: u64,
+    /// Write requests sent to the device.
+    pub device_writes: u64,
+    /// Bytes those requests wrote.
+    pub device_write_bytes: u64,
+    /// Write-back rounds (`write_back` calls that found dirty pages).
+    pub writeback_rounds: u64,
+    /// Of those, rounds forced by the dirty limit.
+    pub throttled_rounds: u64,
+    /// Dirty pages written because the policy evicted them.
+    pub evicted_dirty_pages: u64,
+}
+
+/// A cached page's buffer; `None` while it is lent to the device for
+/// write-back (never visible outside `write_back`, which waits for it).
+type Frame = Option<DmaBuf>;
+
+fn lent_page() -> ! {
+    unreachable!("a page's buffer is lent only inside write_back, which waits for it to return")
 }
 
 pub struct CachedDisk {
     dev: Claimed<BlkDevice>,
     queue: RequestQueue,
-    cache: PageCache<DmaBuf>,
+    cache: PageCache<Frame>,
     readahead: Option<Readahead>,
     pages: u64,
     /// Page buffers between `RequestQueue::submit` and dispatch, by address.
@@ -100,6 +135,14 @@ pub struct CachedDisk {
     stalled: Option<blk::Request>,
     /// Pages whose read failed, with the error for whoever waits for them.
     failed: BTreeMap<u64, BlkError>,
+    /// Dirty pages the policy evicted, to be written before anything else.
+    evicted_dirty: Vec<(u64, DmaBuf)>,
+    /// Pages being written (queued or at the device).
+    writing: BTreeSet<u64>,
+    /// The first write that failed since the last `write_back` returned.
+    write_error: Option<BlkError>,
+    /// Dirty pages allowed before `write_block` writes them back.
+    dirty_limit: usize,
     completions: Vec<Completion>,
     stats: DiskStats,
 }
@@ -139,6 +182,10 @@ impl CachedDisk {
             reading: BTreeSet::new(),
             stalled: None,
             failed: BTreeMap::new(),
+            evicted_dirty: Vec::new(),
+            writing: BTreeSet::new(),
+            write_error: None,
+            dirty_limit: (cache_pages / 2).max(1),
             completions: Vec::new(),
             stats: DiskStats::default(),
         })
@@ -183,12 +230,7 @@ impl CachedDisk {
                 }
                 break;
             };
-            let at = BufRef { addr: buf.pa(), len: PAGE_SIZE as u32 };
-            let req = block::Request::new(block::Op::Read, page * SECTORS_PER_PAGE, SECTORS_PER_PAGE as u32, vec![at]);
-            if self.queue.submit(req, now).is_err() {
-                unreachable!("a one-page read inside the device is within every queue limit");
-            }
-            self.queued_bufs.insert(at.addr, buf);
+            self.submit_page(block::Op::Read, page, buf, now);
             self.reading.insert(page);
             self.failed.remove(&page);
             if !(demand && page == first) {
@@ -198,6 +240,16 @@ impl CachedDisk {
         self.queue.unplug();
         self.dispatch();
         Ok(())
+    }
+
+    /// Queues a one-page request for `page` with `buf` (plugged or not).
+    fn submit_page(&mut self, op: block::Op, page: u64, buf: DmaBuf, now: u64) {
+        let at = BufRef { addr: buf.pa(), len: PAGE_SIZE as u32 };
+        let req = block::Request::new(op, page * SECTORS_PER_PAGE, SECTORS_PER_PAGE as u32, vec![at]);
+        if self.queue.submit(req, now).is_err() {
+            unreachable!("a one-page request inside the device is within every queue limit");
+        }
+        self.queued_bufs.insert(at.addr, buf);
     }
 
     /// Hands the block layer's requests to the driver while it has room,
@@ -211,18 +263,23 @@ impl CachedDisk {
                     None => break,
                 },
             };
-            let (sector, len) = (req.sector, req.len);
+            let (op, len) = (req.op, u64::from(req.len));
             match self.dev.submit(req) {
                 Ok(()) => {
-                    self.stats.device_reads += 1;
-                    self.stats.device_bytes += u64::from(len);
+                    if op == Op::Write {
+                        self.stats.device_writes += 1;
+                        self.stats.device_write_bytes += len;
+                    } else {
+                        self.stats.device_reads += 1;
+                        self.stats.device_bytes += len;
+                    }
                     self.stats.max_in_flight = self.stats.max_in_flight.max(self.dev.in_flight() as u64);
                 }
                 Err((BlkError::Busy, back)) => {
                     self.stalled = Some(back);
                     break;
                 }
-                Err((e, back)) => self.fail(sector, back.bufs.len() as u64, e),
+                Err((e, back)) => self.finish(back.op, back.sector, back.bufs, Err(e)),
             }
         }
         self.dev.kick();
@@ -244,38 +301,141 @@ impl CachedDisk {
         blk::Request { op, sector: req.sector, len: req.sectors * SECTOR_SIZE as u32, bufs, token: 0 }
     }
 
-    /// Marks `n` pages from `sector` as failed with `e`.
-    fn fail(&mut self, sector: u64, n: u64, e: BlkError) {
+    /// A finished (or refused) request for the pages from `sector`, one
+    /// buffer each. Read pages enter the cache; a written page's buffer goes
+    /// back to its frame if the page is still cached, else it is dropped
+    /// (freed). A failed read is remembered for whoever waits for the page;
+    /// a failed write leaves the page dirty if it is still cached.
+    fn finish(&mut self, op: Op, sector: u64, bufs: Vec<DmaBuf>, result: Result<(), BlkError>) {
         let first = sector / SECTORS_PER_PAGE;
-        for page in first..first + n {
-            self.reading.remove(&page);
-            self.failed.insert(page, e.clone());
+        for (page, buf) in (first..).zip(bufs) {
+            let key = PageKey::new(0, page);
+            match (op, &result) {
+                (Op::Write, _) => {
+                    self.writing.remove(&page);
+                    match self.cache.peek_mut(key) {
+                        Some(frame @ None) => *frame = Some(buf),
+                        _ => drop(buf),
+                    }
+                    if let Err(e) = &result {
+                        self.cache.mark_dirty(key);
+                        self.write_error.get_or_insert_with(|| e.clone());
+                    }
+                }
+                (_, Ok(())) => {
+                    self.reading.remove(&page);
+                    if let Some(evicted) = self.cache.insert(key, Some(buf)) {
+                        self.evicted(evicted);
+                    }
+                }
+                (_, Err(e)) => {
+                    self.reading.remove(&page);
+                    self.failed.insert(page, e.clone());
+                }
+            }
         }
     }
 
-    /// Collects completions: read pages enter the cache (an evicted page's
-    /// buffer is dropped, which frees it); then dispatches what waited.
+    /// A page the cache let go: a dirty one must reach the device first.
+    fn evicted(&mut self, page: pagecache::Evicted<Frame>) {
+        if page.dirty {
+            self.evicted_dirty.push((page.key.block, page.data.unwrap_or_else(|| lent_page())));
+        }
+    }
+
+    /// Collects completions, writes evicted dirty pages, and dispatches
+    /// what waited.
     fn reap(&mut self) -> Result<(), DiskError> {
+        self.collect()?;
+        if !self.evicted_dirty.is_empty() {
+            self.write_evicted()?;
+        }
+        Ok(())
+    }
+
+    /// Processes finished requests; dispatches more if any finished.
+    fn collect(&mut self) -> Result<(), DiskError> {
         let mut done = core::mem::take(&mut self.completions);
         let polled = self.dev.poll(&mut done);
         let any = !done.is_empty();
         for c in done.drain(..) {
-            let first = c.sector / SECTORS_PER_PAGE;
-            match c.result {
-                Ok(()) => {
-                    for (page, buf) in (first..).zip(c.bufs) {
-                        self.reading.remove(&page);
-                        drop(self.cache.insert(PageKey::new(0, page), buf));
-                    }
-                }
-                Err(e) => self.fail(c.sector, c.bufs.len() as u64, e),
-            }
+            self.finish(c.op, c.sector, c.bufs, c.result);
         }
         self.completions = done;
         polled?;
         if any {
             self.dispatch();
         }
+        Ok(())
+    }
+
+    /// Writes the evicted dirty pages (merged where adjacent) and waits for
+    /// them, and for any that their completions evict in turn.
+    fn write_evicted(&mut self) -> Result<(), DiskError> {
+        while !self.evicted_dirty.is_empty() {
+            let mut pages = core::mem::take(&mut self.evicted_dirty);
+            pages.sort_unstable_by_key(|(page, _)| *page);
+            self.stats.evicted_dirty_pages += pages.len() as u64;
+            self.submit_writes(pages);
+            self.wait_writes()?;
+        }
+        Ok(())
+    }
+
+    /// Submits one write per page under a plug, then dispatches.
+    fn submit_writes(&mut self, pages: Vec<(u64, DmaBuf)>) {
+        let now = platform::now_ns();
+        self.queue.plug();
+        for (page, buf) in pages {
+            self.writing.insert(page);
+            self.submit_page(block::Op::Write, page, buf, now);
+        }
+        self.queue.unplug();
+        self.dispatch();
+    }
+
+    /// Waits until no page is being written; the first write error since
+    /// the last call, if any.
+    fn wait_writes(&mut self) -> Result<(), DiskError> {
+        let spin = Spin::new(DEVICE_TIMEOUT_NS);
+        while !self.writing.is_empty() {
+            self.collect()?;
+            if !self.writing.is_empty() && !self.dev.idle(&spin) {
+                return Err(DiskError::Device(BlkError::Timeout));
+            }
+        }
+        match self.write_error.take() {
+            Some(e) => Err(DiskError::Device(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes every dirty page to the device, adjacent pages merged into
+    /// large writes, and waits for them. The pages stay cached (clean).
+    pub fn write_back(&mut self) -> Result<(), DiskError> {
+        self.reap()?;
+        let keys = self.cache.writeback();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.stats.writeback_rounds += 1;
+        let mut pages = Vec::with_capacity(keys.len());
+        for key in keys {
+            let frame = self.cache.peek_mut(key).expect("writeback names cached pages");
+            pages.push((key.block, frame.take().unwrap_or_else(|| lent_page())));
+        }
+        self.submit_writes(pages);
+        let written = self.wait_writes();
+        // Completions during the wait may have evicted other dirty pages.
+        self.reap()?;
+        written
+    }
+
+    /// Writes back every dirty page, then makes the writes durable (FLUSH,
+    /// if the device has a volatile cache).
+    pub fn sync(&mut self) -> Result<(), DiskError> {
+        self.write_back()?;
+        self.dev.flush()?;
         Ok(())
     }
 
@@ -305,9 +465,14 @@ impl CachedDisk {
 }
 
 impl Drop for CachedDisk {
-    /// Lets read-ahead still in flight finish, so the device goes back to
-    /// the registry idle (its buffers are freed with the completions).
+    /// Syncs (nothing written is lost), then lets read-ahead still in
+    /// flight finish, so the device goes back to the registry idle.
     fn drop(&mut self) {
+        if self.cache.dirty_count() > 0
+            && let Err(e) = self.sync()
+        {
+            crate::println!("page cache: write-back on close failed: {e:?}");
+        }
         let spin = Spin::new(DEVICE_TIMEOUT_NS);
         while self.dev.in_flight() > 0 && self.reap().is_ok() && self.dev.idle(&spin) {}
     }
@@ -335,7 +500,8 @@ impl ext2::BlockDevice for CachedDisk {
         }
         let key = PageKey::new(0, block_no);
         match self.cache.get(key) {
-            Some(page) => buf.copy_from_slice(page.as_slice()),
+            Some(Some(page)) => buf.copy_from_slice(page.as_slice()),
+            Some(None) => lent_page(),
             None => {
                 // The demanded page, extended by the window when it follows on.
                 let mut n = 1;
@@ -346,7 +512,8 @@ impl ext2::BlockDevice for CachedDisk {
                 self.wait_for(block_no)?;
                 // Not `get`: this access was already counted as the miss.
                 match self.cache.peek(key) {
-                    Some(page) => buf.copy_from_slice(page.as_slice()),
+                    Some(Some(page)) => buf.copy_from_slice(page.as_slice()),
+                    Some(None) => lent_page(),
                     None => {
                         let single = DmaBuf::new(PAGE_SIZE).ok_or(DiskError::OutOfMemory)?;
                         // Evicted before it was copied (a cache smaller than
@@ -363,6 +530,41 @@ impl ext2::BlockDevice for CachedDisk {
                 self.start_reads(w.start, n, false)?;
             }
         }
-        Ok(())
+        self.reap()
+    }
+}
+
+impl ext2::BlockDeviceMut for CachedDisk {
+    fn write_block(&mut self, block_no: u64, buf: &[u8]) -> Result<(), DiskError> {
+        if block_no >= self.pages || buf.len() != PAGE_SIZE {
+            return Err(DiskError::BadRequest { block: block_no, len: buf.len() });
+        }
+        if self.dev.limits.read_only {
+            return Err(DiskError::ReadOnly);
+        }
+        self.reap()?;
+        // A read in flight would land over the new data.
+        if self.reading.contains(&block_no) {
+            self.wait_for(block_no)?;
+        }
+        let key = PageKey::new(0, block_no);
+        match self.cache.get_mut(key) {
+            Some(Some(page)) => page.as_mut_slice().copy_from_slice(buf),
+            Some(None) => lent_page(),
+            None => {
+                // A whole page: nothing to read first.
+                let mut page = DmaBuf::new(PAGE_SIZE).ok_or(DiskError::OutOfMemory)?;
+                page.as_mut_slice().copy_from_slice(buf);
+                if let Some(evicted) = self.cache.insert(key, Some(page)) {
+                    self.evicted(evicted);
+                }
+            }
+        }
+        self.cache.mark_dirty(key);
+        if self.cache.dirty_count() > self.dirty_limit {
+            self.stats.throttled_rounds += 1;
+            self.write_back()?;
+        }
+        self.reap()
     }
 }

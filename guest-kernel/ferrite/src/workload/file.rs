@@ -13,6 +13,13 @@
 //!   file's first `hot_pages` blocks of `bs`, default a quarter of the cache)
 //!   between sequential scans of `scan_pages` (default the cache size) blocks
 //!   of the rest.
+//! - `filewrite file=/path [bs=65536] [seed]`: overwrites the whole file in
+//!   place, in `bs` chunks in a random order, through the page cache (dirty
+//!   pages, written back merged when half the cache is dirty, and at the
+//!   end with a FLUSH); then reads it back and prints its SHA-256. Byte `i`
+//!   of the new content is byte `i % 8` (little-endian) of
+//!   `(seed ^ (i / 8)) * 0x9e3779b97f4a7c15` (wrapping), so the host can
+//!   compute it. The disk must be writable.
 
 use alloc::format;
 use alloc::string::String;
@@ -125,6 +132,66 @@ pub fn seqread(p: &Params<'_>) -> Result<String, String> {
     let json = result("seqread", &o, ops, bytes, ns)
         .u64("passes", passes)
         .str("sha256", &to_hex(&digest.unwrap_or_default()));
+    Ok(json.finish())
+}
+
+/// Byte `i` of the content `filewrite` writes (see the module comment).
+fn pattern_byte(seed: u64, i: u64) -> u8 {
+    let word = (seed ^ (i / 8)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    word.to_le_bytes()[(i % 8) as usize]
+}
+
+pub fn filewrite(p: &Params<'_>) -> Result<String, String> {
+    let bs = p.u64("bs", CHUNK as u64)?;
+    if bs == 0 || bs > 4 << 20 {
+        return Err(format!("bs={bs}: 1 byte .. 4 MiB"));
+    }
+    let seed = p.u64("seed", 1)?;
+    let mut o = open(p)?;
+    if o.fs.device().device().limits.read_only {
+        return Err(format!("{}: the disk is read-only", o.path));
+    }
+    // A random order of the file's chunks (Fisher-Yates).
+    let chunks = o.size.div_ceil(bs);
+    let mut order: alloc::vec::Vec<u64> = (0..chunks).collect();
+    let mut rng = Rng::new(seed);
+    for i in (1..order.len()).rev() {
+        order.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+    }
+    let mut buf = vec![0u8; bs as usize];
+    let start = platform::now_ns();
+    for &chunk in &order {
+        let off = chunk * bs;
+        let n = bs.min(o.size - off) as usize;
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            *b = pattern_byte(seed, off + i as u64);
+        }
+        o.fs.write_inode(o.ino, off, &buf[..n]).map_err(|e| format!("{} at {off}: {e:?}", o.path))?;
+    }
+    o.fs.device_mut().sync().map_err(|e| format!("{}: sync: {e:?}", o.path))?;
+    let ns = platform::now_ns() - start;
+    // Read back through the cache (what a reader now sees).
+    let mut hash = Sha256::new();
+    let mut off = 0;
+    let mut back = vec![0u8; CHUNK];
+    while off < o.size {
+        let n = read_at(&mut o, off, &mut back)?;
+        if n == 0 {
+            return Err(format!("{}: short read at {off} of {}", o.path, o.size));
+        }
+        hash.update(&back[..n]);
+        off += n as u64;
+    }
+    let d = o.fs.device().disk_stats();
+    let json = result("filewrite", &o, chunks, o.size, ns)
+        .u64("bs", bs)
+        .u64("seed", seed)
+        .u64("device_writes", d.device_writes)
+        .u64("device_write_bytes", d.device_write_bytes)
+        .u64("writeback_rounds", d.writeback_rounds)
+        .u64("throttled_rounds", d.throttled_rounds)
+        .u64("evicted_dirty_pages", d.evicted_dirty_pages)
+        .str("sha256", &to_hex(&hash.finish()));
     Ok(json.finish())
 }
 

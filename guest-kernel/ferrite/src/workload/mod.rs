@@ -14,7 +14,7 @@
 //! | `disksum`, `diskwrite`, `diskbench` | virtio-blk requests (disk.rs, diskbench.rs) | see those files |
 //! | `rng`       | virtio-rng requests (rng.rs)                     | `bytes` (64) |
 //! | `ping`, `pingd` | virtio-net: send / answer pings (ping.rs)    | `ip`, `ping`, `count`, `duration_ms` |
-//! | `seqread`, `randread`, `mixed`, `scanhot` | ext2 file reads through the page cache (file.rs) | `file`, `cache`, `cache_pages`, see file.rs |
+//! | `seqread`, `randread`, `mixed`, `scanhot`, `filewrite` | ext2 file reads and in-place writes through the page cache (file.rs) | `file`, `cache`, `cache_pages`, see file.rs |
 
 pub mod chan;
 mod disk;
@@ -59,9 +59,9 @@ impl<'a> Params<'a> {
     }
 }
 
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 15] = [
     "pipe", "hackbench", "kmalloc", "pages", "disksum", "diskwrite", "diskbench", "rng", "ping", "pingd", "seqread",
-    "randread", "mixed", "scanhot",
+    "randread", "mixed", "scanhot", "filewrite",
 ];
 
 /// Runs workload `name` in the calling thread; returns its JSON line.
@@ -85,6 +85,7 @@ pub fn run(name: &str, params: &Params<'_>) -> Result<String, String> {
         "pingd" => ping::pingd(params),
         "seqread" => file::seqread(params),
         "randread" | "mixed" | "scanhot" => file::random(name, params),
+        "filewrite" => file::filewrite(params),
         other => Err(format!("unknown workload {other:?} (one of {NAMES:?})")),
     }
 }

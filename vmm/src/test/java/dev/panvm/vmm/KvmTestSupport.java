@@ -43,6 +43,17 @@ public final class KvmTestSupport {
         return cmd;
     }
 
+    /** The path of an e2fsprogs tool (mke2fs, debugfs, e2fsck); fails when e2fsprogs is missing. */
+    public static String e2fsprogs(String tool) {
+        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin")) {
+            Path candidate = Path.of(dir, tool);
+            if (Files.isExecutable(candidate)) {
+                return candidate.toString();
+            }
+        }
+        throw new AssertionError(tool + " not found: install e2fsprogs");
+    }
+
     /** True on a PVM host (kvm_pvm), where ferrite must switch itself into PVM native mode. */
     public static boolean pvmHost() {
         return Files.isDirectory(Path.of("/sys/module/kvm_pvm"));

@@ -1,0 +1,138 @@
+package dev.panvm.vmm;
+
+import dev.panvm.vmm.boot.BootProtocol;
+import dev.panvm.vmm.devices.virtio.DeviceSpec;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * ferrite overwrites a file on an ext2 image in place through its page cache (dirty pages,
+ * merged write-back, FLUSH); afterwards e2fsprogs, on the host, must read exactly the bytes the
+ * workload promises and find the file system clean.
+ */
+class FerriteFileWriteKvmTest {
+    private static final int FILE_BYTES = 2 << 20;
+
+    @TempDir
+    Path dir;
+
+    /** An image with /w.bin (random bytes, to be overwritten) and /keep.bin (must survive). */
+    private Path image(byte[] keep) throws Exception {
+        Path tree = Files.createDirectories(dir.resolve("tree"));
+        byte[] data = new byte[FILE_BYTES];
+        new Random(5).nextBytes(data);
+        Files.write(tree.resolve("w.bin"), data);
+        Files.write(tree.resolve("keep.bin"), keep);
+        Path image = dir.resolve("ext2.img");
+        run(KvmTestSupport.e2fsprogs("mke2fs"), "-q", "-t", "ext2", "-b", "4096", "-d", tree.toString(),
+                image.toString(), "8M");
+        return image;
+    }
+
+    private static String run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
+        return out;
+    }
+
+    /** The bytes `workload=filewrite seed=SEED` writes (ferrite's workload/file.rs). */
+    static byte[] pattern(long seed, int size) {
+        ByteBuffer b = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+        for (long k = 0; k < size / 8; k++) {
+            b.putLong((seed ^ k) * 0x9e3779b97f4a7c15L);
+        }
+        return b.array();
+    }
+
+    private static String sha256(byte[] data) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
+    }
+
+    /** The file as e2fsprogs sees it, after e2fsck -fn finds the file system clean. */
+    private byte[] hostView(Path image, String path) throws Exception {
+        run(KvmTestSupport.e2fsprogs("e2fsck"), "-fn", image.toString());
+        Path out = dir.resolve("dump-" + path.substring(1));
+        run(KvmTestSupport.e2fsprogs("debugfs"), "-R", "dump " + path + " " + out, image.toString());
+        return Files.readAllBytes(out);
+    }
+
+    @ParameterizedTest(name = "{0} cache_pages={1} bs={2} scheduler={3}")
+    @CsvSource({
+        "lru, 1024, 65536, none",
+        "arc, 64, 65536, deadline",
+        // A cache smaller than the dirty data and writes that are not page aligned: dirty pages
+        // are evicted (written before reuse) and partial pages are read, patched and written.
+        "qlearn, 8, 1000, none",
+    })
+    void overwriteReachesTheImage(String policy, int cachePages, int bs, String scheduler) throws Exception {
+        KvmTestSupport.assumeKvm();
+        byte[] keep = "untouched\n".getBytes();
+        Path image = image(keep);
+        long seed = 11;
+        KvmTestSupport.Capture serial = new KvmTestSupport.Capture();
+        MachineConfig config = new MachineConfig(KvmTestSupport.ferrite(),
+                "workload=filewrite file=/w.bin seed=" + seed + " cache=" + policy + " cache_pages=" + cachePages
+                        + " bs=" + bs + " scheduler=" + scheduler,
+                256L << 20, 1, BootProtocol.DIRECT, serial, List.of(new DeviceSpec.Disk(image, false)));
+        try (Machine m = Machine.create(config)) {
+            assertEquals(new GuestOutcome.Exited(0), m.run(Duration.ofSeconds(90)), serial.text());
+        }
+        String expected = sha256(pattern(seed, FILE_BYTES));
+        String out = serial.text();
+        assertTrue(out.contains("\"sha256\":\"" + expected + "\""), "read back through the cache: " + out);
+        assertEquals(expected, sha256(hostView(image, "/w.bin")), "on the image: " + out);
+        assertEquals(sha256(keep), sha256(hostView(image, "/keep.bin")), out);
+        Matcher evicted = Pattern.compile("\"evicted_dirty_pages\":(\\d+)").matcher(out);
+        assertTrue(evicted.find(), out);
+        if (cachePages == 8) {
+            assertTrue(Long.parseLong(evicted.group(1)) > 0, "dirty pages were evicted: " + out);
+        }
+    }
+
+    @Test
+    void sameOverwriteUnderQemu() throws Exception {
+        FerriteQemuKvmTest.assumeQemu();
+        Path image = image(new byte[] {2});
+        long seed = 12;
+        FerriteQemuKvmTest.Run r = FerriteQemuKvmTest.qemu("workload=filewrite file=/w.bin seed=" + seed,
+                "-drive", "id=d0,file=" + image + ",format=raw,if=none", "-device", "virtio-blk-device,drive=d0");
+        assertEquals(1, r.status(), r.output());
+        assertEquals(sha256(pattern(seed, FILE_BYTES)), sha256(hostView(image, "/w.bin")), r.output());
+    }
+
+    @Test
+    void readOnlyDiskIsRefusedAndUnchanged() throws Exception {
+        KvmTestSupport.assumeKvm();
+        Path image = image(new byte[] {1});
+        byte[] before = Files.readAllBytes(image);
+        KvmTestSupport.Capture serial = new KvmTestSupport.Capture();
+        MachineConfig config = new MachineConfig(KvmTestSupport.ferrite(), "workload=filewrite file=/w.bin",
+                256L << 20, 1, BootProtocol.DIRECT, serial, List.of(new DeviceSpec.Disk(image, true)));
+        GuestOutcome outcome;
+        try (Machine m = Machine.create(config)) {
+            outcome = m.run(Duration.ofSeconds(60));
+        }
+        assertTrue(outcome instanceof GuestOutcome.Exited e && e.status() != 0, outcome + "\n" + serial.text());
+        assertTrue(serial.text().contains("the disk is read-only"), serial.text());
+        assertTrue(Arrays.equals(before, Files.readAllBytes(image)), "the image is unchanged");
+    }
+}
