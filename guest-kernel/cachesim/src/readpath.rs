@@ -1,0 +1,158 @@
+//! The guest's page-granular read path (`ferrite/src/fs/cached.rs`, `CachedDisk::read_block`),
+//! modelled on the host so replacement policies can be studied together with read-ahead.
+//!
+//! Per page read, as the guest does it:
+//!
+//! 1. report the read to the device's [`block::Readahead`] (`on_read(page, 1)`), which may
+//!    return a window to read ahead;
+//! 2. look the page up with `PageCache::get` (a hit, or a miss);
+//! 3. on a miss, insert the page, followed by the uncached run of the window when the window
+//!    starts right after it (the guest reads them as one merged request);
+//! 4. a window not used in 3 is read ahead on its own: its uncached run is inserted.
+//!
+//! Every insert is a miss access to the policy (it may evict); a page read ahead and read later
+//! is a hit then. The guest's read-ahead is asynchronous (pages enter the cache when their
+//! request completes), but a read of a page still in flight waits for it and counts as a hit, so
+//! inserting at once gives the same accesses, in the same order up to when completions land.
+//! The hit ratio is the guest's: hits / (hits + misses) of `get`, the inserts not counted.
+//!
+//! Writes (`W` in the trace) are the guest's `write_block`: a `get` (counted) plus an insert on
+//! a miss, without read-ahead. Write-back does not touch the policy, so it is not modelled.
+
+use block::Readahead;
+use pagecache::{PageCache, PageKey, ReplacementPolicy};
+
+/// Read-ahead sizing as `CachedDisk::new`: at most `max_pages` per window, never more than half
+/// the cache, starting at 4 pages. None when that leaves nothing (read-ahead off).
+pub fn readahead_for(max_pages: u32, cache_pages: usize) -> Option<Readahead> {
+    let max = max_pages.min((cache_pages / 2) as u32);
+    (max > 0).then(|| Readahead::new(4.min(max), max))
+}
+
+/// Outcome of a replay.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReadStats {
+    pub hit_ratio: f64,
+    /// Pages inserted ahead of demand.
+    pub readahead_pages: u64,
+}
+
+/// A page cache (payloads are not needed) on one device of `device_pages` pages.
+pub struct ReadPath {
+    cache: PageCache<()>,
+    readahead: Option<Readahead>,
+    device_pages: u64,
+    readahead_pages: u64,
+}
+
+impl ReadPath {
+    pub fn new(policy: Box<dyn ReplacementPolicy>, readahead: Option<Readahead>, device_pages: u64) -> Self {
+        ReadPath { cache: PageCache::new(policy), readahead, device_pages, readahead_pages: 0 }
+    }
+
+    /// `CachedDisk::read_block`.
+    pub fn read(&mut self, page: u64) {
+        let mut window = self.readahead.as_mut().and_then(|ra| ra.on_read(page, 1));
+        if self.cache.get(key(page)).is_none() {
+            let mut n = 1;
+            if let Some(w) = window.take_if(|w| w.start == page + 1) {
+                n += self.uncached_run(w.start, u64::from(w.len));
+            }
+            self.fill(page, n, true);
+        }
+        if let Some(w) = window {
+            let n = self.uncached_run(w.start, u64::from(w.len));
+            self.fill(w.start, n, false);
+        }
+    }
+
+    /// A write: the page is looked up and, if absent, inserted; no read-ahead.
+    pub fn write(&mut self, page: u64) {
+        if self.cache.get(key(page)).is_none() {
+            self.fill(page, 1, true);
+        }
+    }
+
+    pub fn stats(&self) -> ReadStats {
+        ReadStats { hit_ratio: self.cache.stats().hit_ratio(), readahead_pages: self.readahead_pages }
+    }
+
+    /// Inserts pages `first .. first + n`; all but a demanded first page are read ahead.
+    fn fill(&mut self, first: u64, n: u64, demand: bool) {
+        for page in first..first + n {
+            self.cache.insert(key(page), ());
+            if !(demand && page == first) {
+                self.readahead_pages += 1;
+            }
+        }
+    }
+
+    /// `CachedDisk::uncached_run`: pages from `start`, at most `max`, inside the device and not
+    /// cached.
+    fn uncached_run(&self, start: u64, max: u64) -> u64 {
+        let end = start.saturating_add(max).min(self.device_pages);
+        (start..end).take_while(|&p| !self.cache.contains(key(p))).count() as u64
+    }
+}
+
+fn key(block: u64) -> PageKey {
+    PageKey::new(0, block)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pagecache::{POLICY_NAMES, by_name};
+
+    fn read_file_twice(policy: &str, cache: usize, file_pages: u64, ra: u32) -> ReadStats {
+        let mut r = ReadPath::new(by_name(policy, cache).unwrap(), readahead_for(ra, cache), file_pages);
+        for _ in 0..2 {
+            for p in 0..file_pages {
+                r.read(p);
+            }
+        }
+        r.stats()
+    }
+
+    #[test]
+    fn sizing_follows_the_guest() {
+        assert!(readahead_for(0, 256).is_none());
+        assert!(readahead_for(32, 1).is_none(), "half of a 1-page cache is 0");
+        assert_eq!(readahead_for(32, 16).map(|r| r.window()), Some(0));
+    }
+
+    #[test]
+    fn without_readahead_every_first_read_misses() {
+        // 64 pages into a 256-page cache, twice: the first pass misses, the second hits.
+        let s = read_file_twice("lru", 256, 64, 0);
+        assert_eq!(s, ReadStats { hit_ratio: 0.5, readahead_pages: 0 });
+    }
+
+    #[test]
+    fn sequential_reads_are_mostly_read_ahead() {
+        // A file that fits: every page is inserted once, either demanded or read ahead. The
+        // first page and the pages of the initial window's demand misses are the only misses.
+        let s = read_file_twice("lru", 256, 64, 32);
+        assert_eq!(s.readahead_pages, 63, "all but page 0 read ahead, none twice");
+        assert!(s.hit_ratio > 0.99, "{s:?}");
+        // Larger than the cache (the guest's 3 MiB file, 256-page cache): read-ahead still turns
+        // sequential misses into hits, for every policy that keeps read-ahead pages until used.
+        for p in POLICY_NAMES {
+            let s = read_file_twice(p, 256, 768, 32);
+            assert!(s.readahead_pages >= 2 * 768 - 8, "{p}: {s:?}");
+            println!("{p}: {s:?}");
+            assert!(s.hit_ratio > 0.95, "{p}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn readahead_stops_at_the_end_of_the_device() {
+        let mut r = ReadPath::new(by_name("lru", 64).unwrap(), readahead_for(32, 64), 10);
+        for p in 0..10 {
+            r.read(p);
+        }
+        let s = r.stats();
+        assert_eq!(s.readahead_pages, 9);
+        assert_eq!(s.hit_ratio, 0.9);
+    }
+}
