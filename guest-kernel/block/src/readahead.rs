@@ -77,9 +77,24 @@ impl Readahead {
         self.streams.get(self.current).map_or(0, |s| s.window)
     }
 
-    /// Reports a read of `count` pages at page `index`; returns what to read
-    /// ahead.
+    /// Reports a read of `count` pages at page `index` that the cache
+    /// holds (or has in flight); returns what to read ahead.
     pub fn on_read(&mut self, index: u64, count: u32) -> Option<ReadaheadWindow> {
+        self.read(index, count, false)
+    }
+
+    /// As [`Self::on_read`], for a read the cache missed. In a sequential
+    /// stream that means pages read ahead were evicted before they were read
+    /// (or were skipped because they were cached when their window was
+    /// read): read ahead again from the missed page, with the current
+    /// window (doubled if the read reached the mark), as Linux's
+    /// `page_cache_sync_ra` does on a sequential stream. Without this, the
+    /// rest of such a window would miss page by page.
+    pub fn on_miss(&mut self, index: u64, count: u32) -> Option<ReadaheadWindow> {
+        self.read(index, count, true)
+    }
+
+    fn read(&mut self, index: u64, count: u32, missed: bool) -> Option<ReadaheadWindow> {
         let count = count.max(1);
         let end = index.saturating_add(u64::from(count));
         self.clock += 1;
@@ -103,19 +118,23 @@ impl Readahead {
         if !sequential {
             return None;
         }
-        if s.window != 0 && end <= s.mark {
+        let inside = s.window != 0 && end <= s.mark;
+        if inside && !missed {
             return None; // still reading pages read ahead before
         }
         s.window = if s.window == 0 || s.ra_end < index {
             let want = count.checked_next_power_of_two().unwrap_or(u32::MAX);
             want.max(initial_pages).min(max_pages)
+        } else if inside {
+            s.window
         } else {
             s.window.saturating_mul(2).min(max_pages)
         };
-        let start = end.max(s.ra_end);
+        // A miss re-reads from here; otherwise go on after what was read ahead.
+        let start = if missed { end } else { end.max(s.ra_end) };
         let len = s.window;
         s.mark = start;
-        s.ra_end = start.saturating_add(u64::from(len));
+        s.ra_end = s.ra_end.max(start.saturating_add(u64::from(len)));
         Some(ReadaheadWindow { start, len })
     }
 

@@ -290,6 +290,25 @@ fn readahead_streams_survive_reads_elsewhere() {
 }
 
 #[test]
+fn readahead_reads_again_after_a_miss_inside_a_window() {
+    let mut ra = Readahead::new(4, 32);
+    let mut page = 0;
+    while ra.window() < 32 {
+        ra.on_read(page, 1);
+        page += 1;
+    }
+    // Windows reach well beyond `page`; its pages were evicted unread.
+    assert_eq!(ra.on_read(page, 1), None, "a hit inside a window reads nothing");
+    let w = ra.on_miss(page + 1, 1).expect("a sequential miss reads ahead again");
+    assert_eq!((w.start, w.len), (page + 2, 32), "from the missed page, same window");
+    let next = ra.on_read(page + 2, 1).expect("reaching the new mark reads the next window");
+    assert!(next.start >= w.start + u64::from(w.len), "after what was read ahead: {next:?}");
+    // A miss outside any stream is still random.
+    assert_eq!(ra.on_miss(90_000, 1), None);
+    assert_eq!(ra.on_miss(90_001, 1), Some(ReadaheadWindow { start: 90_002, len: 4 }));
+}
+
+#[test]
 fn readahead_follows_a_bounded_number_of_streams() {
     let mut ra = Readahead::new(4, 32);
     // STREAMS interleaved sequential readers all get their windows.

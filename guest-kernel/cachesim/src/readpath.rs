@@ -3,16 +3,17 @@
 //!
 //! Per page read, as the guest does it:
 //!
-//! 1. report the read to the device's [`block::Readahead`] (`on_read(page, 1)`), which may
-//!    return a window to read ahead;
+//! 1. report the read to the device's [`block::Readahead`] (`on_read(page, 1)` if the page is
+//!    cached, else `on_miss`), which may return a window to read ahead;
 //! 2. look the page up with `PageCache::get` (a hit, or a miss);
-//! 3. on a miss, insert the page, followed by the uncached run of the window when the window
-//!    starts right after it (the guest reads them as one merged request);
-//! 4. a window not used in 3 is read ahead on its own: its uncached run is inserted.
+//! 3. on a miss, insert the page;
+//! 4. insert every page of the window that is not cached (the guest reads them with the
+//!    demanded page, adjacent pages merged into one request).
 //!
-//! Every insert is a miss access to the policy (it may evict); a page read ahead and read later
-//! is a hit then. The guest's read-ahead is asynchronous (pages enter the cache when their
-//! request completes), but a read of a page still in flight waits for it and counts as a hit, so
+//! Every insert is a miss access to the policy (it may evict), read-ahead pages through
+//! `insert_prefetched` (unreferenced until read); a page read ahead and read later is a hit
+//! then. The guest's read-ahead is asynchronous (pages enter the cache when their request
+//! completes), but a read of a page still in flight waits for it and counts as a hit, so
 //! inserting at once gives the same accesses, in the same order up to when completions land.
 //! The hit ratio is the guest's: hits / (hits + misses) of `get`, the inserts not counted.
 //!
@@ -52,46 +53,32 @@ impl ReadPath {
 
     /// `CachedDisk::read_block`.
     pub fn read(&mut self, page: u64) {
-        let mut window = self.readahead.as_mut().and_then(|ra| ra.on_read(page, 1));
+        let present = self.cache.contains(key(page));
+        let window =
+            self.readahead.as_mut().and_then(|ra| if present { ra.on_read(page, 1) } else { ra.on_miss(page, 1) });
         if self.cache.get(key(page)).is_none() {
-            let mut n = 1;
-            if let Some(w) = window.take_if(|w| w.start == page + 1) {
-                n += self.uncached_run(w.start, u64::from(w.len));
-            }
-            self.fill(page, n, true);
+            self.cache.insert(key(page), ());
         }
         if let Some(w) = window {
-            let n = self.uncached_run(w.start, u64::from(w.len));
-            self.fill(w.start, n, false);
+            let end = w.start.saturating_add(u64::from(w.len)).min(self.device_pages);
+            for ahead in w.start..end {
+                if !self.cache.contains(key(ahead)) {
+                    self.cache.insert_prefetched(key(ahead), ());
+                    self.readahead_pages += 1;
+                }
+            }
         }
     }
 
     /// A write: the page is looked up and, if absent, inserted; no read-ahead.
     pub fn write(&mut self, page: u64) {
         if self.cache.get(key(page)).is_none() {
-            self.fill(page, 1, true);
+            self.cache.insert(key(page), ());
         }
     }
 
     pub fn stats(&self) -> ReadStats {
         ReadStats { hit_ratio: self.cache.stats().hit_ratio(), readahead_pages: self.readahead_pages }
-    }
-
-    /// Inserts pages `first .. first + n`; all but a demanded first page are read ahead.
-    fn fill(&mut self, first: u64, n: u64, demand: bool) {
-        for page in first..first + n {
-            self.cache.insert(key(page), ());
-            if !(demand && page == first) {
-                self.readahead_pages += 1;
-            }
-        }
-    }
-
-    /// `CachedDisk::uncached_run`: pages from `start`, at most `max`, inside the device and not
-    /// cached.
-    fn uncached_run(&self, start: u64, max: u64) -> u64 {
-        let end = start.saturating_add(max).min(self.device_pages);
-        (start..end).take_while(|&p| !self.cache.contains(key(p))).count() as u64
     }
 }
 

@@ -18,6 +18,15 @@
 //! than by eviction, while ferrite can invalidate one (`remove`). So REPLACE
 //! runs only when the cache is actually full; without invalidations that
 //! guard is always true wherever the paper calls REPLACE.
+//!
+//! Read-ahead (`prefetch`, not in the paper): a prefetched page enters T1
+//! as in case IV (leaving a ghost list if it was on one, without adapting p:
+//! a prefetch is no request), and its first demand hit keeps it in T1 (moved
+//! to MRU) instead of promoting it to T2, as ZFS's ARC does. Otherwise a
+//! sequential reader fills T2 with pages read once, and REPLACE evicts the
+//! read-ahead pages in T1 before they are read.
+
+use alloc::collections::BTreeSet;
 
 use crate::list::RecencyList;
 use crate::{Access, PageKey, PolicyStats, ReplacementPolicy};
@@ -30,6 +39,8 @@ pub struct Arc {
     t2: RecencyList,
     b1: RecencyList,
     b2: RecencyList,
+    /// Pages in T1 prefetched and not referenced since.
+    unreferenced: BTreeSet<PageKey>,
     stats: PolicyStats,
 }
 
@@ -42,6 +53,7 @@ impl Arc {
             t2: RecencyList::new(),
             b1: RecencyList::new(),
             b2: RecencyList::new(),
+            unreferenced: BTreeSet::new(),
             stats: PolicyStats::default(),
         }
     }
@@ -58,6 +70,33 @@ impl Arc {
 
     fn resident(&self) -> usize {
         self.t1.len() + self.t2.len()
+    }
+
+    /// Case IV for a key `x` in none of the lists: make room (cases A and
+    /// B), then put `x` at the MRU end of T1. Returns the evicted key.
+    fn insert_new(&mut self, x: PageKey) -> Option<PageKey> {
+        let c = self.c;
+        let l1 = self.t1.len() + self.b1.len();
+        let total = l1 + self.t2.len() + self.b2.len();
+        let mut evicted = None;
+        if l1 == c {
+            // Case A: L1 has exactly c pages.
+            if self.t1.len() < c {
+                self.b1.pop_lru();
+                evicted = self.replace(false);
+            } else {
+                // B1 is empty: the LRU page of T1 leaves the cache entirely.
+                evicted = self.t1.pop_lru();
+            }
+        } else if total >= c {
+            // Case B: L1 has fewer than c pages.
+            if total == 2 * c {
+                self.b2.pop_lru();
+            }
+            evicted = self.replace(false);
+        }
+        self.t1.push_mru(x);
+        evicted
     }
 
     /// REPLACE(x_t, p): evict the LRU page of T1 (into B1) if T1 exceeds its
@@ -98,7 +137,11 @@ impl ReplacementPolicy for Arc {
     fn access(&mut self, x: PageKey) -> Access {
         let c = self.c;
         let result;
-        if self.t1.contains(x) || self.t2.contains(x) {
+        if self.unreferenced.remove(&x) {
+            // First reference to a prefetched page: it stays in T1.
+            self.t1.push_mru(x);
+            result = Access::Hit;
+        } else if self.t1.contains(x) || self.t2.contains(x) {
             // Case I: hit in T1 or T2: move x to MRU of T2.
             self.t1.remove(x);
             self.t2.push_mru(x);
@@ -123,33 +166,33 @@ impl ReplacementPolicy for Arc {
             result = Access::Miss { evicted };
         } else {
             // Case IV: x is in none of the four lists.
-            let l1 = self.t1.len() + self.b1.len();
-            let total = l1 + self.t2.len() + self.b2.len();
-            let mut evicted = None;
-            if l1 == c {
-                // Case A: L1 has exactly c pages.
-                if self.t1.len() < c {
-                    self.b1.pop_lru();
-                    evicted = self.replace(false);
-                } else {
-                    // B1 is empty: the LRU page of T1 leaves the cache entirely.
-                    evicted = self.t1.pop_lru();
-                }
-            } else if total >= c {
-                // Case B: L1 has fewer than c pages.
-                if total == 2 * c {
-                    self.b2.pop_lru();
-                }
-                evicted = self.replace(false);
-            }
-            self.t1.push_mru(x);
-            result = Access::Miss { evicted };
+            result = Access::Miss { evicted: self.insert_new(x) };
+        }
+        if let Access::Miss { evicted: Some(v) } = result {
+            self.unreferenced.remove(&v);
         }
         self.stats.record(result);
         result
     }
 
+    fn prefetch(&mut self, x: PageKey) -> Access {
+        if self.contains(x) {
+            return Access::Hit;
+        }
+        self.b1.remove(x);
+        self.b2.remove(x);
+        let evicted = self.insert_new(x);
+        if let Some(v) = evicted {
+            self.unreferenced.remove(&v);
+        }
+        self.unreferenced.insert(x);
+        let result = Access::Miss { evicted };
+        self.stats.record(result);
+        result
+    }
+
     fn remove(&mut self, key: PageKey) -> bool {
+        self.unreferenced.remove(&key);
         let resident = self.t1.remove(key) | self.t2.remove(key);
         self.b1.remove(key);
         self.b2.remove(key);

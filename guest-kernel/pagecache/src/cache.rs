@@ -124,11 +124,22 @@ impl<T> PageCache<T> {
     /// If `key` is already cached, its payload is replaced (dirty bit kept)
     /// and the old payload comes back with `dirty: false`.
     pub fn insert(&mut self, key: PageKey, data: T) -> Option<Evicted<T>> {
+        self.fill(key, data, false)
+    }
+
+    /// As `insert`, for a page read ahead of demand: the policy takes it in
+    /// unreferenced (see [`ReplacementPolicy::prefetch`]).
+    pub fn insert_prefetched(&mut self, key: PageKey, data: T) -> Option<Evicted<T>> {
+        self.fill(key, data, true)
+    }
+
+    fn fill(&mut self, key: PageKey, data: T, prefetched: bool) -> Option<Evicted<T>> {
         if let Some(page) = self.pages.get_mut(&key) {
             let old = core::mem::replace(&mut page.data, data);
             return Some(Evicted { key, data: old, dirty: false });
         }
-        let evicted = match self.policy.access(key) {
+        let access = if prefetched { self.policy.prefetch(key) } else { self.policy.access(key) };
+        let evicted = match access {
             Access::Miss { evicted: Some(victim) } => {
                 let page = self.pages.remove(&victim).expect("policy evicted a page the cache does not hold");
                 self.stats.evictions += 1;

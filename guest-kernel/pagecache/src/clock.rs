@@ -8,7 +8,7 @@
 //! is the victim and its slot takes the new page. A new page enters with its
 //! bit clear, so a page must be re-referenced to earn its second chance.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use crate::{Access, PageKey, PolicyStats, ReplacementPolicy};
@@ -24,12 +24,15 @@ pub struct Clock {
     /// key -> index in `slots`
     index: BTreeMap<PageKey, usize>,
     hand: usize,
+    /// Pages prefetched and not referenced since: their first reference
+    /// leaves the bit clear, as a demand miss's insert does.
+    unreferenced: BTreeSet<PageKey>,
     stats: PolicyStats,
 }
 
 impl Clock {
     pub fn new(capacity: usize) -> Self {
-        Clock { capacity: capacity.max(1), slots: Vec::new(), index: BTreeMap::new(), hand: 0, stats: PolicyStats::default() }
+        Clock { capacity: capacity.max(1), slots: Vec::new(), index: BTreeMap::new(), hand: 0, unreferenced: BTreeSet::new(), stats: PolicyStats::default() }
     }
 
     /// Sweep to the first slot whose bit is clear, clearing bits on the way;
@@ -63,7 +66,7 @@ impl ReplacementPolicy for Clock {
 
     fn access(&mut self, key: PageKey) -> Access {
         let result = if let Some(&i) = self.index.get(&key) {
-            self.slots[i].referenced = true;
+            self.slots[i].referenced = !self.unreferenced.remove(&key);
             Access::Hit
         } else if self.slots.len() < self.capacity {
             self.index.insert(key, self.slots.len());
@@ -73,6 +76,7 @@ impl ReplacementPolicy for Clock {
             let i = self.find_victim();
             let victim = self.slots[i].key;
             self.index.remove(&victim);
+            self.unreferenced.remove(&victim);
             self.slots[i] = Slot { key, referenced: false };
             self.index.insert(key, i);
             Access::Miss { evicted: Some(victim) }
@@ -81,7 +85,16 @@ impl ReplacementPolicy for Clock {
         result
     }
 
+    fn prefetch(&mut self, key: PageKey) -> Access {
+        if self.contains(key) {
+            return Access::Hit;
+        }
+        self.unreferenced.insert(key);
+        self.access(key)
+    }
+
     fn remove(&mut self, key: PageKey) -> bool {
+        self.unreferenced.remove(&key);
         let Some(i) = self.index.remove(&key) else { return false };
         // Fill the hole with the last slot so the array stays dense.
         self.slots.swap_remove(i);

@@ -19,8 +19,14 @@
 //! access count back plus one (the paper's history keeps the frequency).
 //! "Time" is the number of accesses so far. Randomness is xorshift64* with
 //! a caller-given seed, so runs are reproducible.
+//!
+//! Read-ahead (`prefetch`, not in the paper): a prefetched page is inserted
+//! with count 1 and no regret update (a prefetch is no request; it leaves
+//! the history it was in), and its first demand hit keeps the count at 1
+//! (refreshing its recency), so pages a sequential reader has read once do
+//! not outrank the read-ahead pages it has yet to read.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 
 use crate::list::{FrequencyIndex, RecencyList};
 use crate::rng::{exp, XorShift64};
@@ -71,6 +77,8 @@ pub struct LeCaR {
     ln_discount: f64,
     time: u64,
     rng: XorShift64,
+    /// Pages prefetched and not referenced since.
+    unreferenced: BTreeSet<PageKey>,
     stats: PolicyStats,
 }
 
@@ -88,6 +96,7 @@ impl LeCaR {
             ln_discount: LN_0_005 / n as f64,
             time: 0,
             rng: XorShift64::new(seed),
+            unreferenced: BTreeSet::new(),
             stats: PolicyStats::default(),
         }
     }
@@ -113,6 +122,7 @@ impl LeCaR {
         let use_lru = self.rng.next_f64() < self.w_lru;
         let victim = if use_lru { self.recency.peek_lru()? } else { self.freq.peek_lfu()? };
         self.recency.remove(victim);
+        self.unreferenced.remove(&victim);
         let f = self.freq.remove(victim).unwrap_or(1);
         let history = if use_lru { &mut self.h_lru } else { &mut self.h_lfu };
         history.add(victim, self.time, f);
@@ -138,7 +148,11 @@ impl ReplacementPolicy for LeCaR {
         self.time += 1;
         let result = if self.recency.contains(q) {
             self.recency.push_mru(q);
-            self.freq.bump(q);
+            if self.unreferenced.remove(&q) {
+                self.freq.set(q, 1);
+            } else {
+                self.freq.bump(q);
+            }
             Access::Hit
         } else {
             // UpdateWeight: regret for the expert that evicted q.
@@ -163,7 +177,24 @@ impl ReplacementPolicy for LeCaR {
         result
     }
 
+    fn prefetch(&mut self, q: PageKey) -> Access {
+        if self.contains(q) {
+            return Access::Hit;
+        }
+        self.time += 1;
+        self.h_lru.take(q);
+        self.h_lfu.take(q);
+        let evicted = if self.recency.len() >= self.capacity { self.evict() } else { None };
+        self.recency.push_mru(q);
+        self.freq.set(q, 1);
+        self.unreferenced.insert(q);
+        let result = Access::Miss { evicted };
+        self.stats.record(result);
+        result
+    }
+
     fn remove(&mut self, key: PageKey) -> bool {
+        self.unreferenced.remove(&key);
         self.h_lru.take(key);
         self.h_lfu.take(key);
         self.freq.remove(key);

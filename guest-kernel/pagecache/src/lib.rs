@@ -24,7 +24,8 @@
 //! implements one operation, [`ReplacementPolicy::access`]: a reference to
 //! a key, which on a miss also inserts it and names the victim evicted to
 //! make room. That is exactly what a trace simulator needs, and what the page
-//! cache does when it fills a page.
+//! cache does when it fills a page. Pages read ahead come in through
+//! [`ReplacementPolicy::prefetch`] instead: inserted, but not referenced.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -126,6 +127,19 @@ pub trait ReplacementPolicy {
     /// Reference `key`: a hit updates the policy's state; a miss inserts the
     /// key, first evicting a victim if the cache is full.
     fn access(&mut self, key: PageKey) -> Access;
+    /// Bring `key` in ahead of demand (read-ahead). A resident key is left
+    /// as it is (`Hit`, not counted). Otherwise it is inserted as on a miss
+    /// (counted as one, may evict) but *unreferenced*: policies that tell a
+    /// first reference from a repeated one (ARC's T1/T2, CLOCK's bit,
+    /// LeCaR's counts) take its first demand access as its first
+    /// reference, not as proof of reuse -- as Linux puts read-ahead pages on
+    /// the inactive list unreferenced, and ZFS's ARC does not promote a
+    /// prefetched buffer on its first demand hit. Otherwise a sequential
+    /// reader makes every page it read look reused, and read-ahead pages not
+    /// yet read become the first victims. Default: an ordinary insert.
+    fn prefetch(&mut self, key: PageKey) -> Access {
+        if self.contains(key) { Access::Hit } else { self.access(key) }
+    }
     /// Drop `key` from the resident set without counting an eviction (page
     /// invalidated, e.g. a device went away). Returns whether it was resident.
     /// Policies with history (ghost lists) forget the key there as well.

@@ -46,7 +46,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use block::{BufRef, QueueLimits, QueueStats, Readahead, RequestQueue, SchedulerKind};
+use block::{BufRef, QueueLimits, QueueStats, Readahead, ReadaheadWindow, RequestQueue, SchedulerKind};
 use pagecache::{PageCache, PageCacheStats, PageKey};
 use virtio_core::blk::{Op, SECTOR_SIZE};
 
@@ -131,6 +131,9 @@ pub struct CachedDisk {
     queued_bufs: BTreeMap<u64, DmaBuf>,
     /// Pages being read (queued or at the device).
     reading: BTreeSet<u64>,
+    /// Of those, the pages read ahead of demand (they enter the cache
+    /// unreferenced: `PageCache::insert_prefetched`).
+    ahead: BTreeSet<u64>,
     /// A request the driver had no room for yet; it goes first next time.
     stalled: Option<blk::Request>,
     /// Pages whose read failed, with the error for whoever waits for them.
@@ -180,6 +183,7 @@ impl CachedDisk {
             pages,
             queued_bufs: BTreeMap::new(),
             reading: BTreeSet::new(),
+            ahead: BTreeSet::new(),
             stalled: None,
             failed: BTreeMap::new(),
             evicted_dirty: Vec::new(),
@@ -214,32 +218,43 @@ impl CachedDisk {
         self.queue.scheduler().name()
     }
 
-    /// Starts reading pages `first .. first + n` (uncached, not being read,
-    /// inside the device): one page request each, merged by the queue.
-    /// `demand`: the first page was asked for, the others are read ahead.
-    /// Running out of memory ends the run early (an error only if the
-    /// demanded page gets no buffer).
-    fn start_reads(&mut self, first: u64, n: u64, demand: bool) -> Result<(), DiskError> {
+    /// Starts reading the `demand`ed page (uncached, not being read) and
+    /// every page of `window` inside the device that is neither cached nor
+    /// being read (as Linux's read-ahead skips cached pages and reads the
+    /// rest): one page request each under a plug, so the queue merges the
+    /// adjacent ones. Running out of memory ends the read-ahead early; it is
+    /// an error only if the demanded page gets no buffer.
+    fn start_reads(&mut self, demand: Option<u64>, window: Option<ReadaheadWindow>) -> Result<(), DiskError> {
         let now = platform::now_ns();
         self.queue.plug();
-        for page in first..first + n {
+        if let Some(page) = demand {
             let Some(buf) = DmaBuf::new(PAGE_SIZE) else {
-                if demand && page == first {
-                    self.queue.unplug();
-                    return Err(DiskError::OutOfMemory);
-                }
-                break;
+                self.queue.unplug();
+                return Err(DiskError::OutOfMemory);
             };
-            self.submit_page(block::Op::Read, page, buf, now);
-            self.reading.insert(page);
-            self.failed.remove(&page);
-            if !(demand && page == first) {
+            self.start_read(page, buf, now);
+        }
+        if let Some(w) = window {
+            let end = w.start.saturating_add(u64::from(w.len)).min(self.pages);
+            for page in w.start..end {
+                if self.cache.contains(PageKey::new(0, page)) || self.reading.contains(&page) {
+                    continue;
+                }
+                let Some(buf) = DmaBuf::new(PAGE_SIZE) else { break };
+                self.start_read(page, buf, now);
+                self.ahead.insert(page);
                 self.stats.readahead_pages += 1;
             }
         }
         self.queue.unplug();
         self.dispatch();
         Ok(())
+    }
+
+    fn start_read(&mut self, page: u64, buf: DmaBuf, now: u64) {
+        self.submit_page(block::Op::Read, page, buf, now);
+        self.reading.insert(page);
+        self.failed.remove(&page);
     }
 
     /// Queues a one-page request for `page` with `buf` (plugged or not).
@@ -324,12 +339,18 @@ impl CachedDisk {
                 }
                 (_, Ok(())) => {
                     self.reading.remove(&page);
-                    if let Some(evicted) = self.cache.insert(key, Some(buf)) {
+                    let evicted = if self.ahead.remove(&page) {
+                        self.cache.insert_prefetched(key, Some(buf))
+                    } else {
+                        self.cache.insert(key, Some(buf))
+                    };
+                    if let Some(evicted) = evicted {
                         self.evicted(evicted);
                     }
                 }
                 (_, Err(e)) => {
                     self.reading.remove(&page);
+                    self.ahead.remove(&page);
                     self.failed.insert(page, e.clone());
                 }
             }
@@ -453,15 +474,6 @@ impl CachedDisk {
             None => Ok(()),
         }
     }
-
-    /// Length of the run of pages from `start`, at most `max`, inside the
-    /// device, that are neither cached nor being read.
-    fn uncached_run(&self, start: u64, max: u64) -> u64 {
-        let end = start.saturating_add(max).min(self.pages);
-        (start..end)
-            .take_while(|&p| !self.cache.contains(PageKey::new(0, p)) && !self.reading.contains(&p))
-            .count() as u64
-    }
 }
 
 impl Drop for CachedDisk {
@@ -494,21 +506,21 @@ impl ext2::BlockDevice for CachedDisk {
             return Err(DiskError::BadRequest { block: block_no, len: buf.len() });
         }
         self.reap()?;
-        let mut window = self.readahead.as_mut().and_then(|ra| ra.on_read(block_no, 1));
+        let key = PageKey::new(0, block_no);
+        let present = self.cache.contains(key) || self.reading.contains(&block_no);
+        let window = self.readahead.as_mut().and_then(|ra| {
+            if present { ra.on_read(block_no, 1) } else { ra.on_miss(block_no, 1) }
+        });
         if self.reading.contains(&block_no) {
             self.wait_for(block_no)?;
         }
-        let key = PageKey::new(0, block_no);
         match self.cache.get(key) {
             Some(Some(page)) => buf.copy_from_slice(page.as_slice()),
             Some(None) => lent_page(),
             None => {
-                // The demanded page, extended by the window when it follows on.
-                let mut n = 1;
-                if let Some(w) = window.take_if(|w| w.start == block_no + 1) {
-                    n += self.uncached_run(w.start, u64::from(w.len));
-                }
-                self.start_reads(block_no, n, true)?;
+                // The demanded page and the window, in one plug: a window
+                // that follows on merges with it into one request.
+                self.start_reads(Some(block_no), window)?;
                 self.wait_for(block_no)?;
                 // Not `get`: this access was already counted as the miss.
                 match self.cache.peek(key) {
@@ -522,13 +534,11 @@ impl ext2::BlockDevice for CachedDisk {
                         buf.copy_from_slice(single.as_slice());
                     }
                 }
+                return self.reap();
             }
         }
-        if let Some(w) = window {
-            let n = self.uncached_run(w.start, u64::from(w.len));
-            if n > 0 {
-                self.start_reads(w.start, n, false)?;
-            }
+        if window.is_some() {
+            self.start_reads(None, window)?;
         }
         self.reap()
     }
