@@ -1,5 +1,6 @@
 package dev.panvm.vmm;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.panvm.vmm.boot.BootProtocol;
 import dev.panvm.vmm.devices.virtio.DeviceSpec;
 import org.junit.jupiter.api.Test;
@@ -17,8 +18,6 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -98,13 +97,12 @@ class FerriteFileWriteKvmTest {
         }
         String expected = sha256(pattern(seed, FILE_BYTES));
         String out = serial.text();
-        assertTrue(out.contains("\"sha256\":\"" + expected + "\""), "read back through the cache: " + out);
+        JsonNode result = KvmTestSupport.parseJson(KvmTestSupport.resultLine(out, "filewrite"));
+        assertEquals(expected, result.path("sha256").asText(), "read back through the cache: " + out);
         assertEquals(expected, sha256(hostView(image, "/w.bin")), "on the image: " + out);
         assertEquals(sha256(keep), sha256(hostView(image, "/keep.bin")), out);
-        Matcher evicted = Pattern.compile("\"evicted_dirty_pages\":(\\d+)").matcher(out);
-        assertTrue(evicted.find(), out);
         if (cachePages == 8) {
-            assertTrue(Long.parseLong(evicted.group(1)) > 0, "dirty pages were evicted: " + out);
+            assertTrue(result.path("evicted_dirty_pages").asLong() > 0, "dirty pages were evicted: " + out);
         }
     }
 

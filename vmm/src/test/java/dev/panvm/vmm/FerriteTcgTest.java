@@ -1,5 +1,6 @@
 package dev.panvm.vmm;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -9,8 +10,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Random;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -42,10 +41,9 @@ class FerriteTcgTest {
                 "-device", "virtio-blk-device,drive=d0"};
     }
 
-    private static long number(String output, String field) {
-        Matcher m = Pattern.compile("\"" + field + "\":(\\d+)").matcher(output);
-        assertTrue(m.find(), "no " + field + " in: " + output);
-        return Long.parseLong(m.group(1));
+    /** The workload's result line, parsed. */
+    private static JsonNode result(FerriteQemuKvmTest.Run r, String workload) {
+        return KvmTestSupport.parseJson(KvmTestSupport.resultLine(r.output(), workload));
     }
 
     private static void assertExitedZero(FerriteQemuKvmTest.Run r) {
@@ -59,10 +57,11 @@ class FerriteTcgTest {
                 MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(image)));
         FerriteQemuKvmTest.Run r = FerriteQemuKvmTest.tcg("irq=intr workload=disksum qd=16", disk(image));
         assertExitedZero(r);
-        assertTrue(r.output().contains("\"completion\":\"interrupt\""), r.output());
-        assertTrue(r.output().contains("\"sha256\":\"" + expected + "\""), r.output());
-        long requests = number(r.output(), "ops");
-        long interrupts = number(r.output(), "interrupts");
+        JsonNode j = result(r, "disksum");
+        assertEquals("interrupt", j.path("completion").asText(), r.output());
+        assertEquals(expected, j.path("sha256").asText(), r.output());
+        long requests = j.path("ops").asLong();
+        long interrupts = j.path("interrupts").asLong();
         assertTrue(interrupts > 0, "the driver slept on the device's interrupt: " + r.output());
         assertTrue(interrupts <= requests, "at most one interrupt per request (event idx): " + r.output());
     }
@@ -72,8 +71,9 @@ class FerriteTcgTest {
         FerriteQemuKvmTest.Run r = FerriteQemuKvmTest.tcg(
                 "irq=poll workload=diskbench mode=randread bs=4096 ops=512 qd=32", disk(randomImage()));
         assertExitedZero(r);
-        assertTrue(r.output().contains("\"completion\":\"polling\""), r.output());
-        assertEquals(0, number(r.output(), "interrupts"), r.output());
+        JsonNode j = result(r, "diskbench");
+        assertEquals("polling", j.path("completion").asText(), r.output());
+        assertEquals(0, j.path("interrupts").asLong(-1), r.output());
     }
 
     @Test
@@ -81,11 +81,10 @@ class FerriteTcgTest {
         FerriteQemuKvmTest.Run r = FerriteQemuKvmTest.tcg(
                 "irq=intr workload=diskbench mode=randread bs=4096 ops=512 qd=32", disk(randomImage()));
         assertExitedZero(r);
-        assertTrue(r.output().contains("\"completion\":\"interrupt\""), r.output());
-        Matcher m = Pattern.compile("\"avg_in_flight\":([0-9.]+)").matcher(r.output());
-        assertTrue(m.find(), r.output());
-        assertTrue(Double.parseDouble(m.group(1)) > 8, "queue kept full: " + r.output());
-        long interrupts = number(r.output(), "interrupts");
+        JsonNode j = result(r, "diskbench");
+        assertEquals("interrupt", j.path("completion").asText(), r.output());
+        assertTrue(j.path("avg_in_flight").asDouble() > 8, "queue kept full: " + r.output());
+        long interrupts = j.path("interrupts").asLong();
         assertTrue(interrupts > 0 && interrupts <= 512, r.output());
     }
 }

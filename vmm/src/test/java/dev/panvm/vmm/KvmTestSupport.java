@@ -1,5 +1,12 @@
 package dev.panvm.vmm;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -41,6 +48,28 @@ public final class KvmTestSupport {
                 "--kernel", ferrite().toString(), "--mem", "128M"));
         cmd.addAll(List.of(args));
         return cmd;
+    }
+
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
+
+    /** The first line of {@code serialText} that is ferrite's JSON result for {@code workload}. */
+    public static String resultLine(String serialText, String workload) {
+        return serialText.lines().map(String::strip).filter(l -> l.startsWith("{\"workload\":\"" + workload + "\""))
+                .findFirst().orElseThrow(() -> new AssertionError("no " + workload + " result in:\n" + serialText));
+    }
+
+    /** Parses one JSON object strictly (no duplicate keys, nothing after it); fails the test if malformed. */
+    public static JsonNode parseJson(String line) {
+        try {
+            JsonNode node = JSON.readTree(line);
+            assertTrue(node != null && node.isObject(), "not a JSON object: " + line);
+            return node;
+        } catch (JsonProcessingException e) {
+            throw new AssertionError("malformed JSON (" + e.getOriginalMessage() + "): " + line, e);
+        }
     }
 
     /** The path of an e2fsprogs tool (mke2fs, debugfs, e2fsck); fails when e2fsprogs is missing. */
