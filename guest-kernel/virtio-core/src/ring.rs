@@ -52,11 +52,54 @@ use core::sync::atomic::{Ordering, fence};
 pub const DESC_F_NEXT: u16 = 1;
 pub const DESC_F_WRITE: u16 = 2;
 pub const DESC_F_INDIRECT: u16 = 4;
+/// Bytes of one descriptor, in the ring's table or in an indirect table.
+pub const DESC_SIZE: usize = 16;
+
+/// Writes `bufs` at byte `offset` of `mem` as an indirect descriptor table
+/// (spec 2.7.5.3): entry i chains to i + 1 (`NEXT`), device-writable ones
+/// carry `WRITE`. Checked as a chain in the ring is (the table may not be
+/// longer than the queue either, 2.7.5.3.1). The table then goes to the
+/// device as one ring descriptor with [`SplitQueue::add_indirect`]; it must
+/// stay untouched until that chain is used.
+pub fn write_indirect_table<M: RingMemory>(
+    mem: &mut M,
+    offset: usize,
+    bufs: &[Buffer],
+    queue_size: u16,
+) -> Result<(), AddError> {
+    check_bufs(bufs, queue_size)?;
+    for (i, buf) in bufs.iter().enumerate() {
+        let last = i + 1 == bufs.len();
+        let flags = if buf.writable { DESC_F_WRITE } else { 0 } | if last { 0 } else { DESC_F_NEXT };
+        let at = offset + i * DESC_SIZE;
+        mem.write_u64(at, buf.addr);
+        mem.write_u32(at + 8, buf.len);
+        mem.write_u16(at + 12, flags);
+        mem.write_u16(at + 14, if last { 0 } else { i as u16 + 1 });
+    }
+    Ok(())
+}
+
+/// The checks every chain passes, direct or indirect.
+fn check_bufs(bufs: &[Buffer], queue_size: u16) -> Result<(), AddError> {
+    if bufs.is_empty() {
+        return Err(AddError::Empty);
+    }
+    if bufs.len() > usize::from(queue_size) {
+        return Err(AddError::TooLong { needed: bufs.len(), size: queue_size });
+    }
+    if bufs.iter().any(|b| b.len == 0) {
+        return Err(AddError::ZeroLength);
+    }
+    if bufs.windows(2).any(|w| w[0].writable && !w[1].writable) {
+        return Err(AddError::ReadableAfterWritable);
+    }
+    Ok(())
+}
 pub const AVAIL_F_NO_INTERRUPT: u16 = 1;
 pub const USED_F_NO_NOTIFY: u16 = 1;
 /// Largest queue size (spec 2.7: 32768).
 pub const MAX_SIZE: u16 = 32768;
-const DESC_SIZE: usize = 16;
 
 /// Linux's `vring_need_event`: whether moving an index from `old` to `new`
 /// passes `event` (the other side asked to hear about index `event`), in
@@ -382,8 +425,36 @@ impl<M: RingMemory, T> SplitQueue<M, T> {
                 desc = next;
             }
         }
-        let tail = desc;
-        let count = bufs.len() as u16;
+        Ok(self.make_available(head, desc, bufs.len() as u16, writable, token))
+    }
+
+    /// Queues a chain whose buffers `bufs` are described by an indirect
+    /// table at guest-physical `table_addr` (written with
+    /// [`write_indirect_table`]): one ring descriptor flagged `INDIRECT`,
+    /// however long the chain. Only with VIRTIO_F_INDIRECT_DESC negotiated.
+    pub fn add_indirect(&mut self, table_addr: u64, bufs: &[Buffer], token: T) -> Result<u16, (AddError, T)> {
+        if let Some(e) = self.broken {
+            return Err((AddError::Broken(e), token));
+        }
+        if let Err(e) = check_bufs(bufs, self.layout.size) {
+            return Err((e, token));
+        }
+        if self.num_free == 0 {
+            return Err((AddError::Full { needed: 1, free: 0 }, token));
+        }
+        let head = self.free_head;
+        let at = self.layout.desc_at(head);
+        self.mem.write_u64(at, table_addr);
+        self.mem.write_u32(at + 8, (bufs.len() * DESC_SIZE) as u32);
+        self.mem.write_u16(at + 12, DESC_F_INDIRECT);
+        self.mem.write_u16(at + 14, 0);
+        let writable = bufs.iter().filter(|b| b.writable).map(|b| u64::from(b.len)).sum();
+        Ok(self.make_available(head, head, 1, writable, token))
+    }
+
+    /// Records the chain `head ..= tail` (`count` ring descriptors) and puts
+    /// it on the available ring (the device sees it after `publish`).
+    fn make_available(&mut self, head: u16, tail: u16, count: u16, writable: u64, token: T) -> u16 {
         self.free_head = self.next[usize::from(tail)];
         self.num_free -= count;
         self.chains[usize::from(head)] = Some(Chain { token, tail, count, writable });
@@ -392,24 +463,13 @@ impl<M: RingMemory, T> SplitQueue<M, T> {
         self.mem.write_u16(self.layout.avail_ring(slot), head);
         self.avail_idx = self.avail_idx.wrapping_add(1);
         self.stats.added += 1;
-        Ok(head)
+        head
     }
 
     fn check_chain(&self, bufs: &[Buffer]) -> Result<(), AddError> {
-        if bufs.is_empty() {
-            return Err(AddError::Empty);
-        }
-        if bufs.len() > usize::from(self.layout.size) {
-            return Err(AddError::TooLong { needed: bufs.len(), size: self.layout.size });
-        }
+        check_bufs(bufs, self.layout.size)?;
         if bufs.len() > usize::from(self.num_free) {
             return Err(AddError::Full { needed: bufs.len(), free: self.num_free });
-        }
-        if bufs.iter().any(|b| b.len == 0) {
-            return Err(AddError::ZeroLength);
-        }
-        if bufs.windows(2).any(|w| w[0].writable && !w[1].writable) {
-            return Err(AddError::ReadableAfterWritable);
         }
         Ok(())
     }

@@ -24,9 +24,13 @@
 //!
 //! Each request slot owns 32 bytes of one device-shared page: the 16-byte
 //! header at 0 and the status byte at 16. The data buffers are the caller's
-//! `DmaBuf`s, moved into the slot while the device owns them. A request uses
-//! 2 + (data segments) descriptors; there are `queue size / 3` slots, so a
-//! full set of single-segment requests fits the ring.
+//! `DmaBuf`s, moved into the slot while the device owns them. A request's
+//! chain is header, data segments, status. With VIRTIO_F_INDIRECT_DESC
+//! (panvm and QEMU offer it) each slot also owns a 1 KiB indirect table and a
+//! request takes one ring descriptor, however many segments it has (at most
+//! 62): `min(queue size, 128)` slots. Without it a request takes 2 + segments
+//! ring descriptors and there are `queue size / 3` slots, so a full set of
+//! single-segment requests fits the ring.
 
 use alloc::format;
 use alloc::string::String;
@@ -35,7 +39,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use virtio_core::blk::{self, Limits, Op, RequestError, Status};
-use virtio_core::ring::{AddError, Buffer, DeviceError};
+use virtio_core::mmio::feature::INDIRECT_DESC;
+use virtio_core::ring::{AddError, Buffer, DESC_SIZE, DeviceError, write_indirect_table};
 
 use super::dma::{DmaBuf, DmaRegion};
 use super::irq::IrqLine;
@@ -47,6 +52,11 @@ use crate::{platform, println};
 const SLOT_BYTES: usize = 32;
 const STATUS_OFFSET: usize = 16;
 const MAX_SLOTS: usize = 4096 / SLOT_BYTES * 8;
+/// Entries of one slot's indirect table: header, data segments, status.
+const TABLE_ENTRIES: usize = 64;
+const TABLE_BYTES: usize = TABLE_ENTRIES * DESC_SIZE;
+/// Slots with indirect tables (128 KiB of tables at most).
+const MAX_INDIRECT_SLOTS: usize = 128;
 
 /// A request for [`BlkDevice::submit`].
 pub struct Request {
@@ -150,6 +160,8 @@ pub struct BlkDevice {
     slots: Vec<Option<Slot>>,
     free_slots: Vec<u16>,
     headers: DmaRegion,
+    /// One indirect table per slot, if VIRTIO_F_INDIRECT_DESC was negotiated.
+    tables: Option<DmaRegion>,
     /// Completions `wait` took on behalf of other requests.
     parked: Vec<Completion>,
     scratch: Vec<Buffer>,
@@ -162,7 +174,7 @@ impl BlkDevice {
     /// Negotiates features, reads the configuration, sets up the queue.
     pub fn new(mut transport: Transport) -> Result<Self, String> {
         use blk::feature as f;
-        let wanted = f::SIZE_MAX | f::SEG_MAX | f::RO | f::BLK_SIZE | f::FLUSH;
+        let wanted = f::SIZE_MAX | f::SEG_MAX | f::RO | f::BLK_SIZE | f::FLUSH | INDIRECT_DESC;
         transport.negotiate(wanted)?;
         let has = |bit| transport.has(bit);
         let limits = Limits {
@@ -178,7 +190,12 @@ impl BlkDevice {
             transport.fail();
             return Err(format!("queue of {} entries cannot hold a request (header, data, status)", queue.size()));
         }
-        let nslots = (usize::from(queue.size()) / 3).clamp(1, MAX_SLOTS);
+        let (nslots, tables) = if transport.has(INDIRECT_DESC) {
+            let n = usize::from(queue.size()).min(MAX_INDIRECT_SLOTS);
+            (n, Some(DmaRegion::zeroed(n * TABLE_BYTES).ok_or("out of memory for indirect tables")?))
+        } else {
+            ((usize::from(queue.size()) / 3).clamp(1, MAX_SLOTS), None)
+        };
         let headers = DmaRegion::zeroed(nslots * SLOT_BYTES).ok_or("out of memory for request headers")?;
         transport.driver_ok();
         let irq = IrqLine::attach(&transport);
@@ -194,6 +211,7 @@ impl BlkDevice {
             slots: (0..nslots).map(|_| None).collect(),
             free_slots: (0..nslots as u16).rev().collect(),
             headers,
+            tables,
             parked: Vec::new(),
             scratch: Vec::with_capacity(64),
             next_token: 1 << 63,
@@ -206,13 +224,14 @@ impl BlkDevice {
     pub fn describe(&self) -> String {
         let l = &self.limits;
         format!(
-            "capacity {} sectors, {} MiB{}{}, queue {}, {} requests in flight{}, {} completion",
+            "capacity {} sectors, {} MiB{}{}, queue {}, {} requests in flight{}{}, {} completion",
             l.capacity,
             l.capacity_bytes() >> 20,
             if l.read_only { ", read-only" } else { "" },
             if l.flush { ", flush" } else { "" },
             self.queue.size(),
             self.slots.len(),
+            if self.tables.is_some() { ", indirect descriptors" } else { "" },
             if self.queue.event_idx() { ", event idx" } else { "" },
             self.completion_mode(),
         )
@@ -228,10 +247,18 @@ impl BlkDevice {
     }
 
     /// Data descriptors one request may use: the device's `seg_max`, and
-    /// the ring minus header and status.
+    /// the chain's room (the indirect table, or the ring) minus header and
+    /// status.
     pub fn max_segments(&self) -> u64 {
-        let ring = u64::from(self.queue.size()).saturating_sub(2);
-        self.limits.seg_max.map_or(ring, |m| u64::from(m).min(ring))
+        let room = self.chain_room();
+        self.limits.seg_max.map_or(room, |m| u64::from(m).min(room))
+    }
+
+    /// Data descriptors that fit one chain, before the device's `seg_max`.
+    fn chain_room(&self) -> u64 {
+        let ring = usize::from(self.queue.size());
+        let chain = if self.tables.is_some() { TABLE_ENTRIES.min(ring) } else { ring };
+        (chain as u64).saturating_sub(2)
     }
 
     pub fn in_flight(&self) -> usize {
@@ -294,7 +321,17 @@ impl BlkDevice {
             }
         }
         self.scratch.push(Buffer::writable(headers_pa + (base + STATUS_OFFSET) as u64, 1));
-        if let Err((e, _)) = self.queue.add(&self.scratch, slot) {
+        let added = match &mut self.tables {
+            Some(tables) => {
+                let at = usize::from(slot) * TABLE_BYTES;
+                match write_indirect_table(tables, at, &self.scratch, self.queue.size()) {
+                    Ok(()) => self.queue.add_indirect(tables.pa() + at as u64, &self.scratch, slot),
+                    Err(e) => Err((e, slot)),
+                }
+            }
+            None => self.queue.add(&self.scratch, slot),
+        };
+        if let Err((e, _)) = added {
             self.free_slots.push(slot);
             return Err((
                 match e {
@@ -331,8 +368,7 @@ impl BlkDevice {
         }
         let segments = req.data().map(|(_, used)| self.limits.segments(u64::from(used))).sum();
         let limits = Limits { read_only: self.limits.read_only && self.enforce_read_only, ..self.limits };
-        let max_segments = u64::from(self.queue.size()).saturating_sub(2);
-        limits.check(req.op, req.sector, u64::from(req.len), segments, max_segments).map_err(BlkError::Request)
+        limits.check(req.op, req.sector, u64::from(req.len), segments, self.chain_room()).map_err(BlkError::Request)
     }
 
     /// Publishes submitted requests; notifies the device if it asked.

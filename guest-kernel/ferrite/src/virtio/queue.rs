@@ -30,6 +30,12 @@ impl<T> Virtqueue<T> {
         self.ring.add(bufs, token)
     }
 
+    /// Queues a chain described by the indirect table at `table_addr`
+    /// (holding `bufs`); see `SplitQueue::add_indirect`.
+    pub fn add_indirect(&mut self, table_addr: u64, bufs: &[Buffer], token: T) -> Result<u16, (AddError, T)> {
+        self.ring.add_indirect(table_addr, bufs, token)
+    }
+
     /// Publishes what was added and notifies the device if it asked to be
     /// (one register write = one VM exit). Returns whether it notified.
     pub fn kick(&mut self, transport: &Transport) -> bool {

@@ -3,7 +3,7 @@
 //! available ring, walks them with its own loop and bounds checks, and
 //! returns them through the used ring, following the event-idx rules.
 
-use super::{DESC_F_NEXT, DESC_F_WRITE, Layout, RingMemory, need_event};
+use super::{DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, DESC_SIZE, Layout, RingMemory, need_event};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Desc {
@@ -35,8 +35,10 @@ impl MockDevice {
         Self { layout, event_idx, last_avail: 0, used_idx: 0, signalled: 0, interrupts: 0 }
     }
 
-    /// The next available chain: head and descriptors. Panics on a
-    /// malformed chain (the driver under test must never produce one).
+    /// The next available chain: head and descriptors (an indirect table is
+    /// read from `mem` too: its addresses are offsets in the same block).
+    /// Panics on a malformed chain (the driver under test must never
+    /// produce one).
     pub fn pop(&mut self, mem: &Vec<u8>) -> Option<(u16, Vec<Desc>)> {
         let avail_idx = mem.read_u16(self.layout.avail_idx());
         if avail_idx == self.last_avail {
@@ -57,6 +59,11 @@ impl MockDevice {
             let at = self.layout.desc_at(i);
             let addr = u64::from(mem.read_u32(at)) | (u64::from(mem.read_u32(at + 4)) << 32);
             let d = Desc { addr, len: mem.read_u32(at + 8), flags: mem.read_u16(at + 12) };
+            if d.flags & DESC_F_INDIRECT != 0 {
+                assert_eq!(d.flags, DESC_F_INDIRECT, "an indirect descriptor carries no other flag");
+                assert!(descs.is_empty(), "an indirect descriptor is a chain of its own here");
+                return Some((head, Self::indirect_table(mem, d, self.layout.size)));
+            }
             descs.push(d);
             if d.flags & DESC_F_NEXT == 0 {
                 break;
@@ -64,6 +71,29 @@ impl MockDevice {
             i = mem.read_u16(at + 14);
         }
         Some((head, descs))
+    }
+
+    /// The descriptors of the indirect table `d` points to (spec 2.7.5.3.1).
+    fn indirect_table(mem: &Vec<u8>, d: Desc, size: u16) -> Vec<Desc> {
+        assert!(d.len > 0 && d.len as usize % DESC_SIZE == 0, "indirect table length {}", d.len);
+        let n = d.len as usize / DESC_SIZE;
+        assert!(n <= usize::from(size), "indirect chain longer than the queue");
+        let base = d.addr as usize;
+        assert!(base + n * DESC_SIZE <= mem.len(), "indirect table outside memory");
+        let mut descs = Vec::new();
+        let mut i = 0;
+        loop {
+            assert!(i < n && descs.len() < n, "indirect entry {i} out of range or loop");
+            let at = base + i * DESC_SIZE;
+            let addr = u64::from(mem.read_u32(at)) | (u64::from(mem.read_u32(at + 4)) << 32);
+            let e = Desc { addr, len: mem.read_u32(at + 8), flags: mem.read_u16(at + 12) };
+            assert_eq!(e.flags & DESC_F_INDIRECT, 0, "indirect inside an indirect table");
+            descs.push(e);
+            if e.flags & DESC_F_NEXT == 0 {
+                return descs;
+            }
+            i = usize::from(mem.read_u16(at + 14));
+        }
     }
 
     /// Returns chain `id` with `len` bytes written; decides on an interrupt.

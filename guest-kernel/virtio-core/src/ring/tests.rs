@@ -86,6 +86,78 @@ fn add_publish_poll_round_trip() {
     assert_eq!(dev.interrupts, 0, "polling mode asks for no interrupts");
 }
 
+/// A queue whose memory has `extra` bytes after the ring, for indirect tables.
+fn queue_with_room(size: u16, extra: usize) -> (SplitQueue<Vec<u8>, u32>, MockDevice) {
+    let layout = Layout::new(size).unwrap();
+    let mem = vec![0xa5u8; layout.total + extra];
+    (SplitQueue::new(mem, layout, true), MockDevice::new(layout, true))
+}
+
+#[test]
+fn indirect_chains_take_one_ring_descriptor_each() {
+    // A 16-entry queue holds sixteen 10-buffer chains (160 buffers) through
+    // indirect tables, where direct chains would fit only one.
+    const N: u64 = 16;
+    let (mut q, mut dev) = queue_with_room(N as u16, N as usize * 10 * DESC_SIZE);
+    let table_base = q.memory().len() - N as usize * 10 * DESC_SIZE;
+    dev.want_next(q.memory_mut());
+    let chain = |k: u64| -> Vec<Buffer> {
+        let mut b = vec![Buffer::readable(0x10_0000 * (k + 1), 16)];
+        b.extend((0..8).map(|i| Buffer::writable(0x10_0000 * (k + 1) + 0x1000 * (i + 1), 4096)));
+        b.push(Buffer::writable(0x10_0000 * (k + 1) + 0xf000, 1));
+        b
+    };
+    for k in 0..N {
+        let table = table_base + k as usize * 10 * DESC_SIZE;
+        write_indirect_table(q.memory_mut(), table, &chain(k), N as u16).unwrap();
+        q.add_indirect(table as u64, &chain(k), k as u32).unwrap();
+    }
+    assert_eq!(q.num_free(), 0);
+    let full = q.add_indirect(table_base as u64, &chain(0), 9);
+    assert_eq!(full, Err((AddError::Full { needed: 1, free: 0 }, 9)));
+    // A chain may not be longer than the queue, indirect or not.
+    let long: Vec<Buffer> = (0..17).map(|i| Buffer::writable(0x1000 * i, 8)).collect();
+    assert_eq!(
+        write_indirect_table(q.memory_mut(), table_base, &long, N as u16),
+        Err(AddError::TooLong { needed: 17, size: 16 })
+    );
+    assert!(q.publish());
+    for k in 0..N {
+        let (head, descs) = dev.pop(q.memory()).unwrap();
+        let got: Vec<Buffer> =
+            descs.iter().map(|d| Buffer { addr: d.addr, len: d.len, writable: d.writable() }).collect();
+        assert_eq!(got, chain(k), "the device sees the buffers, in order");
+        dev.push(q.memory_mut(), u32::from(head), 8 * 4096 + 1);
+    }
+    for k in 0..N as u32 {
+        let used = q.poll().unwrap().unwrap();
+        assert_eq!((used.token, used.len), (k, 8 * 4096 + 1));
+    }
+    assert_eq!(q.num_free(), N as u16, "each chain gave back its one descriptor");
+}
+
+#[test]
+fn indirect_chains_are_checked_like_direct_ones() {
+    let (mut q, mut dev) = queue_with_room(8, 4 * DESC_SIZE);
+    let table = q.memory().len() - 4 * DESC_SIZE;
+    let bad_order = [Buffer::writable(0x1000, 8), Buffer::readable(0x2000, 8)];
+    assert_eq!(write_indirect_table(q.memory_mut(), table, &bad_order, 8), Err(AddError::ReadableAfterWritable));
+    assert_eq!(q.add_indirect(table as u64, &bad_order, 1), Err((AddError::ReadableAfterWritable, 1)));
+    assert_eq!(q.add_indirect(table as u64, &[], 2), Err((AddError::Empty, 2)));
+    assert_eq!(
+        write_indirect_table(q.memory_mut(), table, &[Buffer::readable(0x1000, 0)], 8),
+        Err(AddError::ZeroLength)
+    );
+    // The device may not claim more than the table's writable bytes.
+    let bufs = [Buffer::readable(0x1000, 16), Buffer::writable(0x2000, 100)];
+    write_indirect_table(q.memory_mut(), table, &bufs, 8).unwrap();
+    let head = q.add_indirect(table as u64, &bufs, 3).unwrap();
+    q.publish();
+    dev.pop(q.memory()).unwrap();
+    dev.push(q.memory_mut(), u32::from(head), 101);
+    assert!(matches!(q.poll(), Err(DeviceError::LenTooLarge { len: 101, writable: 100, .. })));
+}
+
 #[test]
 fn publish_without_new_entries_is_free() {
     let (mut q, dev) = queue(4, true);
