@@ -230,6 +230,15 @@ impl MapCache {
     }
 }
 
+/// What `read_data` keeps from call to call, so that a file read (the hot
+/// path) allocates nothing: the block-map walk's buffers (their tags are
+/// cleared on every call: each read walks the map afresh) and one
+/// file-system block for reads that take part of a block.
+struct ReadBufs {
+    meta: MapCache,
+    block: Vec<u8>,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct GroupDesc {
     inode_table: u32,
@@ -243,6 +252,7 @@ pub struct Ext2<D: BlockDevice> {
     groups: Vec<GroupDesc>,
     /// One device block, reused for partial reads.
     scratch: Vec<u8>,
+    read_bufs: Option<ReadBufs>,
 }
 
 type R<T, D> = Result<T, <D as BlockDevice>::Error>;
@@ -273,6 +283,7 @@ impl<D: BlockDevice> Ext2<D> {
             },
             groups: Vec::new(),
             scratch: vec![0; dbs],
+            read_bufs: None,
         };
         let mut raw = [0u8; 1024];
         fs.read_bytes(SUPERBLOCK_OFFSET, &mut raw)?;
@@ -500,26 +511,39 @@ impl<D: BlockDevice> Ext2<D> {
         if offset >= inode.size || buf.is_empty() {
             return Ok(0);
         }
-        let bs = self.block_size();
+        let bs = self.block_size() as usize;
         let want = (inode.size - offset).min(buf.len() as u64) as usize;
-        let mut block = vec![0u8; bs as usize];
-        let mut meta = MapCache::new(bs as usize);
+        let mut bufs = self
+            .read_bufs
+            .take()
+            .unwrap_or_else(|| ReadBufs { meta: MapCache::new(bs), block: vec![0; bs] });
+        bufs.meta.tags = [None; 3];
+        let result = self.read_blocks(inode, offset, &mut buf[..want], &mut bufs);
+        self.read_bufs = Some(bufs);
+        result.map(|()| want)
+    }
+
+    /// Fills `buf` from the file at `offset` (all inside the file): whole
+    /// blocks straight into `buf`, partial ones through `bufs.block`.
+    fn read_blocks(&mut self, inode: &Inode, offset: u64, buf: &mut [u8], bufs: &mut ReadBufs) -> R<(), D> {
+        let bs = self.block_size();
         let mut done = 0;
-        while done < want {
+        while done < buf.len() {
             let pos = offset + done as u64;
             let lb = pos / bs;
             let within = (pos % bs) as usize;
-            let n = (bs as usize - within).min(want - done);
-            match self.map_block(inode, lb, &mut meta)? {
+            let n = (bs as usize - within).min(buf.len() - done);
+            match self.map_block(inode, lb, &mut bufs.meta)? {
+                Some(pb) if n == bs as usize => self.read_fs_block(pb, &mut buf[done..done + n])?,
                 Some(pb) => {
-                    self.read_fs_block(pb, &mut block)?;
-                    buf[done..done + n].copy_from_slice(&block[within..within + n]);
+                    self.read_fs_block(pb, &mut bufs.block)?;
+                    buf[done..done + n].copy_from_slice(&bufs.block[within..within + n]);
                 }
                 None => buf[done..done + n].fill(0),
             }
             done += n;
         }
-        Ok(want)
+        Ok(())
     }
 
     /// Reads from the file at `path` (see [`Ext2::read_inode`]).
