@@ -55,29 +55,14 @@ pub const DESC_F_INDIRECT: u16 = 4;
 /// Bytes of one descriptor, in the ring's table or in an indirect table.
 pub const DESC_SIZE: usize = 16;
 
-/// Writes `bufs` at byte `offset` of `mem` as an indirect descriptor table
-/// (spec 2.7.5.3): entry i chains to i + 1 (`NEXT`), device-writable ones
-/// carry `WRITE`. Checked as a chain in the ring is (the table may not be
-/// longer than the queue either, 2.7.5.3.1). The table then goes to the
-/// device as one ring descriptor with [`SplitQueue::add_indirect`]; it must
-/// stay untouched until that chain is used.
-pub fn write_indirect_table<M: RingMemory>(
-    mem: &mut M,
-    offset: usize,
-    bufs: &[Buffer],
-    queue_size: u16,
-) -> Result<(), AddError> {
-    check_bufs(bufs, queue_size)?;
-    for (i, buf) in bufs.iter().enumerate() {
-        let last = i + 1 == bufs.len();
-        let flags = if buf.writable { DESC_F_WRITE } else { 0 } | if last { 0 } else { DESC_F_NEXT };
-        let at = offset + i * DESC_SIZE;
-        mem.write_u64(at, buf.addr);
-        mem.write_u32(at + 8, buf.len);
-        mem.write_u16(at + 12, flags);
-        mem.write_u16(at + 14, if last { 0 } else { i as u16 + 1 });
-    }
-    Ok(())
+/// Writes one descriptor at byte `at` of `mem`: `buf`, chained to
+/// descriptor `next` (same table) if there is one.
+fn write_desc<M: RingMemory>(mem: &mut M, at: usize, buf: &Buffer, next: Option<u16>) {
+    let flags = if buf.writable { DESC_F_WRITE } else { 0 } | if next.is_some() { DESC_F_NEXT } else { 0 };
+    mem.write_u64(at, buf.addr);
+    mem.write_u32(at + 8, buf.len);
+    mem.write_u16(at + 12, flags);
+    mem.write_u16(at + 14, next.unwrap_or(0));
 }
 
 /// The checks every chain passes, direct or indirect.
@@ -411,13 +396,8 @@ impl<M: RingMemory, T> SplitQueue<M, T> {
         let mut writable = 0u64;
         for (i, buf) in bufs.iter().enumerate() {
             let last = i + 1 == bufs.len();
-            let flags = if buf.writable { DESC_F_WRITE } else { 0 } | if last { 0 } else { DESC_F_NEXT };
             let next = self.next[usize::from(desc)];
-            let at = self.layout.desc_at(desc);
-            self.mem.write_u64(at, buf.addr);
-            self.mem.write_u32(at + 8, buf.len);
-            self.mem.write_u16(at + 12, flags);
-            self.mem.write_u16(at + 14, if last { 0 } else { next });
+            write_desc(&mut self.mem, self.layout.desc_at(desc), buf, (!last).then_some(next));
             if buf.writable {
                 writable += u64::from(buf.len);
             }
@@ -428,11 +408,20 @@ impl<M: RingMemory, T> SplitQueue<M, T> {
         Ok(self.make_available(head, desc, bufs.len() as u16, writable, token))
     }
 
-    /// Queues a chain whose buffers `bufs` are described by an indirect
-    /// table at guest-physical `table_addr` (written with
-    /// [`write_indirect_table`]): one ring descriptor flagged `INDIRECT`,
-    /// however long the chain. Only with VIRTIO_F_INDIRECT_DESC negotiated.
-    pub fn add_indirect(&mut self, table_addr: u64, bufs: &[Buffer], token: T) -> Result<u16, (AddError, T)> {
+    /// Queues the chain `bufs` through an indirect descriptor table (spec
+    /// 2.7.5.3) written at byte `offset` of `table`, whose guest-physical
+    /// address is `table_addr`: one ring descriptor flagged `INDIRECT`,
+    /// however long the chain (it may not be longer than the queue either,
+    /// 2.7.5.3.1). Only with VIRTIO_F_INDIRECT_DESC negotiated. The table
+    /// must stay untouched until the chain is used.
+    pub fn add_indirect<N: RingMemory>(
+        &mut self,
+        table: &mut N,
+        offset: usize,
+        table_addr: u64,
+        bufs: &[Buffer],
+        token: T,
+    ) -> Result<u16, (AddError, T)> {
         if let Some(e) = self.broken {
             return Err((AddError::Broken(e), token));
         }
@@ -442,12 +431,15 @@ impl<M: RingMemory, T> SplitQueue<M, T> {
         if self.num_free == 0 {
             return Err((AddError::Full { needed: 1, free: 0 }, token));
         }
+        for (i, buf) in bufs.iter().enumerate() {
+            let next = (i + 1 < bufs.len()).then_some(i as u16 + 1);
+            write_desc(table, offset + i * DESC_SIZE, buf, next);
+        }
         let head = self.free_head;
+        let table_desc = Buffer::readable(table_addr, (bufs.len() * DESC_SIZE) as u32);
         let at = self.layout.desc_at(head);
-        self.mem.write_u64(at, table_addr);
-        self.mem.write_u32(at + 8, (bufs.len() * DESC_SIZE) as u32);
+        write_desc(&mut self.mem, at, &table_desc, None);
         self.mem.write_u16(at + 12, DESC_F_INDIRECT);
-        self.mem.write_u16(at + 14, 0);
         let writable = bufs.iter().filter(|b| b.writable).map(|b| u64::from(b.len)).sum();
         Ok(self.make_available(head, head, 1, writable, token))
     }

@@ -16,9 +16,9 @@
 //! - [`BlkDevice::poll`] collects [`Completion`]s (token, result, the
 //!   buffers back), in whatever order the device finishes them.
 //!
-//! Blocking, for kernel threads: [`BlkDevice::read`], [`BlkDevice::write`],
-//! [`BlkDevice::flush`], [`BlkDevice::get_id`] submit, kick and poll until
-//! their own request is done (other completions are kept for `poll`).
+//! Blocking, for kernel threads: [`BlkDevice::read`], [`BlkDevice::flush`],
+//! [`BlkDevice::get_id`] submit, kick and poll until their own request is
+//! done (other completions are kept for `poll`).
 //!
 //! # Requests in memory
 //!
@@ -40,7 +40,7 @@ use core::fmt;
 
 use virtio_core::blk::{self, Limits, Op, RequestError, Status};
 use virtio_core::mmio::feature::INDIRECT_DESC;
-use virtio_core::ring::{AddError, Buffer, DESC_SIZE, DeviceError, write_indirect_table};
+use virtio_core::ring::{AddError, Buffer, DESC_SIZE, DeviceError};
 
 use super::dma::{DmaBuf, DmaRegion};
 use super::irq::IrqLine;
@@ -324,10 +324,8 @@ impl BlkDevice {
         let added = match &mut self.tables {
             Some(tables) => {
                 let at = usize::from(slot) * TABLE_BYTES;
-                match write_indirect_table(tables, at, &self.scratch, self.queue.size()) {
-                    Ok(()) => self.queue.add_indirect(tables.pa() + at as u64, &self.scratch, slot),
-                    Err(e) => Err((e, slot)),
-                }
+                let table_pa = tables.pa() + at as u64;
+                self.queue.add_indirect(tables, at, table_pa, &self.scratch, slot)
             }
             None => self.queue.add(&self.scratch, slot),
         };

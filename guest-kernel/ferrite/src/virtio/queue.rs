@@ -30,10 +30,17 @@ impl<T> Virtqueue<T> {
         self.ring.add(bufs, token)
     }
 
-    /// Queues a chain described by the indirect table at `table_addr`
-    /// (holding `bufs`); see `SplitQueue::add_indirect`.
-    pub fn add_indirect(&mut self, table_addr: u64, bufs: &[Buffer], token: T) -> Result<u16, (AddError, T)> {
-        self.ring.add_indirect(table_addr, bufs, token)
+    /// Queues a chain through an indirect table at byte `offset` of
+    /// `tables` (guest-physical `table_addr`); see `SplitQueue::add_indirect`.
+    pub fn add_indirect(
+        &mut self,
+        tables: &mut DmaRegion,
+        offset: usize,
+        table_addr: u64,
+        bufs: &[Buffer],
+        token: T,
+    ) -> Result<u16, (AddError, T)> {
+        self.ring.add_indirect(tables, offset, table_addr, bufs, token)
     }
 
     /// Publishes what was added and notifies the device if it asked to be
