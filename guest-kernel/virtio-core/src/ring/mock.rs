@@ -75,7 +75,7 @@ impl MockDevice {
 
     /// The descriptors of the indirect table `d` points to (spec 2.7.5.3.1).
     fn indirect_table(mem: &Vec<u8>, d: Desc, size: u16) -> Vec<Desc> {
-        assert!(d.len > 0 && d.len as usize % DESC_SIZE == 0, "indirect table length {}", d.len);
+        assert!(d.len > 0 && (d.len as usize).is_multiple_of(DESC_SIZE), "indirect table length {}", d.len);
         let n = d.len as usize / DESC_SIZE;
         assert!(n <= usize::from(size), "indirect chain longer than the queue");
         let base = d.addr as usize;
