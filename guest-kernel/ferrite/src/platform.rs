@@ -86,7 +86,8 @@ const NO_APIC_ID: u32 = u32::MAX;
 /// CPU index -> APIC id, recorded by each CPU at init_bsp/init_ap.
 static APIC_IDS: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(NO_APIC_ID) }; MAX_CPUS];
 
-// Registered handlers: null or a `fn()` cast to a pointer.
+// Registered handlers: null or a `fn()` cast to a pointer; device handlers
+// are `fn(u8)`, called with their vector, so one function can serve several.
 static TICK_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 static IPI_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 static DEVICE_HANDLERS: [AtomicPtr<()>; DEVICE_VECTORS] =
@@ -116,6 +117,18 @@ fn call_handler(slot: &AtomicPtr<()>) -> bool {
     // `store_handler`; function and data pointers have the same size here.
     let handler = unsafe { core::mem::transmute::<*mut (), fn()>(ptr) };
     handler();
+    true
+}
+
+fn call_device_handler(vector: u8) -> bool {
+    let ptr = DEVICE_HANDLERS[usize::from(vector - DEVICE_VECTOR_BASE)].load(Relaxed);
+    if ptr.is_null() {
+        return false;
+    }
+    // SAFETY: DEVICE_HANDLERS only ever hold null or a `fn(u8)` stored by
+    // `set_irq_handler`; function and data pointers have the same size here.
+    let handler = unsafe { core::mem::transmute::<*mut (), fn(u8)>(ptr) };
+    handler(vector);
     true
 }
 
@@ -329,11 +342,12 @@ pub fn restore_interrupts(was_enabled: bool) {
 }
 
 /// Registers the handler of device vector `vector`
-/// (`DEVICE_VECTOR_BASE..DEVICE_VECTOR_BASE + DEVICE_VECTORS`).
-pub fn set_irq_handler(vector: u8, handler: fn()) {
+/// (`DEVICE_VECTOR_BASE..DEVICE_VECTOR_BASE + DEVICE_VECTORS`); it is called
+/// with the vector.
+pub fn set_irq_handler(vector: u8, handler: fn(u8)) {
     let index = usize::from(vector.wrapping_sub(DEVICE_VECTOR_BASE));
     assert!(index < DEVICE_VECTORS, "vector {vector:#x} is not a device vector");
-    store_handler(&DEVICE_HANDLERS[index], handler);
+    DEVICE_HANDLERS[index].store(handler as *mut (), Relaxed);
 }
 
 /// Interrupt mode: routes IOAPIC input `gsi` to `vector` on CPU `cpu`
@@ -429,8 +443,7 @@ pub fn handle_interrupt(vector: u8, cpu: Option<usize>, rip: u64) {
             apic::eoi();
         }
         v if usize::from(v.wrapping_sub(DEVICE_VECTOR_BASE)) < DEVICE_VECTORS => {
-            let index = usize::from(v - DEVICE_VECTOR_BASE);
-            if !call_handler(&DEVICE_HANDLERS[index]) {
+            if !call_device_handler(v) {
                 unexpected(vector, rip);
             }
             apic::eoi();

@@ -21,7 +21,8 @@ use virtio_core::mmio::reg;
 use super::Transport;
 use crate::{percpu, platform};
 
-/// Transports that can use interrupts at once (one device vector each).
+/// Transports that can use interrupts at once (line N has device vector
+/// `DEVICE_VECTOR_BASE + N`).
 const LINES: usize = 8;
 
 /// MMIO base of line N's transport (0: unused).
@@ -30,9 +31,10 @@ static BASES: [AtomicU64; LINES] = [const { AtomicU64::new(0) }; LINES];
 static EVENTS: [AtomicU64; LINES] = [const { AtomicU64::new(0) }; LINES];
 static NEXT_LINE: AtomicUsize = AtomicUsize::new(0);
 
-/// Acknowledges line `N`'s device interrupt and counts it.
-fn handler<const N: usize>() {
-    let base = BASES[N].load(Relaxed);
+/// Acknowledges the interrupt of the line that owns `vector`, and counts it.
+fn handler(vector: u8) {
+    let line = usize::from(vector - platform::DEVICE_VECTOR_BASE);
+    let base = BASES[line].load(Relaxed);
     if base == 0 {
         return;
     }
@@ -44,19 +46,8 @@ fn handler<const N: usize>() {
         let status = ((base + reg::INTERRUPT_STATUS as u64) as *const u32).read_volatile();
         ((base + reg::INTERRUPT_ACK as u64) as *mut u32).write_volatile(status);
     }
-    EVENTS[N].fetch_add(1, Relaxed);
+    EVENTS[line].fetch_add(1, Relaxed);
 }
-
-const HANDLERS: [fn(); LINES] = [
-    handler::<0>,
-    handler::<1>,
-    handler::<2>,
-    handler::<3>,
-    handler::<4>,
-    handler::<5>,
-    handler::<6>,
-    handler::<7>,
-];
 
 /// A transport's interrupt, routed to one CPU.
 pub struct IrqLine {
@@ -79,7 +70,7 @@ impl IrqLine {
         let vector = platform::DEVICE_VECTOR_BASE + line as u8;
         let cpu = percpu::cpu_id();
         BASES[line].store(transport.window.base, Relaxed);
-        platform::set_irq_handler(vector, HANDLERS[line]);
+        platform::set_irq_handler(vector, handler);
         // Edge-triggered: panvm signals through an irqfd (a pulse); QEMU's
         // level line drops when the handler acknowledges, so each new
         // completion interrupt is a fresh edge.
