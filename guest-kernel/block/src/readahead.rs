@@ -72,6 +72,15 @@ impl Readahead {
         }
     }
 
+    /// Read-ahead for a page cache of `cache_pages` pages: windows of at
+    /// most `max_pages`, and never more than half the cache (a window must
+    /// not evict itself, or the page asked for), starting at 4 pages. None
+    /// when that leaves nothing: read-ahead off.
+    pub fn for_cache(max_pages: u32, cache_pages: usize) -> Option<Self> {
+        let max = max_pages.min(u32::try_from(cache_pages / 2).unwrap_or(u32::MAX));
+        (max > 0).then(|| Readahead::new(4.min(max), max))
+    }
+
     /// The window size of the stream read last (0 after a random read).
     pub fn window(&self) -> u32 {
         self.streams.get(self.current).map_or(0, |s| s.window)

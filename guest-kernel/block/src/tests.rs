@@ -269,6 +269,17 @@ fn readahead_initial_window_follows_request_size() {
 }
 
 #[test]
+fn readahead_for_a_cache_never_exceeds_half_of_it() {
+    assert!(Readahead::for_cache(0, 256).is_none(), "0: off");
+    assert!(Readahead::for_cache(32, 1).is_none(), "half of a 1-page cache is 0");
+    for (max, cache, largest) in [(32, 16, 8), (32, 1024, 32), (2, 1024, 2)] {
+        let mut ra = Readahead::for_cache(max, cache).unwrap();
+        let widest = (0..500u64).filter_map(|p| ra.on_read(p, 1)).map(|w| w.len).max();
+        assert_eq!(widest, Some(largest), "max {max}, cache {cache}");
+    }
+}
+
+#[test]
 fn readahead_streams_survive_reads_elsewhere() {
     // A file system reading a file's data blocks 1000.. with its inode
     // table (block 5) and an indirect block (block 900) read in between.

@@ -12,14 +12,16 @@ mod trace;
 use std::process::ExitCode;
 
 use pagecache::{POLICY_NAMES, by_name};
-use readpath::{ReadPath, ReadStats, readahead_for};
+use block::Readahead;
+use readpath::{ReadPath, ReadStats};
 
 const USAGE: &str = "usage: cachesim --trace FILE [--policy all|lru|clock|arc|lecar|qlearn[,...]] \
 [--sizes PAGES[,PAGES...]] [--readahead PAGES] [--json]
   --readahead PAGES  replay through the guest's read path with read-ahead windows of at most
                      PAGES pages (and at most half the cache), as ferrite's CachedDisk does:
-                     a missed page is read with the uncached run of the window after it, and
-                     read-ahead pages enter the cache (a policy miss each) before they are read.
+                     a missed page is read with the uncached pages of its window, and
+                     read-ahead pages enter the cache unreferenced (a policy miss each) before
+                     they are read.
                      Writes are looked up and filled, without read-ahead. The hit ratio is then
                      the guest's (page lookups; read-ahead fills are not lookups), and the pages
                      read ahead per policy are reported (readahead_pages).
@@ -76,7 +78,7 @@ fn replay(requests: &[trace::Request], policy: &str, pages: usize, readahead: u3
     let policy = by_name(policy, pages).expect("policy names were checked");
     // The device: up to the last page the trace touches (read-ahead stops there).
     let device_pages = requests.iter().map(|r| r.first_page + r.pages).max().unwrap_or(0);
-    let mut path = ReadPath::new(policy, readahead_for(readahead, pages), device_pages);
+    let mut path = ReadPath::new(policy, Readahead::for_cache(readahead, pages), device_pages);
     for r in requests {
         for key in r.keys() {
             if r.write { path.write(key.block) } else { path.read(key.block) }

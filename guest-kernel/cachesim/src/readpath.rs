@@ -23,13 +23,6 @@
 use block::Readahead;
 use pagecache::{PageCache, PageKey, ReplacementPolicy};
 
-/// Read-ahead sizing as `CachedDisk::new`: at most `max_pages` per window, never more than half
-/// the cache, starting at 4 pages. None when that leaves nothing (read-ahead off).
-pub fn readahead_for(max_pages: u32, cache_pages: usize) -> Option<Readahead> {
-    let max = max_pages.min((cache_pages / 2) as u32);
-    (max > 0).then(|| Readahead::new(4.min(max), max))
-}
-
 /// Outcome of a replay.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ReadStats {
@@ -92,20 +85,13 @@ mod tests {
     use pagecache::{POLICY_NAMES, by_name};
 
     fn read_file_twice(policy: &str, cache: usize, file_pages: u64, ra: u32) -> ReadStats {
-        let mut r = ReadPath::new(by_name(policy, cache).unwrap(), readahead_for(ra, cache), file_pages);
+        let mut r = ReadPath::new(by_name(policy, cache).unwrap(), Readahead::for_cache(ra, cache), file_pages);
         for _ in 0..2 {
             for p in 0..file_pages {
                 r.read(p);
             }
         }
         r.stats()
-    }
-
-    #[test]
-    fn sizing_follows_the_guest() {
-        assert!(readahead_for(0, 256).is_none());
-        assert!(readahead_for(32, 1).is_none(), "half of a 1-page cache is 0");
-        assert_eq!(readahead_for(32, 16).map(|r| r.window()), Some(0));
     }
 
     #[test]
@@ -134,7 +120,7 @@ mod tests {
 
     #[test]
     fn readahead_stops_at_the_end_of_the_device() {
-        let mut r = ReadPath::new(by_name("lru", 64).unwrap(), readahead_for(32, 64), 10);
+        let mut r = ReadPath::new(by_name("lru", 64).unwrap(), Readahead::for_cache(32, 64), 10);
         for p in 0..10 {
             r.read(p);
         }

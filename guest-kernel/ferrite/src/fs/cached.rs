@@ -8,10 +8,11 @@
 //! 1. `read_block` reports the read to the per-device `block::Readahead`,
 //!    which may return a window of pages to read ahead, then looks the page
 //!    up in the page cache.
-//! 2. A miss allocates a buffer for the demanded page (and, when the window
-//!    follows on, for each uncached page of it) and submits one single-page
-//!    `block::Request` per page under a plug: the request queue merges
-//!    adjacent pages into one request, whose `BufRef`s are those buffers.
+//! 2. A miss allocates a buffer for the demanded page and for each page of
+//!    the window that is neither cached nor being read, and submits one
+//!    single-page `block::Request` per page under a plug: the request queue
+//!    merges adjacent pages into one request, whose `BufRef`s are those
+//!    buffers. A window after a hit is read the same way.
 //! 3. On unplug the queue dispatches (scheduler `none` or `deadline`); each
 //!    request becomes one virtio-blk request whose descriptors point at the
 //!    page buffers themselves. The device writes into the pages that enter
@@ -162,10 +163,7 @@ impl CachedDisk {
         let cache = PageCache::with_policy(policy, cache_pages.max(1))
             .ok_or_else(|| format!("cache={policy:?}: one of {:?}", pagecache::POLICY_NAMES))?;
         let pages = dev.limits.capacity_bytes() / PAGE_SIZE as u64;
-        // Never read ahead more than half the cache: the run must not evict
-        // itself (or the page that was asked for).
-        let max = readahead_max.min((cache_pages / 2) as u32);
-        let readahead = (max > 0).then(|| Readahead::new(4.min(max), max));
+        let readahead = Readahead::for_cache(readahead_max, cache_pages);
         // A merged request may hold as many pages as the device takes
         // descriptors (each page is `segments(PAGE_SIZE)` of them).
         let per_page = dev.limits.segments(PAGE_SIZE as u64).max(1);
