@@ -230,6 +230,36 @@ impl MapCache {
     }
 }
 
+/// One piece of a byte range cut at block boundaries: bytes `within ..
+/// within + len` of block `block` are bytes `at .. at + len` of the range.
+struct Piece {
+    block: u64,
+    within: usize,
+    at: usize,
+    len: usize,
+}
+
+impl Piece {
+    fn whole(&self, block_size: u64) -> bool {
+        self.len as u64 == block_size
+    }
+}
+
+/// The pieces of bytes `offset .. offset + len` in blocks of `bs` bytes, in
+/// order.
+fn pieces(offset: u64, len: usize, bs: u64) -> impl Iterator<Item = Piece> {
+    let mut at = 0;
+    core::iter::from_fn(move || {
+        (at < len).then(|| {
+            let pos = offset + at as u64;
+            let within = (pos % bs) as usize;
+            let piece = Piece { block: pos / bs, within, at, len: (bs as usize - within).min(len - at) };
+            at += piece.len;
+            piece
+        })
+    })
+}
+
 /// What `read_data` keeps from call to call, so that a file read (the hot
 /// path) allocates nothing: the block-map walk's buffers (their tags are
 /// cleared on every call: each read walks the map afresh) and one
@@ -350,28 +380,21 @@ impl<D: BlockDevice> Ext2<D> {
     }
 
     /// Reads `buf.len()` bytes at byte `offset` of the device.
-    fn read_bytes(&mut self, mut offset: u64, buf: &mut [u8]) -> R<(), D> {
+    fn read_bytes(&mut self, offset: u64, buf: &mut [u8]) -> R<(), D> {
         let dbs = self.scratch.len() as u64;
-        let mut done = 0;
-        while done < buf.len() {
-            let blk = offset / dbs;
-            let within = (offset % dbs) as usize;
-            if blk >= self.dev.block_count() {
+        for p in pieces(offset, buf.len(), dbs) {
+            if p.block >= self.dev.block_count() {
                 return Err(Error::BadDevice("read past the end of the device"));
             }
-            let n = (dbs as usize - within).min(buf.len() - done);
-            if within == 0 && n == dbs as usize {
-                self.dev
-                    .read_block(blk, &mut buf[done..done + n])
-                    .map_err(Error::Device)?;
+            let out = &mut buf[p.at..p.at + p.len];
+            if p.whole(dbs) {
+                self.dev.read_block(p.block, out).map_err(Error::Device)?;
             } else {
                 self.dev
-                    .read_block(blk, &mut self.scratch)
+                    .read_block(p.block, &mut self.scratch)
                     .map_err(Error::Device)?;
-                buf[done..done + n].copy_from_slice(&self.scratch[within..within + n]);
+                out.copy_from_slice(&self.scratch[p.within..p.within + p.len]);
             }
-            done += n;
-            offset += n as u64;
         }
         Ok(())
     }
@@ -527,21 +550,16 @@ impl<D: BlockDevice> Ext2<D> {
     /// blocks straight into `buf`, partial ones through `bufs.block`.
     fn read_blocks(&mut self, inode: &Inode, offset: u64, buf: &mut [u8], bufs: &mut ReadBufs) -> R<(), D> {
         let bs = self.block_size();
-        let mut done = 0;
-        while done < buf.len() {
-            let pos = offset + done as u64;
-            let lb = pos / bs;
-            let within = (pos % bs) as usize;
-            let n = (bs as usize - within).min(buf.len() - done);
-            match self.map_block(inode, lb, &mut bufs.meta)? {
-                Some(pb) if n == bs as usize => self.read_fs_block(pb, &mut buf[done..done + n])?,
+        for p in pieces(offset, buf.len(), bs) {
+            let out = &mut buf[p.at..p.at + p.len];
+            match self.map_block(inode, p.block, &mut bufs.meta)? {
+                Some(pb) if p.whole(bs) => self.read_fs_block(pb, out)?,
                 Some(pb) => {
                     self.read_fs_block(pb, &mut bufs.block)?;
-                    buf[done..done + n].copy_from_slice(&bufs.block[within..within + n]);
+                    out.copy_from_slice(&bufs.block[p.within..p.within + p.len]);
                 }
-                None => buf[done..done + n].fill(0),
+                None => out.fill(0),
             }
-            done += n;
         }
         Ok(())
     }
@@ -737,38 +755,28 @@ impl<D: BlockDeviceMut> Ext2<D> {
                 None => return Err(Error::WouldAllocate { inode: ino }),
             }
         }
-        let mut done = 0;
-        for pb in blocks {
-            let pos = offset + done as u64;
-            let within = pos % bs;
-            let n = ((bs - within) as usize).min(data.len() - done);
-            self.write_bytes(pb * bs + within, &data[done..done + n])?;
-            done += n;
+        for (pb, p) in blocks.into_iter().zip(pieces(offset, data.len(), bs)) {
+            self.write_bytes(pb * bs + p.within as u64, &data[p.at..p.at + p.len])?;
         }
         Ok(())
     }
 
     /// Writes `data` at byte `offset` of the device; device blocks it only
     /// partly covers are read, patched and written back.
-    fn write_bytes(&mut self, mut offset: u64, data: &[u8]) -> R<(), D> {
+    fn write_bytes(&mut self, offset: u64, data: &[u8]) -> R<(), D> {
         let dbs = self.scratch.len() as u64;
-        let mut done = 0;
-        while done < data.len() {
-            let blk = offset / dbs;
-            let within = (offset % dbs) as usize;
-            if blk >= self.dev.block_count() {
+        for p in pieces(offset, data.len(), dbs) {
+            if p.block >= self.dev.block_count() {
                 return Err(Error::BadDevice("write past the end of the device"));
             }
-            let n = (dbs as usize - within).min(data.len() - done);
-            if within == 0 && n == dbs as usize {
-                self.dev.write_block(blk, &data[done..done + n]).map_err(Error::Device)?;
+            let part = &data[p.at..p.at + p.len];
+            if p.whole(dbs) {
+                self.dev.write_block(p.block, part).map_err(Error::Device)?;
             } else {
-                self.dev.read_block(blk, &mut self.scratch).map_err(Error::Device)?;
-                self.scratch[within..within + n].copy_from_slice(&data[done..done + n]);
-                self.dev.write_block(blk, &self.scratch).map_err(Error::Device)?;
+                self.dev.read_block(p.block, &mut self.scratch).map_err(Error::Device)?;
+                self.scratch[p.within..p.within + p.len].copy_from_slice(part);
+                self.dev.write_block(p.block, &self.scratch).map_err(Error::Device)?;
             }
-            done += n;
-            offset += n as u64;
         }
         Ok(())
     }
