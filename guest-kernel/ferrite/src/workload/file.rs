@@ -106,22 +106,9 @@ pub fn seqread(p: &Params<'_>) -> Result<String, String> {
     let mut o = open(p)?;
     let mut buf = vec![0u8; CHUNK];
     let mut digest: Option<[u8; 32]> = None;
-    let (mut ops, mut bytes) = (0u64, 0u64);
     let start = platform::now_ns();
     for pass in 0..passes {
-        let mut hash = Sha256::new();
-        let mut off = 0;
-        while off < o.size {
-            let n = read_at(&mut o, off, &mut buf)?;
-            if n == 0 {
-                return Err(format!("{}: short read at {off} of {}", o.path, o.size));
-            }
-            hash.update(&buf[..n]);
-            off += n as u64;
-            ops += 1;
-            bytes += n as u64;
-        }
-        let d = hash.finish();
+        let d = hash_file(&mut o, &mut buf)?;
         match digest {
             None => digest = Some(d),
             Some(first) if first != d => return Err(format!("{}: pass {pass} read different bytes", o.path)),
@@ -129,10 +116,27 @@ pub fn seqread(p: &Params<'_>) -> Result<String, String> {
         }
     }
     let ns = platform::now_ns() - start;
+    // One read per CHUNK of the file, every pass.
+    let (ops, bytes) = (passes * o.size.div_ceil(CHUNK as u64), passes * o.size);
     let json = result("seqread", &o, ops, bytes, ns)
         .u64("passes", passes)
         .str("sha256", &to_hex(&digest.unwrap_or_default()));
     Ok(json.finish())
+}
+
+/// Reads the whole file in `buf`-sized reads; its SHA-256.
+fn hash_file(o: &mut Opened, buf: &mut [u8]) -> Result<[u8; 32], String> {
+    let mut hash = Sha256::new();
+    let mut off = 0;
+    while off < o.size {
+        let n = read_at(o, off, buf)?;
+        if n == 0 {
+            return Err(format!("{}: short read at {off} of {}", o.path, o.size));
+        }
+        hash.update(&buf[..n]);
+        off += n as u64;
+    }
+    Ok(hash.finish())
 }
 
 /// Byte `i` of the content `filewrite` writes (see the module comment).
@@ -148,9 +152,6 @@ pub fn filewrite(p: &Params<'_>) -> Result<String, String> {
     }
     let seed = p.u64("seed", 1)?;
     let mut o = open(p)?;
-    if o.fs.device().device().limits.read_only {
-        return Err(format!("{}: the disk is read-only", o.path));
-    }
     // A random order of the file's chunks (Fisher-Yates).
     let chunks = o.size.div_ceil(bs);
     let mut order: alloc::vec::Vec<u64> = (0..chunks).collect();
@@ -171,17 +172,7 @@ pub fn filewrite(p: &Params<'_>) -> Result<String, String> {
     o.fs.device_mut().sync().map_err(|e| format!("{}: sync: {e:?}", o.path))?;
     let ns = platform::now_ns() - start;
     // Read back through the cache (what a reader now sees).
-    let mut hash = Sha256::new();
-    let mut off = 0;
-    let mut back = vec![0u8; CHUNK];
-    while off < o.size {
-        let n = read_at(&mut o, off, &mut back)?;
-        if n == 0 {
-            return Err(format!("{}: short read at {off} of {}", o.path, o.size));
-        }
-        hash.update(&back[..n]);
-        off += n as u64;
-    }
+    let digest = hash_file(&mut o, &mut vec![0u8; CHUNK])?;
     let d = o.fs.device().disk_stats();
     let json = result("filewrite", &o, chunks, o.size, ns)
         .u64("bs", bs)
@@ -191,7 +182,7 @@ pub fn filewrite(p: &Params<'_>) -> Result<String, String> {
         .u64("writeback_rounds", d.writeback_rounds)
         .u64("throttled_rounds", d.throttled_rounds)
         .u64("evicted_dirty_pages", d.evicted_dirty_pages)
-        .str("sha256", &to_hex(&hash.finish()));
+        .str("sha256", &to_hex(&digest));
     Ok(json.finish())
 }
 
