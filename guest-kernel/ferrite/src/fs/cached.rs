@@ -52,7 +52,7 @@ use pagecache::{PageCache, PageCacheStats, PageKey};
 use virtio_core::blk::{Op, SECTOR_SIZE};
 
 use crate::platform;
-use crate::virtio::blk::{self, BlkDevice, BlkError, Completion};
+use crate::virtio::blk::{self, BlkDevice, BlkError, BlkStats, Completion};
 use crate::virtio::dma::DmaBuf;
 use crate::virtio::{Claimed, DEVICE_TIMEOUT_NS, Spin};
 
@@ -90,22 +90,14 @@ impl From<BlkError> for DiskError {
     }
 }
 
-/// Device-side counters (the cache's own are in [`PageCacheStats`], the
-/// block layer's in [`QueueStats`]).
+/// This disk's own counters (the cache's are in [`PageCacheStats`], the block
+/// layer's in [`QueueStats`], the device's in [`CachedDisk::device_stats`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DiskStats {
-    /// Requests sent to the device.
-    pub device_reads: u64,
-    /// Bytes those requests read.
-    pub device_bytes: u64,
     /// Pages read ahead of demand (beyond the page asked for).
     pub readahead_pages: u64,
     /// Most requests the device held at once.
     pub max_in_flight: u64,
-    /// Write requests sent to the device.
-    pub device_writes: u64,
-    /// Bytes those requests wrote.
-    pub device_write_bytes: u64,
     /// Write-back rounds (`write_back` calls that found dirty pages).
     pub writeback_rounds: u64,
     /// Of those, rounds forced by the dirty limit.
@@ -142,13 +134,15 @@ pub struct CachedDisk {
     /// Dirty pages the policy evicted, to be written before anything else.
     evicted_dirty: Vec<(u64, DmaBuf)>,
     /// Pages being written (queued or at the device).
-    writing: BTreeSet<u64>,
+    writing: usize,
     /// The first write that failed since the last `write_back` returned.
     write_error: Option<BlkError>,
     /// Dirty pages allowed before `write_block` writes them back.
     dirty_limit: usize,
     completions: Vec<Completion>,
     stats: DiskStats,
+    /// The driver's counters when this disk was opened.
+    device_base: BlkStats,
 }
 
 impl CachedDisk {
@@ -173,6 +167,7 @@ impl CachedDisk {
             max_sectors: defaults.max_sectors.min((max_segments as u64 * SECTORS_PER_PAGE) as u32),
             max_segments: defaults.max_segments.min(max_segments),
         };
+        let device_base = dev.stats;
         Ok(Self {
             dev,
             queue: RequestQueue::new(limits, scheduler),
@@ -185,11 +180,12 @@ impl CachedDisk {
             stalled: None,
             failed: BTreeMap::new(),
             evicted_dirty: Vec::new(),
-            writing: BTreeSet::new(),
+            writing: 0,
             write_error: None,
             dirty_limit: (cache_pages / 2).max(1),
             completions: Vec::new(),
             stats: DiskStats::default(),
+            device_base,
         })
     }
 
@@ -208,6 +204,10 @@ impl CachedDisk {
     /// The virtio-blk device underneath.
     pub fn device(&self) -> &BlkDevice {
         &self.dev
+    }
+    /// The driver's counters since this disk was opened.
+    pub fn device_stats(&self) -> BlkStats {
+        self.dev.stats.since(&self.device_base)
     }
     pub fn queue_stats(&self) -> QueueStats {
         self.queue.stats()
@@ -276,16 +276,8 @@ impl CachedDisk {
                     None => break,
                 },
             };
-            let (op, len) = (req.op, u64::from(req.len));
             match self.dev.submit(req) {
                 Ok(()) => {
-                    if op == Op::Write {
-                        self.stats.device_writes += 1;
-                        self.stats.device_write_bytes += len;
-                    } else {
-                        self.stats.device_reads += 1;
-                        self.stats.device_bytes += len;
-                    }
                     self.stats.max_in_flight = self.stats.max_in_flight.max(self.dev.in_flight() as u64);
                 }
                 Err((BlkError::Busy, back)) => {
@@ -325,7 +317,7 @@ impl CachedDisk {
             let key = PageKey::new(0, page);
             match (op, &result) {
                 (Op::Write, _) => {
-                    self.writing.remove(&page);
+                    self.writing -= 1;
                     match self.cache.peek_mut(key) {
                         Some(frame @ None) => *frame = Some(buf),
                         _ => drop(buf),
@@ -406,7 +398,7 @@ impl CachedDisk {
         let now = platform::now_ns();
         self.queue.plug();
         for (page, buf) in pages {
-            self.writing.insert(page);
+            self.writing += 1;
             self.submit_page(block::Op::Write, page, buf, now);
         }
         self.queue.unplug();
@@ -417,9 +409,9 @@ impl CachedDisk {
     /// the last call, if any.
     fn wait_writes(&mut self) -> Result<(), DiskError> {
         let spin = Spin::new(DEVICE_TIMEOUT_NS);
-        while !self.writing.is_empty() {
+        while self.writing > 0 {
             self.collect()?;
-            if !self.writing.is_empty() && !self.dev.idle(&spin) {
+            if self.writing > 0 && !self.dev.idle(&spin) {
                 return Err(DiskError::Device(BlkError::Timeout));
             }
         }

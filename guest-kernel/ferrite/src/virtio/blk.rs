@@ -144,8 +144,26 @@ pub struct BlkStats {
     pub submitted: u64,
     pub completed: u64,
     pub errors: u64,
+    /// Reads and writes that completed without error, and their bytes.
+    pub reads: u64,
+    pub writes: u64,
     pub bytes_read: u64,
     pub bytes_written: u64,
+}
+
+impl BlkStats {
+    /// What happened since `earlier` (a copy taken then).
+    pub fn since(&self, earlier: &BlkStats) -> BlkStats {
+        BlkStats {
+            submitted: self.submitted - earlier.submitted,
+            completed: self.completed - earlier.completed,
+            errors: self.errors - earlier.errors,
+            reads: self.reads - earlier.reads,
+            writes: self.writes - earlier.writes,
+            bytes_read: self.bytes_read - earlier.bytes_read,
+            bytes_written: self.bytes_written - earlier.bytes_written,
+        }
+    }
 }
 
 pub struct BlkDevice {
@@ -409,8 +427,14 @@ impl BlkDevice {
         let result = match status {
             Status::Ok => {
                 match slot.op {
-                    Op::Read => self.stats.bytes_read += u64::from(slot.len),
-                    Op::Write => self.stats.bytes_written += u64::from(slot.len),
+                    Op::Read => {
+                        self.stats.reads += 1;
+                        self.stats.bytes_read += u64::from(slot.len);
+                    }
+                    Op::Write => {
+                        self.stats.writes += 1;
+                        self.stats.bytes_written += u64::from(slot.len);
+                    }
                     _ => {}
                 }
                 Ok(())

@@ -79,6 +79,7 @@ fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> super::json:
     let c = disk.cache_stats();
     let d = disk.disk_stats();
     let q = disk.queue_stats();
+    let dev = disk.device_stats();
     header(name, ops, ns)
         .str("file", &o.path)
         .u64("file_size", o.size)
@@ -90,8 +91,8 @@ fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> super::json:
         .u64("hits", c.hits)
         .u64("misses", c.misses)
         .u64("evictions", c.evictions)
-        .u64("device_reads", d.device_reads)
-        .u64("device_bytes", d.device_bytes)
+        .u64("device_reads", dev.reads)
+        .u64("device_bytes", dev.bytes_read)
         .u64("readahead_pages", d.readahead_pages)
         .str("scheduler", disk.scheduler())
         .u64("page_requests", q.queued)
@@ -174,11 +175,12 @@ pub fn filewrite(p: &Params<'_>) -> Result<String, String> {
     // Read back through the cache (what a reader now sees).
     let digest = hash_file(&mut o, &mut vec![0u8; CHUNK])?;
     let d = o.fs.device().disk_stats();
+    let dev = o.fs.device().device_stats();
     let json = result("filewrite", &o, chunks, o.size, ns)
         .u64("bs", bs)
         .u64("seed", seed)
-        .u64("device_writes", d.device_writes)
-        .u64("device_write_bytes", d.device_write_bytes)
+        .u64("device_writes", dev.writes)
+        .u64("device_write_bytes", dev.bytes_written)
         .u64("writeback_rounds", d.writeback_rounds)
         .u64("throttled_rounds", d.throttled_rounds)
         .u64("evicted_dirty_pages", d.evicted_dirty_pages)
