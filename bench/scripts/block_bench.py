@@ -41,8 +41,7 @@ def panvm(args, disk, params):
 
 def qemu(args, params):
     cmd = vmms.qemu(args.kernel, f"workload=diskbench delay_ms=1000 {params}",
-                    extra=["-drive", f"id=d0,file={args.image},format=raw,if=none,readonly=on",
-                           "-device", "virtio-blk-device,drive=d0"])
+                    extra=vmms.qemu_disk(args.image))
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != vmms.QEMU_SUCCESS:
         sys.exit(f"block_bench: QEMU exited {p.returncode}\n{p.stdout[-1500:]}{p.stderr[-1500:]}")
@@ -56,11 +55,7 @@ def main():
     ap.add_argument("--image", required=True, help="raw disk image (read only by the benchmark)")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    # Both VMMs read through the host page cache: load the image into it first, so no run (the
-    # first one in particular) measures the host's disk instead of the VMM.
-    with open(args.image, "rb") as f:
-        while f.read(1 << 20):
-            pass
+    vmms.warm_host_cache(args.image)
     out = {"runs": args.runs, "cases": {}}
     for name, params in CASES.items():
         samples = {"panvm": [], "qemu": [], "panvm-null": []}

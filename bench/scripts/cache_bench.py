@@ -111,8 +111,7 @@ def panvm(args, image, workload, params):
 
 
 def qemu(args, image, workload, params):
-    cmd = vmms.qemu(args.kernel, "ctl=serial", extra=["-drive", f"id=d0,file={image},format=raw,if=none,readonly=on",
-                                                      "-device", "virtio-blk-device,drive=d0"])
+    cmd = vmms.qemu(args.kernel, "ctl=serial", extra=vmms.qemu_disk(image))
     return session(cmd, vmms.QEMU_SUCCESS, workload, params, 1 + args.warmup, "QEMU")
 
 
@@ -146,11 +145,7 @@ def main():
     os.makedirs(workdir, exist_ok=True)
     try:
         image, sha256 = make_image(workdir, args.file_mib, args.seed)
-        # Both VMMs read through the host page cache: load the image into it first, so no run
-        # measures the host's disk instead of the VMM.
-        with open(image, "rb") as f:
-            while f.read(1 << 20):
-                pass
+        vmms.warm_host_cache(image)
         out = run_all(args, image, sha256, workloads, policies)
     finally:
         if not args.workdir:

@@ -15,6 +15,20 @@ def qemu(kernel, cmdline="", mem="512M", extra=()):
     return cmd + (["-append", cmdline] if cmdline else [])
 
 
+def qemu_disk(image, read_only=True):
+    """QEMU's arguments for `image` as the first virtio-blk disk."""
+    ro = ",readonly=on" if read_only else ""
+    return ["-drive", f"id=d0,file={image},format=raw,if=none{ro}", "-device", "virtio-blk-device,drive=d0"]
+
+
+def warm_host_cache(image):
+    """Reads `image` once: both VMMs read disks through the host page cache, so no run (the
+    first one in particular) then measures the host's disk instead of the VMM."""
+    with open(image, "rb") as f:
+        while f.read(1 << 20):
+            pass
+
+
 def panvm(launcher, kernel, cmdline="", mem="512M", extra=()):
     """panvm through its launcher (scripts/panvm), as a user runs it."""
     cmd = [launcher, "run", "--kernel", kernel, "--mem", mem, *extra]
