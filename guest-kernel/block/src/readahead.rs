@@ -54,8 +54,6 @@ pub struct Readahead {
     max_pages: u32,
     streams: alloc::vec::Vec<Stream>,
     clock: u64,
-    /// The stream the last read belonged to.
-    current: usize,
 }
 
 impl Readahead {
@@ -68,7 +66,6 @@ impl Readahead {
             max_pages,
             streams: alloc::vec::Vec::with_capacity(STREAMS),
             clock: 0,
-            current: 0,
         }
     }
 
@@ -79,11 +76,6 @@ impl Readahead {
     pub fn for_cache(max_pages: u32, cache_pages: usize) -> Option<Self> {
         let max = max_pages.min(u32::try_from(cache_pages / 2).unwrap_or(u32::MAX));
         (max > 0).then(|| Readahead::new(4.min(max), max))
-    }
-
-    /// The window size of the stream read last (0 after a random read).
-    pub fn window(&self) -> u32 {
-        self.streams.get(self.current).map_or(0, |s| s.window)
     }
 
     /// Reports a read of `count` pages at page `index` that the cache
@@ -114,12 +106,10 @@ impl Readahead {
             (None, Some(i)) => {
                 // The block a stream just read, again: nothing changes.
                 self.streams[i].used = self.clock;
-                self.current = i;
                 return None;
             }
             (None, None) => (self.new_stream(), index == 0),
         };
-        self.current = i;
         let (initial_pages, max_pages) = (self.initial_pages, self.max_pages);
         let s = &mut self.streams[i];
         s.used = self.clock;
