@@ -470,7 +470,7 @@ impl Drop for CachedDisk {
     /// Syncs (nothing written is lost), then lets read-ahead still in
     /// flight finish, so the device goes back to the registry idle.
     fn drop(&mut self) {
-        if self.cache.dirty_count() > 0
+        if (self.cache.dirty_count() > 0 || !self.evicted_dirty.is_empty())
             && let Err(e) = self.sync()
         {
             crate::println!("page cache: write-back on close failed: {e:?}");
@@ -505,7 +505,14 @@ impl ext2::BlockDevice for CachedDisk {
             self.wait_for(block_no)?;
         }
         match self.cache.get(key) {
-            Some(Some(page)) => buf.copy_from_slice(page.as_slice()),
+            Some(Some(page)) => {
+                buf.copy_from_slice(page.as_slice());
+                // The window is read ahead in the background; its pages enter
+                // the cache as later calls collect their completions.
+                if window.is_some() {
+                    self.start_reads(None, window)?;
+                }
+            }
             Some(None) => lent_page(),
             None => {
                 // The demanded page and the window, in one plug: a window
@@ -524,13 +531,9 @@ impl ext2::BlockDevice for CachedDisk {
                         buf.copy_from_slice(single.as_slice());
                     }
                 }
-                return self.reap();
             }
         }
-        if window.is_some() {
-            self.start_reads(None, window)?;
-        }
-        self.reap()
+        Ok(())
     }
 }
 
