@@ -4,6 +4,7 @@ package dev.panvm.virtio;
 public enum DeviceType {
     NETWORK_CARD(1, "virtio-net"),
     BLOCK_DEVICE(2, "virtio-blk"),
+    CONSOLE(3, "virtio-console"),
     ENTROPY_SOURCE(4, "virtio-rng");
 
     private final int id;

@@ -9,6 +9,7 @@ import dev.panvm.virtio.queue.VirtqueueError.QueueError;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -35,9 +36,19 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
         }
     }
 
-    /** Handles one checked chain and returns how many bytes it wrote into the chain's buffers. */
+    /**
+     * Handles one checked chain and returns how many bytes it wrote into the chain's buffers, or
+     * {@link #PUT_BACK} when it has nothing for the chain yet.
+     */
     @FunctionalInterface
     protected interface ChainHandler {
+        /**
+         * The chain cannot be used now (a receive buffer and no input waiting): {@link #drain}
+         * leaves it in the available ring, first in line, and stops; the device drains again when
+         * it has something for it.
+         */
+        long PUT_BACK = -1;
+
         long handle(DescriptorChain chain, Activation activation);
     }
 
@@ -155,7 +166,9 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
      * The usual way through a queue: take every available chain, handle it, return it to the
      * used ring; bad chains go back unused (length 0), a broken queue fails the device. With
      * notifications suppressed while busy and re-checked before returning (2.7.10), and one
-     * used buffer notification for the whole batch if the driver wants it.
+     * used buffer notification for the whole batch if the driver wants it. A handler's
+     * {@link ChainHandler#PUT_BACK} ends the pass early, before the notification re-check: the
+     * device is not waiting for buffers then, it has nothing to put into them.
      */
     protected final void drain(int queueIndex, Activation a, ChainHandler handler) {
         Virtqueue q = a.queues().get(queueIndex);
@@ -173,7 +186,12 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
                             break chains;
                         }
                         case DescriptorChain chain -> {
-                            q.addUsed(chain.headIndex(), handler.handle(chain, a));
+                            long written = handler.handle(chain, a);
+                            if (written == ChainHandler.PUT_BACK) {
+                                q.undoPop();
+                                return;
+                            }
+                            q.addUsed(chain.headIndex(), written);
                             used++;
                         }
                         case ChainError e -> {
@@ -193,6 +211,11 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
                 a.signals().usedBuffers(queueIndex);
             }
         }
+    }
+
+    /** Logs (rate-limited) a driver write into the configuration space that the device ignores. */
+    protected final void ignoredConfigWrite(long offset, MemorySegment data) {
+        guestErrors.report("config-write", String.format("write of %d bytes at config offset %#x", data.byteSize(), offset));
     }
 
     /** Logs a bad chain (rate-limited); the caller returns it unused. */

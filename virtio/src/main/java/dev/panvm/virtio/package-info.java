@@ -6,8 +6,9 @@
  * <ul>
  *   <li>{@code queue}: split virtqueues (2.7) and descriptor-chain checking;</li>
  *   <li>{@code mmio}: the virtio-mmio transport, version 2 (4.2);</li>
- *   <li>{@code blk}, {@code net}, {@code rng}: the block (5.2), network (5.1) and entropy (5.4)
- *       devices, each with its request parsing, backends and metrics in separate classes.</li>
+ *   <li>{@code blk}, {@code net}, {@code console}, {@code rng}: the block (5.2), network (5.1),
+ *       console (5.3) and entropy (5.4) devices, each with its request parsing, backends and
+ *       metrics in separate classes.</li>
  * </ul>
  *
  * <p>The guest is untrusted: nothing it writes makes an entry point throw, loop without end or

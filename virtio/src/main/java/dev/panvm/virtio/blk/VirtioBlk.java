@@ -122,7 +122,7 @@ public final class VirtioBlk extends VirtioDeviceBase {
     @Override
     public void writeConfig(long offset, MemorySegment data) {
         // No writable field without VIRTIO_BLK_F_CONFIG_WCE.
-        guestErrors.report("config-write", String.format("write of %d bytes at config offset %#x", data.byteSize(), offset));
+        ignoredConfigWrite(offset, data);
     }
 
     @Override

@@ -107,7 +107,7 @@ public final class VirtioNet extends VirtioDeviceBase {
     @Override
     public void writeConfig(long offset, MemorySegment data) {
         // The MAC is writable only through the legacy interface (5.1.4.2); nothing else is.
-        guestErrors.report("config-write", String.format("write of %d bytes at config offset %#x", data.byteSize(), offset));
+        ignoredConfigWrite(offset, data);
     }
 
     public NetMetrics metrics() {

@@ -9,9 +9,11 @@ import dev.panvm.virtio.blk.BlockBackend;
 import dev.panvm.virtio.blk.FileBackend;
 import dev.panvm.virtio.blk.NullBackend;
 import dev.panvm.virtio.blk.VirtioBlk;
+import dev.panvm.virtio.console.VirtioConsole;
 import dev.panvm.virtio.mmio.MmioTransport;
 import dev.panvm.virtio.mock.GuestAllocator;
 import dev.panvm.virtio.mock.HostileGuest;
+import dev.panvm.virtio.mock.InMemoryConsolePort;
 import dev.panvm.virtio.mock.MockMmioDriver;
 import dev.panvm.virtio.mock.MockSplitQueue;
 import dev.panvm.virtio.mock.MockSplitQueue.UsedElement;
@@ -49,7 +51,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * headers, random directions, stray addresses, indirect tables, and scribbling over its rings
  * between notifications, never makes a device or the transport throw, never makes them touch
  * memory outside guest RAM, and gets every chain back with a length no larger than its
- * device-writable part (and, for virtio-blk, a valid status) unless the device asked for a reset.
+ * device-writable part (and, for virtio-blk, a valid status) unless the device asked for a reset;
+ * only receive queues may keep chains, those they have no input for yet.
  */
 class HostileDeviceTest {
     private static final long RAM = 1 << 20;
@@ -91,13 +94,13 @@ class HostileDeviceTest {
 
     @Test
     void blockDeviceOnAFile() {
-        run(101, g -> new VirtioBlk(file, QUEUE), (g, q) -> g.blockHeader(64));
+        run(101, g -> new VirtioBlk(file, QUEUE), (g, q, qi) -> g.chain(q, 5, g.blockHeader(64)));
     }
 
     @Test
     void blockDeviceOnTheNullBackend() {
         run(102, g -> new VirtioBlk(new NullBackend(1 << 20, g.random().nextBoolean()), QUEUE),
-                (g, q) -> g.blockHeader(2048));
+                (g, q, qi) -> g.chain(q, 5, g.blockHeader(2048)));
     }
 
     @Test
@@ -105,7 +108,7 @@ class HostileDeviceTest {
         Path p = dir.resolve("ro.img");
         Files.write(p, new byte[16 * 512]);
         try (BlockBackend ro = FileBackend.open(p, true)) {
-            run(103, g -> new VirtioBlk(ro, QUEUE), (g, q) -> g.blockHeader(16));
+            run(103, g -> new VirtioBlk(ro, QUEUE), (g, q, qi) -> g.chain(q, 5, g.blockHeader(16)));
             assertTrue(java.util.Arrays.equals(new byte[16 * 512], Files.readAllBytes(p)), "a read-only image changed");
         }
     }
@@ -113,7 +116,7 @@ class HostileDeviceTest {
     @Test
     void blockDeviceWithDiscardAndWriteZeroesSegments() {
         run(104, g -> new VirtioBlk(new NullBackend(1 << 20), QUEUE),
-                (g, q) -> g.withSegments(g.blockHeader(2048), 2048));
+                (g, q, qi) -> g.chain(q, 5, g.withSegments(g.blockHeader(2048), 2048)));
     }
 
     @Test
@@ -124,12 +127,15 @@ class HostileDeviceTest {
                 backend.inject(new byte[g.chance(0.8) ? g.between(1, 1600) : g.between(0, 70000)]);
             }
             return new VirtioNet(backend, g.chance(0.5) ? MacAddress.parse("52:54:00:00:00:01") : null, QUEUE);
-        }, (g, q) -> {
+        }, (g, q, qi) -> {
+            if (qi == VirtioNet.RECEIVE_QUEUE) {
+                return g.writableChain(q, 5);
+            }
             byte[] h = new byte[VirtioNetHeader.SIZE + g.between(0, 100)];
             if (g.chance(0.2)) {
                 g.randomBytes(MemorySegment.ofArray(h));
             }
-            return h;
+            return g.chain(q, 5, h);
         });
     }
 
@@ -146,20 +152,32 @@ class HostileDeviceTest {
             public void close() {
             }
         };
-        run(106, g -> new VirtioRng(zeros, QUEUE), (g, q) -> null);
+        run(106, g -> new VirtioRng(zeros, QUEUE), (g, q, qi) -> g.writableChain(q, 5));
     }
 
-    private interface HeaderSource {
-        byte[] header(HostileGuest g, int queueIndex);
+    @Test
+    void consoleDevice() {
+        run(107, g -> {
+            InMemoryConsolePort port = new InMemoryConsolePort();
+            byte[] input = new byte[g.chance(0.8) ? g.between(0, 2000) : g.between(0, 70000)];
+            g.randomBytes(MemorySegment.ofArray(input));
+            port.append(input);
+            return new VirtioConsole(port, QUEUE);
+        }, (g, q, qi) -> qi == VirtioConsole.RECEIVEQ ? g.writableChain(q, 5) : g.readableChain(q, 5));
     }
 
-    private static void run(long seed, Function<HostileGuest, VirtioDeviceBase> device, HeaderSource headers) {
-        int tries = SeededTries.run(seed, 1000, Duration.ofSeconds(3), r -> oneGuest(r, device, headers));
+    /** The chains a hostile driver posts on each queue of the device under test. */
+    private interface ChainSource {
+        List<BufferElement> chain(HostileGuest g, MockSplitQueue q, int queueIndex);
+    }
+
+    private static void run(long seed, Function<HostileGuest, VirtioDeviceBase> device, ChainSource chains) {
+        int tries = SeededTries.run(seed, 1000, Duration.ofSeconds(3), r -> oneGuest(r, device, chains));
         assertTrue(tries >= 50, "only " + tries + " tries in the time budget");
     }
 
     private static void oneGuest(SplittableRandom random, Function<HostileGuest, VirtioDeviceBase> deviceFactory,
-                                 HeaderSource headers) {
+                                 ChainSource chains) {
         try (SimpleGuestMemory memory = SimpleGuestMemory.ofSize(RAM)) {
             HostileGuest g = new HostileGuest(random, RAM);
             VirtioDeviceBase device = deviceFactory.apply(g);
@@ -178,9 +196,7 @@ class HostileDeviceTest {
                 for (int qi = 0; qi < queues.size(); qi++) {
                     MockSplitQueue q = queues.get(qi);
                     for (int n = g.between(0, 4); n > 0; n--) {
-                        boolean deviceWritable = device instanceof VirtioRng
-                                || (device instanceof VirtioNet && qi == VirtioNet.RECEIVE_QUEUE);
-                        List<BufferElement> chain = deviceWritable ? g.writableChain(q, 5) : g.chain(q, 5, headers.header(g, qi));
+                        List<BufferElement> chain = chains.chain(g, q, qi);
                         int head;
                         if (indirect && g.chance(0.2)) {
                             head = q.addIndirectChain(chain);
@@ -198,6 +214,8 @@ class HostileDeviceTest {
                     driver.kick(qi);
                     if (device instanceof VirtioNet net && g.chance(0.5)) {
                         net.receiveFromBackend();
+                    } else if (device instanceof VirtioConsole console && g.chance(0.5)) {
+                        console.receiveFromPort();
                     }
                     check(q, posted.get(qi), memory, device instanceof VirtioBlk);
                 }
@@ -211,13 +229,19 @@ class HostileDeviceTest {
             assertEquals(0, transport.internalErrors(), "an exception reached a transport entry point");
             if (!scribbled && (driver.status() & DeviceStatus.DRIVER_OK) != 0) {
                 assertEquals(0, driver.status() & DeviceStatus.DEVICE_NEEDS_RESET, "well-built rings need no reset");
-                if (!(device instanceof VirtioNet)) {
-                    for (int qi = 0; qi < queues.size(); qi++) {
+                for (int qi = 0; qi < queues.size(); qi++) {
+                    if (!keepsBuffersUntilInput(device, qi)) {
                         assertTrue(posted.get(qi).isEmpty(), "chains never returned: " + posted.get(qi).keySet());
                     }
                 }
             }
         }
+    }
+
+    /** A receive queue holds on to the buffers it has no input for. */
+    private static boolean keepsBuffersUntilInput(VirtioDeviceBase device, int queueIndex) {
+        return (device instanceof VirtioNet && queueIndex == VirtioNet.RECEIVE_QUEUE)
+                || (device instanceof VirtioConsole && queueIndex == VirtioConsole.RECEIVEQ);
     }
 
     /** Whether the queue will accept the chain (all buffers in RAM, readable before writable). */

@@ -4,10 +4,12 @@ import dev.panvm.virtio.SimpleGuestMemory;
 import dev.panvm.virtio.VirtioDeviceBase;
 import dev.panvm.virtio.blk.NullBackend;
 import dev.panvm.virtio.blk.VirtioBlk;
+import dev.panvm.virtio.console.VirtioConsole;
 import dev.panvm.virtio.mmio.MmioRegister;
 import dev.panvm.virtio.mmio.MmioTransport;
 import dev.panvm.virtio.mock.GuestAllocator;
 import dev.panvm.virtio.mock.HostileGuest;
+import dev.panvm.virtio.mock.InMemoryConsolePort;
 import dev.panvm.virtio.mock.MockMmioDriver;
 import dev.panvm.virtio.mock.RecordingInterrupts;
 import dev.panvm.virtio.mock.SeededTries;
@@ -57,9 +59,10 @@ class HostileTransportTest {
                 public void close() {
                 }
             };
-            VirtioDeviceBase device = switch (g.between(0, 3)) {
+            VirtioDeviceBase device = switch (g.between(0, 4)) {
                 case 0 -> new VirtioBlk(new NullBackend(1 << 20), 16);
                 case 1 -> new VirtioNet(InMemoryNetBackend.loopback(), null, 16);
+                case 2 -> new VirtioConsole(consoleWithInput(g), 16);
                 default -> new VirtioRng(source, 16);
             };
             MmioTransport transport = new MmioTransport(device, memory, new RecordingInterrupts());
@@ -84,6 +87,8 @@ class HostileTransportTest {
                 }
                 if (g.chance(0.1) && device instanceof VirtioNet net) {
                     net.receiveFromBackend();
+                } else if (g.chance(0.1) && device instanceof VirtioConsole console) {
+                    console.receiveFromPort();
                 }
             }
             assertEquals(MmioRegister.MAGIC, driver.read(MAGIC_VALUE));
@@ -92,5 +97,11 @@ class HostileTransportTest {
             assertEquals(0, device.internalErrors());
             assertEquals(0, transport.internalErrors());
         }
+    }
+
+    private static InMemoryConsolePort consoleWithInput(HostileGuest g) {
+        InMemoryConsolePort port = new InMemoryConsolePort();
+        port.append(new byte[g.between(0, 4096)]);
+        return port;
     }
 }

@@ -138,15 +138,24 @@ public final class HostileGuest {
         return out;
     }
 
-    /** A chain for a queue of device-writable buffers (net receive, rng): mostly right, sometimes not. */
+    /** A chain for a queue of device-writable buffers (net receive, console receiveq, rng): mostly right, sometimes not. */
     public List<BufferElement> writableChain(MockSplitQueue q, int maxElements) {
+        return oneWayChain(q, maxElements, true);
+    }
+
+    /** A chain for a queue of device-readable buffers (console transmitq): mostly right, sometimes not. */
+    public List<BufferElement> readableChain(MockSplitQueue q, int maxElements) {
+        return oneWayChain(q, maxElements, false);
+    }
+
+    private List<BufferElement> oneWayChain(MockSplitQueue q, int maxElements, boolean writable) {
         List<BufferElement> out = new ArrayList<>();
         for (int n = between(1, maxElements + 1); n > 0; n--) {
             if (chance(0.03)) {
                 out.add(new BufferElement(address(), length(), r.nextBoolean()));
             } else {
                 long len = chance(0.5) ? r.nextLong(2100) : new long[] {1, 12, 13, 64, 1526, 2048}[r.nextInt(6)];
-                out.add(q.buffer(len, chance(0.95)));
+                out.add(q.buffer(len, chance(0.95) == writable));
             }
         }
         return out;
