@@ -1,8 +1,39 @@
-/* malloc/free churn, the same as ferrite's workload=kmalloc (workload/kmalloc.rs): `slots` live
+/* `run kmalloc`: malloc/free churn, the same as ferrite's workload/kmalloc.rs: `slots` live
  * objects; each op frees a random slot's object and allocates a new one there, of a size drawn
  * log-uniformly from 8..4096 (a power-of-two class, then uniform within it), and touches it.
- * The slots are filled once before timing. glibc's allocator against ferrite's slab caches. */
+ * glibc's allocator against ferrite's slab caches.
+ *
+ * As in ferrite, `threads` threads churn at once, thread t with its own slots and generator
+ * (seed + t): each fills its slots (not timed) and waits at a gate; the clock runs from opening
+ * the gate until the last thread has done its `ops` ops; the threads free their objects after
+ * that. Thread 0 is the calling thread, so threads=1 is exactly the loop the single-threaded
+ * peer timed (and glibc's main arena: in a new thread the same loop was ~10 % slower here). ns_per_op = wall time / ops, where ops is per thread (ferrite's definition: it stays flat
+ * while the allocator scales and grows with contention). The threads are not pinned (ferrite
+ * places thread t on CPU t % cpus).
+ *
+ * Parameters (ferrite's): ops (1000000, per thread), slots (1024), seed (0x5eed), threads (1).
+ * Fields: threads, slots, sizes, allocator. */
 #include "common.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct churner {
+    struct shared *shared;
+    pthread_t thread;
+    uint64_t seed;
+    int failed; /* malloc returned NULL */
+};
+
+/* The gate and the two counts, as ferrite's Completion/Gate pair. */
+struct shared {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    size_t ready, done;
+    int open, abandon;
+    uint64_t ops;
+    size_t slots;
+};
 
 static size_t draw_size(uint64_t *rng)
 {
@@ -12,31 +43,144 @@ static size_t draw_size(uint64_t *rng)
     return class == 0 ? 8 : lo + (size_t)((r >> 32) % (hi - lo + 1));
 }
 
-static void step(void **live, size_t slots, uint64_t *rng)
+static int step(void **live, size_t slots, uint64_t *rng)
 {
     size_t slot = (size_t)(rng_next(rng) % slots);
     free(live[slot]);
     live[slot] = malloc(draw_size(rng));
-    if (!live[slot]) die("malloc");
+    if (!live[slot])
+        return -1;
     *(volatile char *)live[slot] = 1;
+    return 0;
 }
 
-int main(int argc, char **argv)
+static void count(struct shared *s, size_t *counter)
 {
-    long ops = arg_long(argc, argv, "--ops", 1000000);
-    size_t slots = (size_t)arg_long(argc, argv, "--slots", 1024);
-    uint64_t rng = (uint64_t)arg_long(argc, argv, "--seed", 0x5eed) | 1;
-    void **live = calloc(slots, sizeof *live);
-    if (!live) die("calloc");
-    for (size_t i = 0; i < slots; i++)
-        step(live, slots, &rng);
+    pthread_mutex_lock(&s->lock);
+    (*counter)++;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Thread t's part: fill, wait at the gate, churn, count done, free. */
+static void churn_part(struct churner *c, void **live, uint64_t *rng)
+{
+    struct shared *s = c->shared;
+    pthread_mutex_lock(&s->lock);
+    while (!s->open)
+        pthread_cond_wait(&s->cond, &s->lock);
+    int abandon = s->abandon;
+    pthread_mutex_unlock(&s->lock);
+
+    for (uint64_t i = 0; i < s->ops && !c->failed && !abandon; i++)
+        c->failed = step(live, s->slots, rng) != 0;
+    count(s, &s->done);
+}
+
+static void **fill(struct churner *c, uint64_t *rng)
+{
+    struct shared *s = c->shared;
+    void **live = calloc(s->slots, sizeof *live);
+    if (!live)
+        c->failed = 1;
+    for (size_t i = 0; i < s->slots && !c->failed; i++)
+        c->failed = step(live, s->slots, rng) != 0;
+    return live;
+}
+
+static void drop(struct churner *c, void **live)
+{
+    if (live)
+        for (size_t i = 0; i < c->shared->slots; i++)
+            free(live[i]);
+    free(live);
+}
+
+static void *churn(void *arg)
+{
+    struct churner *c = arg;
+    uint64_t rng = c->seed | 1;
+    void **live = fill(c, &rng);
+    count(c->shared, &c->shared->ready);
+    churn_part(c, live, &rng);
+    drop(c, live);
+    return NULL;
+}
+
+static void wait_count(struct shared *s, size_t *counter, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    while (*counter < n)
+        pthread_cond_wait(&s->cond, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void open_gate(struct shared *s, int abandon)
+{
+    pthread_mutex_lock(&s->lock);
+    s->open = 1;
+    s->abandon = abandon;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+int run_kmalloc(struct params *p, struct json *out, char *err)
+{
+    uint64_t ops, slots, seed, threads;
+    if (param_u64(p, "ops", 1000000, 0, UINT64_MAX, &ops, err) ||
+        param_u64(p, "slots", 1024, 1, 1u << 22, &slots, err) || param_u64(p, "seed", 0x5eed, 0, UINT64_MAX, &seed, err) ||
+        param_u64(p, "threads", 1, 1, 1024, &threads, err) || params_finish(p, "kmalloc", err))
+        return -1;
+    if (slots * threads > 1u << 22)
+        return fail(err, "slots x threads = %llu live objects: at most %u", (unsigned long long)(slots * threads),
+                    1u << 22);
+
+    struct shared s = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .ops = ops,
+                       .slots = (size_t)slots};
+    struct churner *cs = calloc((size_t)threads, sizeof *cs);
+    if (!cs)
+        return fail(err, "out of memory");
+    for (size_t t = 0; t < threads; t++) {
+        cs[t].shared = &s;
+        cs[t].seed = seed + t; /* wrapping, as ferrite's seed.wrapping_add(t) */
+    }
+    /* Churner 0 is the calling thread (with threads=1 the run is the old single-threaded peer's
+     * loop, in the main malloc arena), churners 1.. are new threads. */
+    size_t started = 1;
+    int rc = 0;
+    for (; started < threads; started++) {
+        rc = pthread_create(&cs[started].thread, NULL, churn, &cs[started]);
+        if (rc)
+            break;
+    }
+    uint64_t rng = cs[0].seed | 1;
+    void **live = fill(&cs[0], &rng);
+    wait_count(&s, &s.ready, started - 1);
     uint64_t start = now_ns();
-    for (long i = 0; i < ops; i++)
-        step(live, slots, &rng);
+    open_gate(&s, rc != 0);
+    churn_part(&cs[0], live, &rng);
+    wait_count(&s, &s.done, started);
     uint64_t ns = now_ns() - start;
-    for (size_t i = 0; i < slots; i++)
-        free(live[i]);
-    printf("{\"workload\":\"kmalloc\",\"system\":\"linux-host\",\"allocator\":\"glibc malloc\",\"ops\":%ld,"
-           "\"slots\":%zu,\"ns_per_op\":%.1f}\n", ops, slots, (double)ns / ops);
+    drop(&cs[0], live);
+    int failed = cs[0].failed;
+    for (size_t t = 1; t < started; t++) {
+        pthread_join(cs[t].thread, NULL);
+        failed |= cs[t].failed;
+    }
+    free(cs);
+    pthread_cond_destroy(&s.cond);
+    pthread_mutex_destroy(&s.lock);
+    if (rc)
+        return fail(err, "pthread_create (thread %zu of %llu): %s", started + 1, (unsigned long long)threads,
+                    strerror(rc));
+    if (failed)
+        return fail(err, "malloc returned NULL");
+
+    json_header(out, "kmalloc", ops, ns);
+    json_u64(out, "threads", threads);
+    json_u64(out, "slots", slots);
+    json_str(out, "sizes", "8..4096 log-uniform");
+    json_str(out, "allocator", "glibc malloc");
+    json_end(out);
     return 0;
 }
