@@ -17,4 +17,7 @@ public sealed interface GuestOutcome {
 
     /** The run exceeded its time limit and was stopped. */
     record TimedOut(long millis) implements GuestOutcome {}
+
+    /** The host stopped the VM before the guest ended it. */
+    record Stopped() implements GuestOutcome {}
 }

@@ -19,6 +19,8 @@ import dev.panvm.vmm.boot.ElfLoader;
 import dev.panvm.vmm.boot.HvmStartInfo;
 import dev.panvm.vmm.boot.KernelLoadException;
 import dev.panvm.vmm.bus.Bus;
+import dev.panvm.vmm.devices.console.ConsoleTarget;
+import dev.panvm.vmm.devices.console.InProcessConsole;
 import dev.panvm.vmm.devices.legacy.DebugExit;
 import dev.panvm.vmm.devices.legacy.PostCodePort;
 import dev.panvm.vmm.devices.legacy.Serial16550;
@@ -32,7 +34,9 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -243,6 +247,19 @@ public final class Machine implements AutoCloseable {
         return memory;
     }
 
+    /**
+     * The console connected to this process ({@link ConsoleTarget.InProcess}), if the
+     * configuration asked for one: how a Java program talks to the guest.
+     */
+    public Optional<InProcessConsole> console() {
+        return VirtioDevices.inProcessConsole(virtio);
+    }
+
+    /** Completes when the guest ends (or the VM is stopped), with how. */
+    public CompletionStage<GuestOutcome> ended() {
+        return outcome.minimalCompletionStage();
+    }
+
     /** Starts every vCPU on its own platform thread; {@link #awaitOutcome} waits for the end. */
     public void start() {
         ThreadKick.install();
@@ -256,18 +273,20 @@ public final class Machine implements AutoCloseable {
         }
     }
 
-    /** Waits until the guest ends or {@code timeout} passes, then stops every vCPU. */
+    /**
+     * Waits until the guest ends or {@code timeout} passes (the outcome is then
+     * {@link GuestOutcome.TimedOut}), then stops every vCPU.
+     */
     public GuestOutcome awaitOutcome(Duration timeout) throws InterruptedException {
-        GuestOutcome result;
         try {
-            result = outcome.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            outcome.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            result = new GuestOutcome.TimedOut(timeout.toMillis());
+            outcome.complete(new GuestOutcome.TimedOut(timeout.toMillis()));
         } catch (ExecutionException e) {
-            result = new GuestOutcome.Crashed("VMM error: " + e.getCause(), "");
+            throw new IllegalStateException("the outcome is never completed exceptionally", e);
         }
         stop();
-        return result;
+        return outcome.resultNow();
     }
 
     /** Runs the VM to its end: {@link #start} then {@link #awaitOutcome}. */
@@ -276,7 +295,12 @@ public final class Machine implements AutoCloseable {
         return awaitOutcome(timeout);
     }
 
-    private void stop() throws InterruptedException {
+    /**
+     * Stops every vCPU; the outcome, if the guest had not ended yet, is {@link GuestOutcome.Stopped}.
+     * The machine can then be closed.
+     */
+    public void stop() throws InterruptedException {
+        outcome.complete(new GuestOutcome.Stopped());
         for (Vcpu v : vcpus) {
             v.kick();
         }

@@ -1,11 +1,14 @@
 package dev.panvm.vmm;
 
 import dev.panvm.vmm.boot.BootProtocol;
+import dev.panvm.vmm.devices.console.ConsoleTarget;
 import dev.panvm.vmm.devices.virtio.DeviceSpec;
 
 import java.io.OutputStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * What a VM is made of.
@@ -30,5 +33,74 @@ public record MachineConfig(Path kernel, String cmdline, long memoryBytes, int c
     public MachineConfig(Path kernel, String cmdline, long memoryBytes, int cpus, BootProtocol boot,
                          OutputStream serialOut) {
         this(kernel, cmdline, memoryBytes, cpus, boot, serialOut, List.of());
+    }
+
+    /**
+     * A configuration for {@code kernel} with the CLI's defaults: empty command line, 512 MiB,
+     * one vCPU, direct entry, serial output discarded, no devices.
+     */
+    public static Builder builder(Path kernel) {
+        return new Builder(kernel);
+    }
+
+    /** Builds a {@link MachineConfig} step by step; devices keep the order they are added in. */
+    public static final class Builder {
+        private final Path kernel;
+        private String cmdline = "";
+        private long memoryBytes = 512L << 20;
+        private int cpus = 1;
+        private BootProtocol boot = BootProtocol.DIRECT;
+        private OutputStream serialOut = OutputStream.nullOutputStream();
+        private final List<DeviceSpec> devices = new ArrayList<>();
+
+        private Builder(Path kernel) {
+            this.kernel = Objects.requireNonNull(kernel);
+        }
+
+        public Builder cmdline(String cmdline) {
+            this.cmdline = Objects.requireNonNull(cmdline);
+            return this;
+        }
+
+        public Builder memoryBytes(long bytes) {
+            this.memoryBytes = bytes;
+            return this;
+        }
+
+        public Builder cpus(int cpus) {
+            this.cpus = cpus;
+            return this;
+        }
+
+        public Builder boot(BootProtocol boot) {
+            this.boot = Objects.requireNonNull(boot);
+            return this;
+        }
+
+        /** Where COM1's output goes. */
+        public Builder serialOut(OutputStream out) {
+            this.serialOut = Objects.requireNonNull(out);
+            return this;
+        }
+
+        /** A virtio device, after the ones added before. */
+        public Builder device(DeviceSpec device) {
+            devices.add(Objects.requireNonNull(device));
+            return this;
+        }
+
+        /** A virtio-blk disk on a raw image. */
+        public Builder disk(Path image, boolean readOnly) {
+            return device(new DeviceSpec.Disk(image, readOnly));
+        }
+
+        /** A virtio-console connected to {@code target}. */
+        public Builder console(ConsoleTarget target) {
+            return device(new DeviceSpec.Console(target));
+        }
+
+        public MachineConfig build() {
+            return new MachineConfig(kernel, cmdline, memoryBytes, cpus, boot, serialOut, devices);
+        }
     }
 }

@@ -81,7 +81,7 @@ class FerriteExt2KvmTest {
     @ParameterizedTest
     @ValueSource(strings = {"seqread file=/d/big.bin", "seqread file=/small.txt"})
     void sameImageUnderQemu(String workload) throws Exception {
-        FerriteQemuKvmTest.assumeQemu();
+        KvmTestSupport.assumeQemu();
         FerriteQemuKvmTest.Run r = FerriteQemuKvmTest.qemu("workload=" + workload,
                 "-drive", "id=d0,file=" + image + ",format=raw,if=none,readonly=on", "-device", "virtio-blk-device,drive=d0");
         assertEquals(1, r.status(), r.output());

@@ -108,7 +108,7 @@ class FerriteFileWriteKvmTest {
 
     @Test
     void sameOverwriteUnderQemu() throws Exception {
-        FerriteQemuKvmTest.assumeQemu();
+        KvmTestSupport.assumeQemu();
         Path image = image(new byte[] {2});
         long seed = 12;
         FerriteQemuKvmTest.Run r = FerriteQemuKvmTest.qemu("workload=filewrite file=/w.bin seed=" + seed,

@@ -59,7 +59,7 @@ class FerriteNetKvmTest {
         if (vmm.equals("panvm")) {
             cmd.addAll(KvmTestSupport.panvmCommand("--timeout", "60", "--net", "tap:tap0", "--cmdline", cmdline));
         } else {
-            FerriteQemuKvmTest.assumeQemu();
+            KvmTestSupport.assumeQemu();
             cmd.addAll(FerriteQemuKvmTest.qemuCommand(KvmTestSupport.ferrite(), cmdline,
                     "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no", "-device", "virtio-net-device,netdev=n0"));
         }

@@ -4,7 +4,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,37 +11,15 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The independent reference: the same ferrite image under QEMU's microvm (PVH entry, QEMU's own
  * UART and isa-debug-exit). QEMU reports a debug-exit value v as status (v << 1) | 1.
  */
 class FerriteQemuKvmTest {
-    private static final String QEMU = "qemu-system-x86_64";
-
     @BeforeEach
     void needKvmAndQemu() {
-        assumeQemu();
-    }
-
-    static void assumeQemu() {
-        KvmTestSupport.assumeKvm();
-        assumeQemuInstalled();
-    }
-
-    /** For tests that run QEMU without KVM (TCG). */
-    static void assumeQemuInstalled() {
-        assumeTrue(onPath(QEMU), QEMU + " is not installed (apt-get install qemu-system-x86)");
-    }
-
-    private static boolean onPath(String exe) {
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
-            if (Files.isExecutable(Path.of(dir, exe))) {
-                return true;
-            }
-        }
-        return false;
+        KvmTestSupport.assumeQemu();
     }
 
     /**
@@ -62,7 +39,7 @@ class FerriteQemuKvmTest {
     }
 
     private static List<String> command(List<String> accel, Path kernel, String cmdline, String... extra) {
-        List<String> cmd = new ArrayList<>(List.of(QEMU, "-M", "microvm"));
+        List<String> cmd = new ArrayList<>(List.of(KvmTestSupport.QEMU, "-M", "microvm"));
         cmd.addAll(accel);
         cmd.addAll(List.of("-m", "128M", "-smp", "1",
                 "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",

@@ -29,7 +29,7 @@ class FerriteTcgTest {
 
     @BeforeEach
     void needQemu() {
-        FerriteQemuKvmTest.assumeQemuInstalled();
+        KvmTestSupport.assumeQemuInstalled();
     }
 
     private Path randomImage() throws Exception {

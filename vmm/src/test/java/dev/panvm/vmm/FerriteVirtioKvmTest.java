@@ -58,7 +58,7 @@ class FerriteVirtioKvmTest {
     }
 
     private static Run qemu(String cmdline, String... devices) throws Exception {
-        FerriteQemuKvmTest.assumeQemu();
+        KvmTestSupport.assumeQemu();
         FerriteQemuKvmTest.Run r = FerriteQemuKvmTest.qemu(cmdline, devices);
         return new Run(r.status() == 1, r.output());
     }
@@ -82,7 +82,7 @@ class FerriteVirtioKvmTest {
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
     void queueStaysFullWithAndWithoutIndirectDescriptors(boolean indirect) throws Exception {
-        FerriteQemuKvmTest.assumeQemu();
+        KvmTestSupport.assumeQemu();
         Path image = randomImage();
         FerriteQemuKvmTest.Run r = FerriteQemuKvmTest.qemu("workload=diskbench mode=randread bs=4096 ops=2000 qd=64",
                 "-drive", "id=d0,file=" + image + ",format=raw,if=none,readonly=on",

@@ -29,6 +29,24 @@ public final class KvmTestSupport {
         assumeTrue(Files.isReadable(kvm) && Files.isWritable(kvm), "/dev/kvm is not accessible to this user");
     }
 
+    /** The reference VMM's binary. */
+    public static final String QEMU = "qemu-system-x86_64";
+
+    /** Skips the calling test when KVM or QEMU is missing. */
+    public static void assumeQemu() {
+        assumeKvm();
+        assumeQemuInstalled();
+    }
+
+    /** For tests that run QEMU without KVM (TCG). */
+    public static void assumeQemuInstalled() {
+        boolean found = false;
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+            found |= Files.isExecutable(Path.of(dir, QEMU));
+        }
+        assumeTrue(found, QEMU + " is not installed (apt-get install qemu-system-x86)");
+    }
+
     /** The ferrite ELF built by scripts/build-ferrite; fails (not skips) when it was not built. */
     public static Path ferrite() {
         Path p = Path.of(System.getProperty("ferrite.kernel", "../guest-kernel/target/ferrite"));

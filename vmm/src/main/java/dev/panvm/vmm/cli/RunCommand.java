@@ -5,6 +5,7 @@ import dev.panvm.vmm.Machine;
 import dev.panvm.vmm.MachineConfig;
 import dev.panvm.vmm.MachineException;
 import dev.panvm.vmm.boot.BootProtocol;
+import dev.panvm.vmm.devices.console.ConsoleTarget;
 import dev.panvm.vmm.devices.legacy.Serial16550;
 import dev.panvm.vmm.devices.virtio.DeviceSpec;
 import picocli.CommandLine;
@@ -70,6 +71,12 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--rng", description = "virtio-rng fed from the host's /dev/urandom.")
     boolean rng;
 
+    @Option(names = "--console", paramLabel = "unix:PATH|stdio", converter = ConsoleTargetConverter.class,
+            description = {"virtio-console with one port (ferrite's control channel with ctl=console): "
+                    + "'unix:PATH', a socket panvm listens on (one client at a time; output waits for a client), "
+                    + "or 'stdio', panvm's standard input and output (standard input then no longer feeds COM1)."})
+    ConsoleTarget console;
+
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0",
             description = "Stop the guest after this many seconds and exit " + EXIT_GUEST_CRASHED + " (default: no limit).")
     long timeoutSeconds;
@@ -96,7 +103,9 @@ final class RunCommand implements Callable<Integer> {
         MachineConfig config = new MachineConfig(kernel, cmdline, memory, cpus, protocol, out, deviceSpecs());
         try (Machine machine = Machine.create(config)) {
             machine.start();
-            startInputPump(System.in, machine.serial());
+            if (!(console instanceof ConsoleTarget.Stdio)) {
+                startInputPump(System.in, machine.serial());
+            }
             Duration limit = timeoutSeconds > 0 ? Duration.ofSeconds(timeoutSeconds) : Duration.ofDays(3650);
             GuestOutcome outcome = machine.awaitOutcome(limit);
             out.flush();
@@ -111,6 +120,10 @@ final class RunCommand implements Callable<Integer> {
                     err.println("panvm: guest did not exit within " + timeoutSeconds + " s; stopped");
                     yield EXIT_GUEST_CRASHED;
                 }
+                case GuestOutcome.Stopped s -> {
+                    err.println("panvm: VM stopped before the guest ended");
+                    yield EXIT_GUEST_CRASHED;
+                }
             };
         } catch (MachineException e) {
             err.println("panvm: " + e.getMessage());
@@ -121,7 +134,7 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    /** The virtio devices, disks first, in the order given. */
+    /** The virtio devices: disks in the order given, then networks, entropy, console. */
     private List<DeviceSpec> deviceSpecs() {
         List<DeviceSpec> specs = new ArrayList<>();
         for (String d : disks) {
@@ -132,6 +145,9 @@ final class RunCommand implements Callable<Integer> {
         }
         if (rng) {
             specs.add(new DeviceSpec.Rng());
+        }
+        if (console != null) {
+            specs.add(new DeviceSpec.Console(console));
         }
         return specs;
     }
@@ -184,6 +200,18 @@ final class RunCommand implements Callable<Integer> {
         }
         throw new CommandLine.ParameterException(this.spec.commandLine(),
                 "--serial must be 'stdout' or 'file:PATH', not '" + spec + "'");
+    }
+
+    /** {@code --console} values: a parse error becomes picocli's usage error (exit 2). */
+    static final class ConsoleTargetConverter implements CommandLine.ITypeConverter<ConsoleTarget> {
+        @Override
+        public ConsoleTarget convert(String value) {
+            try {
+                return ConsoleTarget.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
     }
 
     /** Copies standard input to COM1, holding bytes back while the guest's FIFO is full. */

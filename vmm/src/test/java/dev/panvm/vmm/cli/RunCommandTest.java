@@ -89,6 +89,9 @@ class RunCommandTest {
         assertEquals(2, badNet.status());
         assertTrue(badNet.err().contains("tap:NAME"), badNet.err());
         assertEquals(2, run("run", "--kernel", "/x", "--disk", "null:lots").status());
+        Result badConsole = run("run", "--kernel", "/x", "--console", "tcp:1234");
+        assertEquals(2, badConsole.status());
+        assertTrue(badConsole.err().contains("'unix:PATH' or 'stdio'"), badConsole.err());
     }
 
     @Test
@@ -106,5 +109,6 @@ class RunCommandTest {
         assertEquals(0, cli.execute("run", "--help"));
         assertTrue(out.toString().contains("Exit status"), out.toString());
         assertTrue(out.toString().contains("--kernel"), out.toString());
+        assertTrue(out.toString().contains("--console"), out.toString());
     }
 }

@@ -1,5 +1,7 @@
 package dev.panvm.vmm.devices.virtio;
 
+import dev.panvm.vmm.devices.console.ConsoleTarget;
+
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -17,4 +19,7 @@ public sealed interface DeviceSpec {
 
     /** {@code --rng}: virtio-rng from the host's /dev/urandom. */
     record Rng() implements DeviceSpec {}
+
+    /** {@code --console TARGET}: virtio-console with one port, connected to {@code target}. */
+    record Console(ConsoleTarget target) implements DeviceSpec {}
 }

@@ -7,7 +7,6 @@ import dev.panvm.kvm.sys.EventFd;
 import dev.panvm.virtio.VirtioDevice;
 import dev.panvm.virtio.mmio.MmioRegister;
 import dev.panvm.virtio.mmio.MmioTransport;
-import dev.panvm.virtio.net.VirtioNet;
 import dev.panvm.vmm.bus.Bus;
 import dev.panvm.vmm.bus.BusDevice;
 import dev.panvm.vmm.memory.GuestMemory;
@@ -17,7 +16,6 @@ import org.slf4j.LoggerFactory;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.OptionalInt;
 
 /**
  * One virtio device on panvm's MMIO bus: its virtio-mmio transport, an ioeventfd per queue (a
@@ -43,19 +41,24 @@ public final class VirtioMmioSlot implements AutoCloseable {
     private final EventFd interrupt;
     private final EventFd stop;
     private final Epoll epoll;
+    private final AutoCloseable backend;
+    /** Serves the backend's own input on the device thread; null when it has none. */
+    private final Runnable backendService;
+    private EventFd backendWake;
     private Thread thread;
 
     /**
      * Places {@code device} at MMIO {@code base} with interrupt {@code gsi}. Without ioeventfd or
      * irqfd support the slot still works: QueueNotify writes then exit to the vCPU thread, which
-     * signals the same eventfds; interrupts go through KVM_IRQ_LINE. {@code backendFd} (a network
-     * device's TAP) wakes the thread to deliver received frames.
+     * signals the same eventfds; interrupts go through KVM_IRQ_LINE. {@code input} says how the
+     * backend's own input wakes the device thread; {@code backend} is closed with the slot.
      */
     public VirtioMmioSlot(VmFd vm, GuestMemory memory, Bus mmio, VirtioDevice device, long base, int gsi,
-                          OptionalInt backendFd) throws ErrnoException {
+                          BackendInput input, AutoCloseable backend) throws ErrnoException {
         this.device = device;
         this.base = base;
         this.gsi = gsi;
+        this.backend = backend;
         this.epoll = new Epoll(device.queueCount() + 2);
         this.stop = new EventFd();
         this.interrupt = new EventFd();
@@ -95,9 +98,28 @@ public final class VirtioMmioSlot implements AutoCloseable {
                 transport.write(offset, data);
             }
         });
-        if (backendFd.isPresent() && device instanceof VirtioNet) {
-            epoll.add(backendFd.getAsInt(), BACKEND);
-        }
+        this.backendService = switch (input) {
+            case BackendInput.None n -> null;
+            case BackendInput.Readable r -> {
+                epoll.add(r.fd(), BACKEND);
+                yield r.service();
+            }
+            case BackendInput.Signalled s -> {
+                EventFd wake = new EventFd();
+                backendWake = wake;
+                epoll.add(wake.fd(), BACKEND);
+                s.subscribe().accept(() -> signal(wake));
+                yield () -> {
+                    drain(wake);
+                    s.service().run();
+                };
+            }
+        };
+    }
+
+    /** The device's backend (an image file, a TAP device, a console's host side, ...). */
+    public AutoCloseable backend() {
+        return backend;
     }
 
     /** The kernel command-line entry announcing this device ({@code virtio_mmio.device=...}). */
@@ -138,6 +160,14 @@ public final class VirtioMmioSlot implements AutoCloseable {
         }
     }
 
+    private static void drain(EventFd e) {
+        try {
+            e.drain();
+        } catch (ErrnoException ex) {
+            throw new IllegalStateException("eventfd read failed", ex);
+        }
+    }
+
     private void run() {
         try {
             while (true) {
@@ -146,7 +176,7 @@ public final class VirtioMmioSlot implements AutoCloseable {
                         return;
                     }
                     if (token == BACKEND) {
-                        ((VirtioNet) device).receiveFromBackend();
+                        backendService.run();
                     } else {
                         queueEvents.get((int) token).drain();
                         device.processQueue((int) token);
@@ -175,11 +205,23 @@ public final class VirtioMmioSlot implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops the device thread and closes the backend. The backend is closed first: a device
+     * thread waiting on it (a console whose host side does not read) is woken by that.
+     */
     @Override
     public void close() throws InterruptedException {
+        try {
+            backend.close();
+        } catch (Exception e) {
+            LOG.warn("{}: closing the backend failed: {}", device.type(), e.toString());
+        }
         if (thread != null) {
             signal(stop);
             thread.join();
+        }
+        if (backendWake != null) {
+            backendWake.close();
         }
         queueEvents.forEach(EventFd::close);
         interrupt.close();
