@@ -139,6 +139,11 @@ impl RequestQueue {
         self.stats
     }
 
+    /// Counters from zero again (a new measurement); queued requests stay.
+    pub fn reset_stats(&mut self) {
+        self.stats = QueueStats::default();
+    }
+
     pub fn is_plugged(&self) -> bool {
         self.plugged
     }

@@ -51,6 +51,8 @@ fn back_and_front_merge() {
             (s.queued, s.back_merges, s.front_merges, s.dispatched),
             (3, 1, 1, 1)
         );
+        q.reset_stats();
+        assert_eq!(q.stats(), QueueStats::default());
     }
 }
 

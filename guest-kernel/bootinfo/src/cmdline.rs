@@ -88,7 +88,8 @@ impl<'a> Cmdline<'a> {
     }
 }
 
-fn parse_u64(s: &str) -> Option<u64> {
+/// A number as parameters write it: decimal, or hex with `0x`/`0X`.
+pub fn parse_u64(s: &str) -> Option<u64> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => s.parse().ok(),

@@ -234,13 +234,6 @@ fn run_requested(cmdline: &Cmdline<'static>) {
     }
     match cmdline.get("bench") {
         None => {}
-        Some("pio") => {
-            let batch = cmdline
-                .get_u64("pio_batch")
-                .unwrap_or_else(|e| panic!("{e}"))
-                .unwrap_or(bench::DEFAULT_PIO_BATCH);
-            bench::pio(batch)
-        }
         Some("loop") => {
             let iterations = cmdline
                 .get_u64("loop_iters")
@@ -248,16 +241,9 @@ fn run_requested(cmdline: &Cmdline<'static>) {
                 .unwrap_or(bench::DEFAULT_LOOP_ITERATIONS);
             bench::spin_loop(iterations)
         }
-        Some(other) => panic!("unknown bench={other}"),
+        Some(other) => panic!("unknown bench={other} (loop; exit benchmarks are the pio and mmio workloads)"),
     }
-    let ctl = match cmdline.get("ctl") {
-        None => false,
-        Some("serial") => true,
-        Some(other) => panic!("unknown ctl={other} (serial)"),
-    };
-    if ctl {
-        ctl::start(cmdline);
-    }
+    let ctl = ctl::start(cmdline);
     match cmdline.get("workload") {
         Some(name) => workload::start(name, *cmdline, ctl),
         None if ctl => {}

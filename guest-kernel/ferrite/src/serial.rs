@@ -59,16 +59,6 @@ pub fn try_read_byte() -> Option<u8> {
     unsafe { (inb(COM1 + LSR) & LSR_DR != 0).then(|| inb(COM1 + RBR_THR)) }
 }
 
-/// Waits (polling) for the next received byte.
-pub fn read_byte() -> u8 {
-    loop {
-        if let Some(byte) = try_read_byte() {
-            return byte;
-        }
-        core::hint::spin_loop();
-    }
-}
-
 /// `fmt::Write` adapter; `\n` becomes `\r\n` for terminals.
 pub struct Console;
 

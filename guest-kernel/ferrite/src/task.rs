@@ -65,7 +65,7 @@ unsafe extern "C" {
 
 /// Kernel stacks: 2^STACK_ORDER pages from the buddy allocator.
 const STACK_ORDER: usize = 3; // 32 KiB
-const STACK_SIZE: u64 = 4096 << STACK_ORDER;
+pub const STACK_SIZE: u64 = 4096 << STACK_ORDER;
 /// Written at the lowest word of every kernel stack; checked on each switch.
 const STACK_CANARY: u64 = 0xfe22_17e5_7ac4_ca4a;
 /// How often a busy CPU runs load balancing, and an idle one.
@@ -210,13 +210,8 @@ fn on_reschedule_ipi() {
 // ---------------------------------------------------------------------------
 // Creating and ending threads
 
-/// Starts a kernel thread running `entry(arg)` with `nice` on `cpu` (the
-/// scheduler may move it later unless the crate pins it).
-pub fn kthread_spawn(entry: fn(usize), arg: usize, nice: i8, cpu: usize) -> TaskId {
-    spawn_raw("kthread", entry as usize, arg, nice, cpu, false)
-}
-
-/// [`kthread_spawn`] for a closure.
+/// Starts a kernel thread named `name` running `f` with `nice` on `cpu`
+/// (the scheduler may move it later).
 pub fn spawn<F: FnOnce() + Send + 'static>(
     name: &'static str,
     nice: i8,
@@ -270,7 +265,7 @@ fn spawn_raw(
 ) -> TaskId {
     assert!(
         cpu < percpu::ncpus(),
-        "kthread_spawn on cpu {cpu} of {}",
+        "spawn on cpu {cpu} of {}",
         percpu::ncpus()
     );
     let stack_pa = heap::alloc_pages(STACK_ORDER).expect("out of memory for a kernel stack");

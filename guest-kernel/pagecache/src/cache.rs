@@ -86,6 +86,11 @@ impl<T> PageCache<T> {
     pub fn stats(&self) -> PageCacheStats {
         self.stats
     }
+    /// Counters from zero again (a new measurement on a warm cache); the
+    /// pages and the policy's state stay.
+    pub fn reset_stats(&mut self) {
+        self.stats = PageCacheStats::default();
+    }
     pub fn contains(&self, key: PageKey) -> bool {
         self.pages.contains_key(&key)
     }

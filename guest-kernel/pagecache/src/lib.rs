@@ -112,7 +112,8 @@ impl PolicyStats {
 }
 
 /// A page replacement policy over page keys, with a fixed capacity in pages.
-pub trait ReplacementPolicy {
+/// `Send`: a kernel may keep a cache between uses and hand it to another thread.
+pub trait ReplacementPolicy: Send {
     /// Short name as used on the kernel command line (`cache=<name>`).
     fn name(&self) -> &'static str;
     /// Capacity in pages (at least 1).

@@ -354,6 +354,23 @@ fn page_cache_hits_misses_and_capacity() {
 }
 
 #[test]
+fn reset_stats_keeps_the_pages_warm() {
+    let mut c: PageCache<u64> = PageCache::with_policy("lru", 4).unwrap();
+    for b in 0..4 {
+        assert_eq!(c.get(k(b)), None);
+        c.insert(k(b), b);
+    }
+    c.mark_dirty(k(2));
+    c.reset_stats();
+    assert_eq!(c.stats(), PageCacheStats::default());
+    assert_eq!((c.len(), c.dirty_count()), (4, 1));
+    for b in 0..4 {
+        assert_eq!(c.get(k(b)), Some(&b));
+    }
+    assert_eq!((c.stats().hits, c.stats().misses), (4, 0));
+}
+
+#[test]
 fn dirty_pages_are_reported_on_eviction_and_writeback() {
     let mut c: PageCache<String> = PageCache::new(Box::new(Lru::new(2)));
     c.insert(k(1), "one".into());

@@ -40,6 +40,10 @@
 //! it cannot take yet (no slot or descriptors) waits in `stalled` and goes
 //! first when completions free room. One notification per dispatch batch,
 //! and only if the device asked for it (event idx).
+//!
+//! A `CachedDisk` may serve several measurements in turn (the file
+//! workloads' `keep_cache=1`): [`CachedDisk::new_run`] starts the counters
+//! from zero while the cached pages stay.
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
@@ -119,6 +123,8 @@ pub struct CachedDisk {
     queue: RequestQueue,
     cache: PageCache<Frame>,
     readahead: Option<Readahead>,
+    /// `readahead_max` as given to `new` (a new run starts read-ahead afresh).
+    readahead_max: u32,
     pages: u64,
     /// Page buffers between `RequestQueue::submit` and dispatch, by address.
     queued_bufs: BTreeMap<u64, DmaBuf>,
@@ -173,6 +179,7 @@ impl CachedDisk {
             queue: RequestQueue::new(limits, scheduler),
             cache,
             readahead,
+            readahead_max,
             pages,
             queued_bufs: BTreeMap::new(),
             reading: BTreeSet::new(),
@@ -214,6 +221,23 @@ impl CachedDisk {
     }
     pub fn scheduler(&self) -> &'static str {
         self.queue.scheduler().name()
+    }
+    /// Pages in the cache now.
+    pub fn resident_pages(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Starts a new measurement on this (warm) cache: read-ahead still in
+    /// flight lands first, then the cache's, the queue's, this disk's and the
+    /// driver's counters start from zero, and read-ahead forgets the streams
+    /// it has seen. The cached pages stay.
+    pub fn new_run(&mut self) {
+        self.wait_idle();
+        self.cache.reset_stats();
+        self.queue.reset_stats();
+        self.stats = DiskStats::default();
+        self.device_base = self.dev.stats;
+        self.readahead = Readahead::for_cache(self.readahead_max, self.cache.capacity());
     }
 
     /// Starts reading the `demand`ed page (uncached, not being read) and
@@ -450,6 +474,13 @@ impl CachedDisk {
         Ok(())
     }
 
+    /// Lets the requests in flight (read-ahead) finish and collects them,
+    /// unless the device fails or times out.
+    fn wait_idle(&mut self) {
+        let spin = Spin::new(DEVICE_TIMEOUT_NS);
+        while self.dev.in_flight() > 0 && self.reap().is_ok() && self.dev.idle(&spin) {}
+    }
+
     /// Waits until page `page` is no longer being read; its error if it failed.
     fn wait_for(&mut self, page: u64) -> Result<(), DiskError> {
         let spin = Spin::new(DEVICE_TIMEOUT_NS);
@@ -475,8 +506,7 @@ impl Drop for CachedDisk {
         {
             crate::println!("page cache: write-back on close failed: {e:?}");
         }
-        let spin = Spin::new(DEVICE_TIMEOUT_NS);
-        while self.dev.in_flight() > 0 && self.reap().is_ok() && self.dev.idle(&spin) {}
+        self.wait_idle();
     }
 }
 

@@ -1,5 +1,5 @@
 //! virtio drivers: discovery of virtio-mmio transports, and the devices
-//! behind them (block, entropy, network).
+//! behind them (block, entropy, network, console).
 //!
 //! | file | what |
 //! | --- | --- |
@@ -7,7 +7,8 @@
 //! | `transport.rs` | virtio-mmio registers, status handshake, features, queue setup |
 //! | `queue.rs` | a split virtqueue in DMA memory, kick = publish + notify if asked |
 //! | `dma.rs` | DMA memory: owned data buffers and device-shared regions |
-//! | `blk.rs`, `rng.rs`, `net.rs` | the drivers |
+//! | `irq.rs` | interrupt-driven completion (interrupt mode) |
+//! | `blk.rs`, `rng.rs`, `net.rs`, `console.rs` | the drivers |
 //!
 //! Protocol logic without `unsafe` (command-line and ACPI discovery, ring
 //! bookkeeping and checks, request formats, ARP/IPv4/ICMP, SHA-256) is in
@@ -20,6 +21,8 @@
 //! passed an ACPI RSDP (QEMU microvm's default), the ACPI tables are
 //! searched for virtio-mmio devices instead. Nothing is probed otherwise:
 //! without transports the kernel behaves as it did before drivers existed.
+//! The first transport that answers the probe is remembered
+//! ([`first_transport`]: the `mmio` exit benchmark reads its registers).
 //! `virtio_queue_max=N` caps every queue at N entries (rounded down to a
 //! power of two), to test full queues.
 //!
@@ -37,6 +40,7 @@
 //! threads pass `task::cond_resched` on each round, so other threads run.
 
 pub mod blk;
+pub mod console;
 pub mod dma;
 mod irq;
 pub mod net;
@@ -64,12 +68,17 @@ pub struct Registry {
     blk: Vec<Option<blk::BlkDevice>>,
     rng: Vec<Option<rng::RngDevice>>,
     net: Vec<Option<net::NetDevice>>,
+    console: Vec<Option<console::ConsoleDevice>>,
+    /// The first transport that answered the probe, driven or not.
+    first: Option<MmioWindow>,
 }
 
 static DEVICES: SpinLock<Registry> = SpinLock::new(Registry {
     blk: Vec::new(),
     rng: Vec::new(),
     net: Vec::new(),
+    console: Vec::new(),
+    first: None,
 });
 
 /// A kind of device in the registry.
@@ -96,6 +105,13 @@ impl Device for net::NetDevice {
     const KIND: &'static str = "virtio-net";
     fn slots(r: &mut Registry) -> &mut Vec<Option<Self>> {
         &mut r.net
+    }
+}
+
+impl Device for console::ConsoleDevice {
+    const KIND: &'static str = "virtio-console";
+    fn slots(r: &mut Registry) -> &mut Vec<Option<Self>> {
+        &mut r.console
     }
 }
 
@@ -179,21 +195,14 @@ fn bring_up(window: MmioWindow) {
             return;
         }
     };
+    DEVICES.lock().first.get_or_insert(window);
     let kind = transport.device_type;
     let at = transport.describe();
     let result = match kind {
-        DeviceType::Block => blk::BlkDevice::new(transport).map(|d| {
-            println!("virtio: blk at {at} ({})", d.describe());
-            DEVICES.lock().blk.push(Some(d));
-        }),
-        DeviceType::Entropy => rng::RngDevice::new(transport).map(|d| {
-            println!("virtio: rng at {at} ({})", d.describe());
-            DEVICES.lock().rng.push(Some(d));
-        }),
-        DeviceType::Net => net::NetDevice::new(transport).map(|d| {
-            println!("virtio: net at {at} ({})", d.describe());
-            DEVICES.lock().net.push(Some(d));
-        }),
+        DeviceType::Block => blk::BlkDevice::new(transport).map(|d| register(kind, &at, d.describe(), d)),
+        DeviceType::Entropy => rng::RngDevice::new(transport).map(|d| register(kind, &at, d.describe(), d)),
+        DeviceType::Net => net::NetDevice::new(transport).map(|d| register(kind, &at, d.describe(), d)),
+        DeviceType::Console => console::ConsoleDevice::new(transport).map(|d| register(kind, &at, d.describe(), d)),
         other => {
             println!("virtio: {} (device id {}) at {at}: no driver", other.name(), transport.device_id);
             Ok(())
@@ -202,6 +211,17 @@ fn bring_up(window: MmioWindow) {
     if let Err(e) = result {
         println!("virtio: {} at {at}: not usable: {e}", kind.name());
     }
+}
+
+/// Puts a device whose driver came up into the registry, with its boot line.
+fn register<D: Device>(kind: DeviceType, at: &str, description: String, device: D) {
+    println!("virtio: {} at {at} ({description})", kind.name());
+    D::slots(&mut DEVICES.lock()).push(Some(device));
+}
+
+/// The window of the first virtio-mmio transport found at boot, if any.
+pub fn first_transport() -> Option<MmioWindow> {
+    DEVICES.lock().first
 }
 
 /// ACPI tables for `virtio_core::acpi`: readable only where firmware data

@@ -139,13 +139,8 @@ impl NetDevice {
 
     /// Takes sent buffers back into the pool.
     fn reclaim(&mut self) -> Result<(), String> {
-        loop {
-            match self.tx.poll() {
-                Ok(Some(used)) => self.tx_pool.push(used.token),
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(self.fail(format!("transmit queue: {e}"))),
-            }
-        }
+        let reclaimed = self.tx.reclaim(&mut self.tx_pool);
+        reclaimed.map_err(|e| self.fail(format!("transmit queue: {e}")))
     }
 
     /// Sends one Ethernet frame (at most 1514 bytes).

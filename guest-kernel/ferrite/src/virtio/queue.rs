@@ -5,6 +5,8 @@
 //! the only exit on the data path is the notification `kick` sends when the
 //! device asked for one (VIRTIO_F_EVENT_IDX) -- typically once per batch.
 
+use alloc::vec::Vec;
+
 use virtio_core::ring::{AddError, Buffer, DeviceError, SplitQueue, Used};
 
 use super::dma::DmaRegion;
@@ -58,6 +60,16 @@ impl<T> Virtqueue<T> {
     /// The next completed chain, checked (see `virtio_core::ring`).
     pub fn poll(&mut self) -> Result<Option<Used<T>>, DeviceError> {
         self.ring.poll()
+    }
+
+    /// Moves the token of every completed chain into `pool`: for queues whose
+    /// chains are buffers to reuse once the device is done with them
+    /// (transmit queues), where the used length says nothing.
+    pub fn reclaim(&mut self, pool: &mut Vec<T>) -> Result<(), DeviceError> {
+        while let Some(used) = self.ring.poll()? {
+            pool.push(used.token);
+        }
+        Ok(())
     }
 
     /// Whether completions wait (one memory read).

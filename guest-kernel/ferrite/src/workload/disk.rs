@@ -11,7 +11,14 @@
 //!   anyway to see the device refuse them.
 //!
 //! Both keep the queue full: completed buffers are refilled and resubmitted
-//! in the same polling round, and one kick publishes the round.
+//! in the same polling round, and one kick publishes the round. `chunk` is
+//! a multiple of 512 up to 4 MiB, `qd` 1..=256 (then capped at what the
+//! device takes), and `qd` buffers of `chunk` bytes must fit in half the
+//! free memory.
+//!
+//! Every workload on a virtio-blk device takes it through [`device`], which
+//! first drops a page cache kept by a file workload (`keep_cache=1`,
+//! file.rs): that cache holds the device.
 
 use alloc::format;
 use alloc::string::String;
@@ -22,7 +29,7 @@ use virtio_core::blk::{Op, SECTOR_SIZE, Status};
 use virtio_core::hex::{parse_byte, to_hex};
 use virtio_core::sha256::Sha256;
 
-use super::{Params, header};
+use super::{ANY, Params, check_memory, header};
 use crate::platform;
 use crate::virtio::blk::{BlkDevice, BlkError, Completion, Request};
 use crate::virtio::dma::DmaBuf;
@@ -30,9 +37,21 @@ use crate::virtio::{self, Claimed, DEVICE_TIMEOUT_NS, Spin};
 
 pub const DEFAULT_CHUNK: u64 = 1 << 20;
 pub const DEFAULT_QD: u64 = 8;
+/// Requests in flight a workload may ask for (the device may take fewer).
+pub const MAX_QD: u64 = 256;
 
+/// Virtio-blk device `dev` (default 0), after writing back and dropping a
+/// kept page cache.
 pub fn device(p: &Params<'_>) -> Result<Claimed<BlkDevice>, String> {
-    virtio::claim::<BlkDevice>(p.u64("dev", 0)? as usize)
+    super::drop_kept_cache();
+    virtio::claim::<BlkDevice>(p.u64("dev", 0, ANY)? as usize)
+}
+
+/// `qd` (default 8) buffers of `bytes` each, if they fit in memory.
+pub fn queue_depth(p: &Params<'_>, bytes: u64) -> Result<usize, String> {
+    let qd = p.u64("qd", DEFAULT_QD, 1..=MAX_QD)?;
+    check_memory("the request buffers (qd x size)", qd * bytes)?;
+    Ok(qd as usize)
 }
 
 /// What `stream` did: requests, bytes, elapsed time, notifications,
@@ -136,10 +155,9 @@ fn mib_per_s(bytes: u64, ns: u64) -> f64 {
 }
 
 pub fn disksum(p: &Params<'_>) -> Result<String, String> {
+    let chunk = check_chunk(p)?;
+    let qd = queue_depth(p, chunk)?;
     let mut dev = device(p)?;
-    let chunk = p.u64("chunk", DEFAULT_CHUNK)?;
-    let qd = p.u64("qd", DEFAULT_QD)? as usize;
-    check_chunk(chunk)?;
     let bytes = dev.limits.capacity_bytes();
     let mut hash = Sha256::new();
     let span = Span { op: Op::Read, offset: 0, length: bytes, chunk, qd };
@@ -170,27 +188,28 @@ pub fn disksum(p: &Params<'_>) -> Result<String, String> {
     Ok(json.finish())
 }
 
-fn check_chunk(chunk: u64) -> Result<(), String> {
-    if chunk == 0 || !chunk.is_multiple_of(SECTOR_SIZE) || chunk > 4 << 20 {
+/// `chunk=BYTES`: a multiple of 512 up to 4 MiB.
+fn check_chunk(p: &Params<'_>) -> Result<u64, String> {
+    let chunk = p.u64("chunk", DEFAULT_CHUNK, 1..=4 << 20)?;
+    if !chunk.is_multiple_of(SECTOR_SIZE) {
         return Err(format!("chunk={chunk}: a multiple of 512 up to 4 MiB"));
     }
-    Ok(())
+    Ok(chunk)
 }
 
 pub fn diskwrite(p: &Params<'_>) -> Result<String, String> {
-    let mut dev = device(p)?;
     let pattern_text = p.str("pattern", "");
     let pattern = parse_byte(pattern_text).ok_or_else(|| format!("pattern={pattern_text:?}: expected one hex byte, e.g. pattern=5a"))?;
+    let chunk = check_chunk(p)?;
+    let qd = queue_depth(p, chunk)?;
+    let force = p.flag("force")?;
+    let mut dev = device(p)?;
     let capacity = dev.limits.capacity_bytes();
-    let offset = p.u64("offset", 0)?;
-    let length = p.u64("length", capacity.saturating_sub(offset))?;
-    let chunk = p.u64("chunk", DEFAULT_CHUNK)?;
-    let qd = p.u64("qd", DEFAULT_QD)? as usize;
-    check_chunk(chunk)?;
+    let offset = p.u64("offset", 0, 0..=capacity)?;
+    let length = p.u64("length", capacity - offset, 0..=capacity - offset)?;
     if !offset.is_multiple_of(SECTOR_SIZE) || !length.is_multiple_of(SECTOR_SIZE) || length == 0 {
         return Err(format!("offset={offset} length={length}: positive multiples of 512"));
     }
-    let force = p.u64("force", 0)? != 0;
     dev.enforce_read_only = !force;
     let span = Span { op: Op::Write, offset, length, chunk, qd };
     let written = stream(&mut dev, span, |_, buf| buf.fill(pattern), |_, _| {});

@@ -10,6 +10,11 @@
 //! the VM exits on the data path), `exits_per_request` (all register
 //! accesses), `completion` (`polling` or `interrupt`) and `interrupts`
 //! (completion interrupts taken). `warmup` requests (default 64) run first, unmeasured.
+//!
+//! Ranges: `bs` (4096) a multiple of 512 up to 4 MiB and the disk's size,
+//! `ops` (10000) 1..=10^8, `qd` (16) 1..=256 (then capped at the requests
+//! the device takes), `warmup` 0..=10^6; `qd` buffers of `bs` bytes must
+//! fit in half the free memory.
 
 use alloc::format;
 use alloc::string::String;
@@ -18,8 +23,8 @@ use alloc::vec::Vec;
 
 use virtio_core::blk::{Op, SECTOR_SIZE};
 
-use super::disk::device;
-use super::{Params, Rng, header};
+use super::disk::{MAX_QD, device};
+use super::{ANY, Params, Rng, check_memory, header};
 use crate::platform;
 use crate::virtio::blk::{BlkDevice, BlkError, Completion, Request};
 use crate::virtio::dma::DmaBuf;
@@ -37,19 +42,18 @@ struct Measured {
 }
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
+    let access = p.choice("mode", "randread", &["randread", "seqread"])?;
+    let random = access == "randread";
+    let bs = p.u64("bs", 4096, 1..=4 << 20)?;
+    let ops = p.u64("ops", 10_000, 1..=100_000_000)?;
+    let qd = p.u64("qd", 16, 1..=MAX_QD)?;
+    let warmup = p.u64("warmup", 64, 0..=1_000_000)?;
+    let seed = p.u64("seed", 1, ANY)?;
+    check_memory("the request buffers (qd x bs)", qd * bs)?;
     let mut dev = device(p)?;
-    let access = p.str("mode", "randread");
-    let random = match access {
-        "randread" => true,
-        "seqread" => false,
-        other => return Err(format!("mode={other}: expected randread or seqread")),
-    };
-    let bs = p.u64("bs", 4096)?;
-    let ops = p.u64("ops", 10_000)?.max(1);
-    let qd = p.u64("qd", 16)?.clamp(1, dev.max_in_flight() as u64) as usize;
-    let warmup = p.u64("warmup", 64)?;
+    let qd = qd.min(dev.max_in_flight() as u64) as usize;
     let capacity = dev.limits.capacity_bytes();
-    if bs == 0 || !bs.is_multiple_of(SECTOR_SIZE) || bs > 4 << 20 || bs > capacity {
+    if !bs.is_multiple_of(SECTOR_SIZE) || bs > capacity {
         return Err(format!("bs={bs}: a multiple of 512, at most 4 MiB and the disk's {capacity} bytes"));
     }
     let blocks = capacity / bs;
@@ -57,7 +61,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
         .map(|_| DmaBuf::new(bs as usize))
         .collect::<Option<_>>()
         .ok_or_else(|| format!("out of memory for {qd} buffers of {bs} bytes"))?;
-    let mut rng = Rng::new(p.u64("seed", 1)?);
+    let mut rng = Rng::new(seed);
     let mut next_block = 0u64;
     let mut pick = move || {
         let block = if random { rng.next() % blocks } else { next_block };

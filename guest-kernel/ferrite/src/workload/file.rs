@@ -20,6 +20,26 @@
 //!   of the new content is byte `i % 8` (little-endian) of
 //!   `(seed ^ (i / 8)) * 0x9e3779b97f4a7c15` (wrapping), so the host can
 //!   compute it. The disk must be writable.
+//!
+//! Ranges: `cache_pages` (1024) 1..=2^20 and at most half the free memory,
+//! `readahead` (32) 0..=4096, `passes` (1) 1..=10000, `bs` 1..=4 MiB (any
+//! size, aligned or not), `ops` 1..=10^8, `hot_pages` 1..=the file's blocks,
+//! `scan_pages` 1..=2^32; `filewrite` needs `bs` large enough that the file
+//! has at most 2^19 chunks.
+//!
+//! # A page cache kept between runs
+//!
+//! `keep_cache=1` keeps the mounted file system, with its page cache, after
+//! a successful run. The next run with `keep_cache=1` and the same `dev`,
+//! `cache`, `cache_pages`, `readahead` and `scheduler` starts with that
+//! cache (warm); any other disk workload, a file workload with other
+//! settings or without `keep_cache=1`, a run that fails, and `exit` first
+//! write it back and drop it, which returns its virtio-blk device. Without
+//! `keep_cache` every run starts cold. Either way the counters in a result
+//! are that run's own (from the mount of a cold cache, or the lookup of the
+//! file in a warm one); the result says `keep_cache` and
+//! `resident_pages_at_start`, the pages the cache held when the timed part
+//! began.
 
 use alloc::format;
 use alloc::string::String;
@@ -30,17 +50,90 @@ use ext2::Ext2;
 use virtio_core::hex::to_hex;
 use virtio_core::sha256::Sha256;
 
-use super::{Params, Rng, header};
+use super::json::Json;
+use super::{ANY, Params, Rng, check_memory, header};
 use crate::fs::{CachedDisk, PAGE_SIZE};
 use crate::platform;
+use crate::sync::SpinLock;
+use crate::virtio::{self, blk::BlkDevice};
 
 const CHUNK: usize = 64 << 10;
+const MAX_CACHE_PAGES: u64 = 1 << 20;
+const MAX_READAHEAD: u64 = 4096;
+const MAX_BS: u64 = 4 << 20;
+const MAX_OPS: u64 = 100_000_000;
+/// `filewrite` shuffles a table of 8 bytes per chunk: one 4 MiB allocation at most.
+const MAX_WRITE_CHUNKS: u64 = 1 << 19;
 
+/// How a page cache is set up. A kept cache serves only a run that asks for
+/// the same.
+#[derive(PartialEq)]
+struct CacheSettings {
+    dev: usize,
+    policy: String,
+    cache_pages: usize,
+    readahead: u32,
+    scheduler: SchedulerKind,
+}
+
+impl CacheSettings {
+    fn from_params(p: &Params<'_>) -> Result<Self, String> {
+        let scheduler = p.str("scheduler", "none");
+        Ok(Self {
+            dev: p.u64("dev", 0, ANY)? as usize,
+            policy: String::from(p.choice("cache", "lru", &pagecache::POLICY_NAMES)?),
+            cache_pages: p.u64("cache_pages", 1024, 1..=MAX_CACHE_PAGES)? as usize,
+            readahead: p.u64("readahead", 32, 0..=MAX_READAHEAD)? as u32,
+            scheduler: SchedulerKind::parse(scheduler)
+                .ok_or_else(|| format!("scheduler={scheduler}: expected none or deadline"))?,
+        })
+    }
+}
+
+/// A mounted file system kept for the next run (`keep_cache=1`).
+struct Kept {
+    settings: CacheSettings,
+    fs: Ext2<CachedDisk>,
+}
+
+static KEPT: SpinLock<Option<Kept>> = SpinLock::new(None);
+
+/// Writes back and drops the kept page cache, if there is one; its
+/// virtio-blk device goes back to the registry.
+pub fn drop_kept_cache() {
+    let kept = KEPT.lock().take();
+    // Outside the lock: dropping writes back and waits for the device.
+    drop(kept);
+}
+
+/// The kept file system, if it was set up with `settings` and this run
+/// keeps it; any other kept cache is dropped.
+fn take_kept(settings: &CacheSettings, keep: bool) -> Option<Ext2<CachedDisk>> {
+    let kept = KEPT.lock().take()?;
+    if !keep || kept.settings != *settings {
+        return None; // `kept` is dropped here, outside the lock
+    }
+    let mut fs = kept.fs;
+    fs.device_mut().new_run();
+    Some(fs)
+}
+
+fn mount(settings: &CacheSettings) -> Result<Ext2<CachedDisk>, String> {
+    check_memory("the page cache", settings.cache_pages as u64 * PAGE_SIZE as u64)?;
+    let dev = virtio::claim::<BlkDevice>(settings.dev)?;
+    let disk = CachedDisk::new(dev, &settings.policy, settings.cache_pages, settings.readahead, settings.scheduler)?;
+    Ext2::mount(disk).map_err(|e| format!("mount ext2: {e:?}"))
+}
+
+/// A file open for one run.
 struct Opened {
     fs: Ext2<CachedDisk>,
     ino: u32,
     size: u64,
     path: String,
+    settings: CacheSettings,
+    keep: bool,
+    resident_at_start: usize,
 }
 
 fn open(p: &Params<'_>) -> Result<Opened, String> {
@@ -48,21 +141,31 @@ fn open(p: &Params<'_>) -> Result<Opened, String> {
     if path.is_empty() {
         return Err(String::from("file=/path/in/ext2 is required"));
     }
-    let policy = p.str("cache", "lru");
-    let cache_pages = p.u64("cache_pages", 1024)? as usize;
-    let readahead = p.u64("readahead", 32)?.min(u64::from(u32::MAX)) as u32;
-    let scheduler = p.str("scheduler", "none");
-    let scheduler =
-        SchedulerKind::parse(scheduler).ok_or_else(|| format!("scheduler={scheduler:?}: expected none or deadline"))?;
-    let dev = super::disk::device(p)?;
-    let disk = CachedDisk::new(dev, policy, cache_pages, readahead, scheduler)?;
-    let mut fs = Ext2::mount(disk).map_err(|e| format!("mount ext2: {e:?}"))?;
+    let settings = CacheSettings::from_params(p)?;
+    let keep = p.flag("keep_cache")?;
+    let mut fs = match take_kept(&settings, keep) {
+        Some(fs) => fs,
+        None => mount(&settings)?,
+    };
     let ino = fs.lookup(path).map_err(|e| format!("{path}: {e:?}"))?;
     let meta = fs.metadata_inode(ino).map_err(|e| format!("{path}: {e:?}"))?;
     if !meta.is_file() {
         return Err(format!("{path}: not a regular file ({:?})", meta.file_type));
     }
-    Ok(Opened { fs, ino, size: meta.size, path: String::from(path) })
+    let resident_at_start = fs.device().resident_pages();
+    Ok(Opened { fs, ino, size: meta.size, path: String::from(path), settings, keep, resident_at_start })
+}
+
+/// Opens the file `p` names, runs `body` on it and keeps the cache if
+/// asked to; the result line.
+fn with_file(p: &Params<'_>, body: impl FnOnce(&mut Opened) -> Result<Json, String>) -> Result<String, String> {
+    let mut o = open(p)?;
+    let json = body(&mut o)?;
+    if o.keep {
+        let displaced = KEPT.lock().replace(Kept { settings: o.settings, fs: o.fs });
+        drop(displaced); // none unless runs on two disks overlap; outside the lock
+    }
+    Ok(json.finish())
 }
 
 fn read_at(o: &mut Opened, offset: u64, buf: &mut [u8]) -> Result<usize, String> {
@@ -74,7 +177,7 @@ fn mib_per_s(bytes: u64, ns: u64) -> f64 {
 }
 
 /// The common result: header, file, throughput and cache statistics.
-fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> super::json::Json {
+fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> Json {
     let disk = o.fs.device();
     let c = disk.cache_stats();
     let d = disk.disk_stats();
@@ -87,6 +190,8 @@ fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> super::json:
         .f64("mib_per_s", mib_per_s(bytes, ns))
         .str("cache", disk.policy())
         .u64("cache_pages", disk.capacity() as u64)
+        .bool("keep_cache", o.keep)
+        .u64("resident_pages_at_start", o.resident_at_start as u64)
         .raw("hit_ratio", &format!("{:.4}", c.hit_ratio()))
         .u64("hits", c.hits)
         .u64("misses", c.misses)
@@ -103,26 +208,24 @@ fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> super::json:
 }
 
 pub fn seqread(p: &Params<'_>) -> Result<String, String> {
-    let passes = p.u64("passes", 1)?.max(1);
-    let mut o = open(p)?;
-    let mut buf = vec![0u8; CHUNK];
-    let mut digest: Option<[u8; 32]> = None;
-    let start = platform::now_ns();
-    for pass in 0..passes {
-        let d = hash_file(&mut o, &mut buf)?;
-        match digest {
-            None => digest = Some(d),
-            Some(first) if first != d => return Err(format!("{}: pass {pass} read different bytes", o.path)),
-            Some(_) => {}
+    let passes = p.u64("passes", 1, 1..=10_000)?;
+    with_file(p, |o| {
+        let mut buf = vec![0u8; CHUNK];
+        let mut digest: Option<[u8; 32]> = None;
+        let start = platform::now_ns();
+        for pass in 0..passes {
+            let d = hash_file(o, &mut buf)?;
+            match digest {
+                None => digest = Some(d),
+                Some(first) if first != d => return Err(format!("{}: pass {pass} read different bytes", o.path)),
+                Some(_) => {}
+            }
         }
-    }
-    let ns = platform::now_ns() - start;
-    // One read per CHUNK of the file, every pass.
-    let (ops, bytes) = (passes * o.size.div_ceil(CHUNK as u64), passes * o.size);
-    let json = result("seqread", &o, ops, bytes, ns)
-        .u64("passes", passes)
-        .str("sha256", &to_hex(&digest.unwrap_or_default()));
-    Ok(json.finish())
+        let ns = platform::now_ns() - start;
+        // One read per CHUNK of the file, every pass.
+        let (ops, bytes) = (passes * o.size.div_ceil(CHUNK as u64), passes * o.size);
+        Ok(result("seqread", o, ops, bytes, ns).u64("passes", passes).str("sha256", &to_hex(&digest.unwrap_or_default())))
+    })
 }
 
 /// Reads the whole file in `buf`-sized reads; its SHA-256.
@@ -147,99 +250,95 @@ fn pattern_byte(seed: u64, i: u64) -> u8 {
 }
 
 pub fn filewrite(p: &Params<'_>) -> Result<String, String> {
-    let bs = p.u64("bs", CHUNK as u64)?;
-    if bs == 0 || bs > 4 << 20 {
-        return Err(format!("bs={bs}: 1 byte .. 4 MiB"));
-    }
-    let seed = p.u64("seed", 1)?;
-    let mut o = open(p)?;
-    // A random order of the file's chunks (Fisher-Yates).
-    let chunks = o.size.div_ceil(bs);
-    let mut order: alloc::vec::Vec<u64> = (0..chunks).collect();
-    let mut rng = Rng::new(seed);
-    for i in (1..order.len()).rev() {
-        order.swap(i, (rng.next() % (i as u64 + 1)) as usize);
-    }
-    let mut buf = vec![0u8; bs as usize];
-    let start = platform::now_ns();
-    for &chunk in &order {
-        let off = chunk * bs;
-        let n = bs.min(o.size - off) as usize;
-        for (i, b) in buf[..n].iter_mut().enumerate() {
-            *b = pattern_byte(seed, off + i as u64);
+    let bs = p.u64("bs", CHUNK as u64, 1..=MAX_BS)?;
+    let seed = p.u64("seed", 1, ANY)?;
+    with_file(p, |o| {
+        let chunks = o.size.div_ceil(bs);
+        if chunks > MAX_WRITE_CHUNKS {
+            return Err(format!("bs={bs}: {chunks} chunks of {}, at most {MAX_WRITE_CHUNKS}", o.path));
         }
-        o.fs.write_inode(o.ino, off, &buf[..n]).map_err(|e| format!("{} at {off}: {e:?}", o.path))?;
-    }
-    o.fs.device_mut().sync().map_err(|e| format!("{}: sync: {e:?}", o.path))?;
-    let ns = platform::now_ns() - start;
-    // Read back through the cache (what a reader now sees).
-    let digest = hash_file(&mut o, &mut vec![0u8; CHUNK])?;
-    let d = o.fs.device().disk_stats();
-    let dev = o.fs.device().device_stats();
-    let json = result("filewrite", &o, chunks, o.size, ns)
-        .u64("bs", bs)
-        .u64("seed", seed)
-        .u64("device_writes", dev.writes)
-        .u64("device_write_bytes", dev.bytes_written)
-        .u64("writeback_rounds", d.writeback_rounds)
-        .u64("throttled_rounds", d.throttled_rounds)
-        .u64("evicted_dirty_pages", d.evicted_dirty_pages)
-        .str("sha256", &to_hex(&digest));
-    Ok(json.finish())
+        // A random order of the file's chunks (Fisher-Yates).
+        let mut order: alloc::vec::Vec<u64> = (0..chunks).collect();
+        let mut rng = Rng::new(seed);
+        for i in (1..order.len()).rev() {
+            order.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+        }
+        let mut buf = vec![0u8; bs as usize];
+        let start = platform::now_ns();
+        for &chunk in &order {
+            let off = chunk * bs;
+            let n = bs.min(o.size - off) as usize;
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = pattern_byte(seed, off + i as u64);
+            }
+            o.fs.write_inode(o.ino, off, &buf[..n]).map_err(|e| format!("{} at {off}: {e:?}", o.path))?;
+        }
+        o.fs.device_mut().sync().map_err(|e| format!("{}: sync: {e:?}", o.path))?;
+        let ns = platform::now_ns() - start;
+        // Read back through the cache (what a reader now sees).
+        let digest = hash_file(o, &mut vec![0u8; CHUNK])?;
+        let d = o.fs.device().disk_stats();
+        let dev = o.fs.device().device_stats();
+        Ok(result("filewrite", o, chunks, o.size, ns)
+            .u64("bs", bs)
+            .u64("seed", seed)
+            .u64("device_writes", dev.writes)
+            .u64("device_write_bytes", dev.bytes_written)
+            .u64("writeback_rounds", d.writeback_rounds)
+            .u64("throttled_rounds", d.throttled_rounds)
+            .u64("evicted_dirty_pages", d.evicted_dirty_pages)
+            .str("sha256", &to_hex(&digest)))
+    })
 }
 
 /// The random-access workloads: `randread`, `mixed`, `scanhot`.
 pub fn random(name: &str, p: &Params<'_>) -> Result<String, String> {
-    let bs = p.u64("bs", PAGE_SIZE as u64)?;
-    if bs == 0 || bs > 4 << 20 {
-        return Err(format!("bs={bs}: 1 byte .. 4 MiB"));
-    }
-    let mut o = open(p)?;
-    let blocks = o.size / bs;
-    if blocks == 0 {
-        return Err(format!("{}: {} bytes, smaller than bs={bs}", o.path, o.size));
-    }
-    let ops = p.u64("ops", if name == "randread" { 10_000 } else { 4 * blocks })?;
-    let mut rng = Rng::new(p.u64("seed", 1)?);
-    let cache_pages = o.fs.device().capacity() as u64;
-    let hot = p.u64("hot_pages", (cache_pages / 4).max(1))?.clamp(1, blocks);
-    let scan = p.u64("scan_pages", cache_pages)?.max(1);
-    let mut buf = vec![0u8; bs as usize];
-    let mut cursor = 0u64; // mixed: next sequential block; scanhot: next block of the rest
-    let mut phase = 0u64; // scanhot: position in the round (hot set, then scan)
-    let mut bytes = 0u64;
-    let start = platform::now_ns();
-    for _ in 0..ops {
-        let block = match name {
-            "randread" => rng.next() % blocks,
-            "mixed" => {
-                if rng.next() & 1 == 0 {
-                    rng.next() % blocks
-                } else {
-                    let b = cursor;
-                    cursor = (cursor + 1) % blocks;
+    let bs = p.u64("bs", PAGE_SIZE as u64, 1..=MAX_BS)?;
+    let seed = p.u64("seed", 1, ANY)?;
+    with_file(p, |o| {
+        let blocks = o.size / bs;
+        if blocks == 0 {
+            return Err(format!("{}: {} bytes, smaller than bs={bs}", o.path, o.size));
+        }
+        let ops = p.u64("ops", if name == "randread" { 10_000 } else { 4 * blocks }, 1..=MAX_OPS)?;
+        let cache_pages = o.fs.device().capacity() as u64;
+        let hot = p.u64("hot_pages", (cache_pages / 4).clamp(1, blocks), 1..=blocks)?;
+        let scan = p.u64("scan_pages", cache_pages, 1..=1 << 32)?;
+        let mut rng = Rng::new(seed);
+        let mut buf = vec![0u8; bs as usize];
+        let mut cursor = 0u64; // mixed: next sequential block; scanhot: next block of the rest
+        let mut phase = 0u64; // scanhot: position in the round (hot set, then scan)
+        let mut bytes = 0u64;
+        let start = platform::now_ns();
+        for _ in 0..ops {
+            let block = match name {
+                "randread" => rng.next() % blocks,
+                "mixed" => {
+                    if rng.next() & 1 == 0 {
+                        rng.next() % blocks
+                    } else {
+                        let b = cursor;
+                        cursor = (cursor + 1) % blocks;
+                        b
+                    }
+                }
+                _ => {
+                    // scanhot
+                    let b = if phase < hot || hot == blocks {
+                        phase % hot
+                    } else {
+                        let b = hot + cursor;
+                        cursor = (cursor + 1) % (blocks - hot);
+                        b
+                    };
+                    phase = (phase + 1) % (hot + scan);
                     b
                 }
-            }
-            _ => {
-                // scanhot
-                let b = if phase < hot || hot == blocks {
-                    phase % hot
-                } else {
-                    let b = hot + cursor;
-                    cursor = (cursor + 1) % (blocks - hot);
-                    b
-                };
-                phase = (phase + 1) % (hot + scan);
-                b
-            }
-        };
-        bytes += read_at(&mut o, block * bs, &mut buf)? as u64;
-    }
-    let ns = platform::now_ns() - start;
-    let mut json = result(name, &o, ops, bytes, ns).u64("bs", bs).u64("seed", p.u64("seed", 1)?);
-    if name == "scanhot" {
-        json = json.u64("hot_pages", hot).u64("scan_pages", scan);
-    }
-    Ok(json.finish())
+            };
+            bytes += read_at(o, block * bs, &mut buf)? as u64;
+        }
+        let ns = platform::now_ns() - start;
+        let json = result(name, o, ops, bytes, ns).u64("bs", bs).u64("seed", seed);
+        Ok(if name == "scanhot" { json.u64("hot_pages", hot).u64("scan_pages", scan) } else { json })
+    })
 }

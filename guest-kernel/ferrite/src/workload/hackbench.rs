@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::chan::Channel;
-use super::{Params, SchedTotals, header};
+use super::{Params, SchedTotals, check_memory, header};
 use crate::task::{self, Completion, Gate};
 use crate::{percpu, platform};
 
@@ -19,12 +19,11 @@ const RECEIVERS: usize = 10;
 const MESSAGE: usize = 100;
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
-    let groups = p.u64("groups", 10)? as usize;
-    let loops = p.u64("loops", 100)? as usize;
-    let pipe_size = p.u64("pipe_size", 65536)? as usize;
-    if groups == 0 || pipe_size == 0 {
-        return Err(String::from("groups and pipe_size must be > 0"));
-    }
+    let groups = p.u64("groups", 10, 1..=1000)? as usize;
+    let loops = p.u64("loops", 100, 1..=1_000_000)? as usize;
+    let pipe_size = p.u64("pipe_size", 65536, 1..=1 << 20)? as usize;
+    let per_group = (SENDERS + RECEIVERS) as u64 * task::STACK_SIZE + RECEIVERS as u64 * pipe_size as u64;
+    check_memory("hackbench", groups as u64 * per_group)?;
     let ncpus = percpu::ncpus();
     let gate = Arc::new(Gate::new());
     let done = Arc::new(Completion::new());

@@ -14,15 +14,19 @@ use alloc::vec::Vec;
 use core::alloc::Layout;
 
 use super::json::Json;
-use super::{Params, Rng, header};
+use super::{ANY, Params, Rng, check_memory, header};
 use crate::task::{self, Completion, Gate};
 use crate::{heap, percpu, platform};
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
-    let ops = p.u64("ops", 1_000_000)?;
-    let slots = p.u64("slots", 1024)?.max(1) as usize;
-    let seed = p.u64("seed", 0x5eed)?;
-    let threads = p.u64("threads", 1)?.clamp(1, 1024) as usize;
+    let ops = p.u64("ops", 1_000_000, 1..=1_000_000_000)?;
+    // Each thread's slot table is one allocation: at most 2.4 MB.
+    let slots = p.u64("slots", 1024, 1..=100_000)? as usize;
+    let seed = p.u64("seed", 0x5eed, ANY)?;
+    let threads = p.u64("threads", 1, 1..=256)? as usize;
+    // Live objects average about 800 bytes (power-of-two slabs over 8..4096).
+    let per_thread = task::STACK_SIZE + slots as u64 * 1024;
+    check_memory("kmalloc", threads as u64 * per_thread)?;
 
     // Each thread fills its slots (not timed), reports ready, waits for the
     // gate, churns `ops` times, then frees everything after `done`.

@@ -2,26 +2,38 @@
 //! or `run NAME key=value...` on the control channel). Each prints exactly one
 //! JSON object on one line. Common fields: `workload`, `ops`, `ns_per_op`,
 //! `mode` ("pvm-native" / "kvm"), `irq` ("polling" / "interrupt"), `cpus`.
-//! All timing is `platform::now_ns()`. Every workload also takes `delay_ms=N`:
-//! sleep first, so that a VMM's start-up work does not disturb the measurement.
+//! All timing is `platform::now_ns()`. Every workload also takes `delay_ms=N`
+//! (at most 600000): sleep first, so that a VMM's start-up work does not
+//! disturb the measurement.
 //!
-//! | workload    | what one op is                                   | parameters (default) |
+//! | workload    | what one op is                                   | parameters (default, range) |
 //! | ----------- | ------------------------------------------------ | -------------------- |
-//! | `pipe`      | a 1-byte round trip between two threads          | `ops` (100000), `pin=same\|split` (same) |
-//! | `hackbench` | one 100-byte message, sender -> receiver          | `groups` (10), `loops` (100), `pipe_size` (65536) |
-//! | `kmalloc`   | one kmalloc + kfree pair over a size mix 8..4096 | `ops` (1000000), `slots` (1024), `seed` |
-//! | `pages`     | one order-0 page alloc + free (per-CPU cache)    | `ops` (1000000), `depth` (16) |
+//! | `pipe`      | a 1-byte round trip between two threads          | `ops` (100000, 1..=10^8), `pin=same\|split` (same) |
+//! | `hackbench` | one 100-byte message, sender -> receiver          | `groups` (10, 1..=1000), `loops` (100, 1..=10^6), `pipe_size` (65536, 1..=1 MiB) |
+//! | `kmalloc`   | one kmalloc + kfree pair over a size mix 8..4096 | `ops` (1000000, 1..=10^9), `slots` (1024, 1..=100000), `seed`, `threads` (1, 1..=256) |
+//! | `pages`     | one order-0 page alloc + free (per-CPU cache)    | `ops` (1000000, 1..=10^9), `depth` (16, 1..=4096) |
+//! | `pio`, `mmio` | one VM exit: `out` to port 0x80 / read of a virtio-mmio register (exits.rs) | `ops` (10000, 1..=10^7) |
 //! | `disksum`, `diskwrite`, `diskbench` | virtio-blk requests (disk.rs, diskbench.rs) | see those files |
-//! | `rng`       | virtio-rng requests (rng.rs)                     | `bytes` (64) |
+//! | `rng`       | virtio-rng requests (rng.rs)                     | `bytes` (64, 1..=1 MiB) |
 //! | `ping`, `pingd` | virtio-net: send / answer pings (ping.rs)    | `ip`, `ping`, `count`, `duration_ms` |
-//! | `seqread`, `randread`, `mixed`, `scanhot`, `filewrite` | ext2 file reads and in-place writes through the page cache (file.rs) | `file`, `cache`, `cache_pages`, see file.rs |
+//! | `seqread`, `randread`, `mixed`, `scanhot`, `filewrite` | ext2 file reads and in-place writes through the page cache (file.rs) | `file`, `cache`, `cache_pages`, `keep_cache`, see file.rs |
+//!
+//! # Bad parameters are errors, never panics
+//!
+//! Through the control channel a workload must not take the VM down, so
+//! every parameter is read with a range (`Params::u64`), choices are
+//! checked, and a run that would need more than half of the free memory
+//! is refused before it starts ([`check_memory`]): an allocation that
+//! fails inside the kernel is a panic. The ranges also keep runs finite
+//! (no `ops=2^64`) and single allocations within the buddy allocator's
+//! largest block (4 MiB). At boot (`workload=`) an error is a panic.
 
 pub mod chan;
 mod disk;
 mod diskbench;
+mod exits;
 mod file;
 mod hackbench;
-pub mod json;
 mod kmalloc;
 mod pages;
 mod ping;
@@ -34,41 +46,26 @@ use alloc::string::String;
 
 use bootinfo::Cmdline;
 
-use crate::{exit, percpu, platform, println, task};
+use crate::{exit, heap, percpu, platform, println, task};
 use json::Json;
 
-/// Workload parameters: `key=value` words (the command line, or a ctl line).
-pub struct Params<'a> {
-    words: Cmdline<'a>,
-}
+pub use ctlproto::params::ANY;
+pub use ctlproto::{Params, json};
+pub use file::drop_kept_cache;
 
-impl<'a> Params<'a> {
-    pub fn new(words: Cmdline<'a>) -> Self {
-        Self { words }
-    }
-
-    pub fn u64(&self, key: &'a str, default: u64) -> Result<u64, String> {
-        self.words
-            .get_u64(key)
-            .map(|v| v.unwrap_or(default))
-            .map_err(|e| format!("{e}"))
-    }
-
-    pub fn str(&self, key: &str, default: &'a str) -> &'a str {
-        self.words.get(key).unwrap_or(default)
-    }
-}
-
-pub const NAMES: [&str; 15] = [
-    "pipe", "hackbench", "kmalloc", "pages", "disksum", "diskwrite", "diskbench", "rng", "ping", "pingd", "seqread",
-    "randread", "mixed", "scanhot", "filewrite",
+pub const NAMES: [&str; 17] = [
+    "pipe", "hackbench", "kmalloc", "pages", "pio", "mmio", "disksum", "diskwrite", "diskbench", "rng", "ping",
+    "pingd", "seqread", "randread", "mixed", "scanhot", "filewrite",
 ];
+
+/// Longest `delay_ms`: ten minutes.
+const MAX_DELAY_MS: u64 = 600_000;
 
 /// Runs workload `name` in the calling thread; returns its JSON line.
 pub fn run(name: &str, params: &Params<'_>) -> Result<String, String> {
     // `delay_ms=N`: let the host settle first (a VMM's start-up threads,
     // e.g. prefaulting guest RAM, compete with the vCPUs for a while).
-    let delay_ms = params.u64("delay_ms", 0)?;
+    let delay_ms = params.u64("delay_ms", 0, 0..=MAX_DELAY_MS)?;
     if delay_ms > 0 {
         task::sleep_ns(delay_ms.saturating_mul(1_000_000));
     }
@@ -77,6 +74,8 @@ pub fn run(name: &str, params: &Params<'_>) -> Result<String, String> {
         "hackbench" => hackbench::run(params),
         "kmalloc" => kmalloc::run(params),
         "pages" => pages::run(params),
+        "pio" => exits::pio(params),
+        "mmio" => exits::mmio(params),
         "disksum" => disk::disksum(params),
         "diskwrite" => disk::diskwrite(params),
         "diskbench" => diskbench::run(params),
@@ -110,6 +109,21 @@ pub fn start(name: &'static str, cmdline: Cmdline<'static>, stay: bool) {
             exit::exit(0);
         }
     });
+}
+
+/// Refuses a run that would need `bytes` (an estimate) when that is more
+/// than half of the free memory: the rest of the kernel must still be able
+/// to allocate.
+pub fn check_memory(what: &str, bytes: u64) -> Result<(), String> {
+    let free = heap::buddy_stats().free_pages * mm::PAGE_SIZE;
+    if bytes > free / 2 {
+        return Err(format!(
+            "{what} needs about {} MiB, more than half of the {} MiB free",
+            bytes.div_ceil(1 << 20),
+            free >> 20
+        ));
+    }
+    Ok(())
 }
 
 /// The fields every result starts with.

@@ -9,6 +9,9 @@
 //!   echo requests from others are answered meanwhile.
 //! - `pingd ip=... [duration_ms=N]`: answers ARP and echo requests for
 //!   `duration_ms` (10000), then prints what it did.
+//!
+//! Ranges: `count` 1..=65535, `interval_ms` 0..=60000, `timeout_ms`
+//! 1..=60000, `size` 0..=1400, `duration_ms` 0..=3600000.
 
 use alloc::format;
 use alloc::string::String;
@@ -17,7 +20,7 @@ use alloc::vec::Vec;
 use virtio_core::net::{Event, Interface, Ipv4Addr, MAX_FRAME};
 
 use super::json::array;
-use super::{Params, header};
+use super::{ANY, Params, header};
 use crate::platform;
 use crate::virtio::net::NetDevice;
 use crate::virtio::{self, Claimed};
@@ -35,7 +38,7 @@ impl Link {
     fn open(p: &Params<'_>) -> Result<Self, String> {
         let ip = p.str("ip", "");
         let (addr, prefix) = Ipv4Addr::parse_cidr(ip).ok_or_else(|| format!("ip={ip:?}: expected ADDR[/PREFIX]"))?;
-        let dev = virtio::claim::<NetDevice>(p.u64("dev", 0)? as usize)?;
+        let dev = virtio::claim::<NetDevice>(p.u64("dev", 0, ANY)? as usize)?;
         let iface = Interface::new(dev.mac, addr, prefix);
         Ok(Self { dev, iface, rx: [0; MAX_FRAME], tx: [0; MAX_FRAME] })
     }
@@ -77,10 +80,11 @@ impl Link {
 pub fn ping(p: &Params<'_>) -> Result<String, String> {
     let peer_text = p.str("ping", "");
     let peer = Ipv4Addr::parse(peer_text).ok_or_else(|| format!("ping={peer_text:?}: expected a peer address"))?;
-    let count = p.u64("count", 3)?.clamp(1, 100_000);
-    let interval = p.u64("interval_ms", 200)? * 1_000_000;
-    let timeout = p.u64("timeout_ms", 1000)?.max(1) * 1_000_000;
-    let size = p.u64("size", 56)?.min(1400) as usize;
+    // Echo sequence numbers are 16 bits.
+    let count = p.u64("count", 3, 1..=u64::from(u16::MAX))?;
+    let interval = p.u64("interval_ms", 200, 0..=60_000)? * 1_000_000;
+    let timeout = p.u64("timeout_ms", 1000, 1..=60_000)? * 1_000_000;
+    let size = p.u64("size", 56, 0..=1400)? as usize;
     let mut link = Link::open(p)?;
     let start = platform::now_ns();
 
@@ -146,7 +150,7 @@ pub fn ping(p: &Params<'_>) -> Result<String, String> {
 }
 
 pub fn pingd(p: &Params<'_>) -> Result<String, String> {
-    let duration = p.u64("duration_ms", 10_000)? * 1_000_000;
+    let duration = p.u64("duration_ms", 10_000, 0..=3_600_000)? * 1_000_000;
     let mut link = Link::open(p)?;
     let start = platform::now_ns();
     link.wait_for(start + duration, |_| false)?;

@@ -3,7 +3,6 @@
 //! when both threads share a CPU (`pin=same`); with `pin=split` each round
 //! trip is two cross-CPU wakeups instead.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 
@@ -13,13 +12,12 @@ use crate::task::{self, Completion};
 use crate::{percpu, platform};
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
-    let ops = p.u64("ops", 100_000)?;
-    let pin = p.str("pin", "same");
+    let ops = p.u64("ops", 100_000, 1..=100_000_000)?;
+    let pin = p.choice("pin", "same", &["same", "split"])?;
     let (cpu_a, cpu_b) = match pin {
         "same" => (0, 0),
-        "split" if percpu::ncpus() >= 2 => (0, 1),
-        "split" => return Err(String::from("pin=split needs at least 2 CPUs")),
-        other => return Err(format!("pin={other}: expected same or split")),
+        _ if percpu::ncpus() >= 2 => (0, 1),
+        _ => return Err(String::from("pin=split needs at least 2 CPUs")),
     };
     let there = Arc::new(Channel::new(1));
     let back = Arc::new(Channel::new(1));

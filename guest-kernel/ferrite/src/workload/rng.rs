@@ -1,4 +1,4 @@
-//! `workload=rng [bytes=N] [dev=N]`: reads N bytes (default 64) from the
+//! `workload=rng [bytes=N] [dev=N]`: reads N bytes (default 64, at most 1 MiB) from the
 //! virtio-rng device; prints the count, a hex sample (the first 32 bytes)
 //! and two crude sanity figures (distinct byte values, share of one bits).
 
@@ -7,13 +7,13 @@ use alloc::vec;
 
 use virtio_core::hex::to_hex;
 
-use super::{Params, header};
+use super::{ANY, Params, header};
 use crate::platform;
 use crate::virtio::{self, rng::RngDevice};
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
-    let mut dev = virtio::claim::<RngDevice>(p.u64("dev", 0)? as usize)?;
-    let bytes = p.u64("bytes", 64)?.clamp(1, 64 << 20) as usize;
+    let bytes = p.u64("bytes", 64, 1..=1 << 20)? as usize;
+    let mut dev = virtio::claim::<RngDevice>(p.u64("dev", 0, ANY)? as usize)?;
     let mut out = vec![0u8; bytes];
     let requests = dev.requests;
     let exits = dev.transport().exits();
