@@ -52,6 +52,7 @@ public final class ControlChannel implements AutoCloseable {
 
     private final String peer;
     private final WritableByteChannel toGuest;
+    private final Supplier<String> whyEnded;
     private final AutoCloseable resources;
     private final BlockingQueue<Received> lines = new LinkedBlockingQueue<>();
     private String outOfStep;
@@ -65,11 +66,12 @@ public final class ControlChannel implements AutoCloseable {
                           Supplier<String> whyEnded, AutoCloseable resources) {
         this.peer = peer;
         this.toGuest = toGuest;
+        this.whyEnded = whyEnded;
         this.resources = resources;
-        Thread.ofPlatform().name("ctl-" + peer).daemon().start(() -> readLines(fromGuest, whyEnded));
+        Thread.ofPlatform().name("ctl-" + peer).daemon().start(() -> readLines(fromGuest));
     }
 
-    private void readLines(ReadableByteChannel in, Supplier<String> whyEnded) {
+    private void readLines(ReadableByteChannel in) {
         ByteBuffer buf = ByteBuffer.allocate(8192);
         ByteArrayOutputStream line = new ByteArrayOutputStream();
         try {
@@ -117,8 +119,12 @@ public final class ControlChannel implements AutoCloseable {
             throw new IllegalStateException(peer + ": " + outOfStep);
         }
         ByteBuffer out = ByteBuffer.wrap((command + "\n").getBytes(StandardCharsets.UTF_8));
-        while (out.hasRemaining()) {
-            toGuest.write(out);
+        try {
+            while (out.hasRemaining()) {
+                toGuest.write(out);
+            }
+        } catch (IOException e) {
+            throw new IOException(peer + ": cannot send '" + command + "' (" + e.getMessage() + "): " + whyEnded.get(), e);
         }
         ObjectNode answer = next(command, timeout);
         if (answer.has("error")) {

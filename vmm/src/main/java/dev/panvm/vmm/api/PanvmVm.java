@@ -42,7 +42,12 @@ final class PanvmVm implements RunningVm {
         machine.ended().thenRun(console::close);
         return new ControlChannel("panvm", Channels.newChannel(console.fromGuest()),
                 Channels.newChannel(console.toGuest()),
-                () -> "the VM ended: " + machine.ended().toCompletableFuture().getNow(null), console);
+                () -> whyEnded(machine), console);
+    }
+
+    private static String whyEnded(Machine machine) {
+        GuestOutcome o = machine.ended().toCompletableFuture().getNow(null);
+        return o == null ? "the console was closed while the VM runs" : "the VM ended: " + o;
     }
 
     @Override

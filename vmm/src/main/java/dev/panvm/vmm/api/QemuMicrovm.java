@@ -184,9 +184,15 @@ public final class QemuMicrovm implements RunningVm {
         });
     }
 
+    /** Why the console ended: QEMU closes it as it exits, so give it a moment to finish exiting. */
     private static String describeEnd(Process qemu, ByteArrayOutputStream stderr) {
-        if (qemu.isAlive()) {
-            return "QEMU closed the console but still runs";
+        try {
+            if (!qemu.waitFor(2, TimeUnit.SECONDS)) {
+                return "QEMU closed the console but still runs";
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "interrupted while waiting for QEMU to exit";
         }
         return "QEMU exited: " + outcome(qemu.exitValue(), stderr);
     }
