@@ -10,7 +10,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
@@ -69,6 +72,36 @@ public final class ControlChannel implements AutoCloseable {
         this.whyEnded = whyEnded;
         this.resources = resources;
         Thread.ofPlatform().name("ctl-" + peer).daemon().start(() -> readLines(fromGuest));
+    }
+
+    /**
+     * A channel over a process's (or any) byte streams: {@code toGuest} is flushed after each
+     * command, since such streams are buffered (a {@link Process}'s standard input is).
+     */
+    public static ControlChannel overStreams(String peer, InputStream fromGuest, OutputStream toGuest,
+                                             Supplier<String> whyEnded, AutoCloseable resources) {
+        WritableByteChannel flushing = new WritableByteChannel() {
+            @Override
+            public int write(ByteBuffer src) throws IOException {
+                int n = src.remaining();
+                byte[] bytes = new byte[n];
+                src.get(bytes);
+                toGuest.write(bytes);
+                toGuest.flush();
+                return n;
+            }
+
+            @Override
+            public boolean isOpen() {
+                return true;
+            }
+
+            @Override
+            public void close() throws IOException {
+                toGuest.close();
+            }
+        };
+        return new ControlChannel(peer, Channels.newChannel(fromGuest), flushing, whyEnded, resources);
     }
 
     private void readLines(ReadableByteChannel in) {

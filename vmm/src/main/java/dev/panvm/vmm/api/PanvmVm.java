@@ -7,7 +7,6 @@ import dev.panvm.vmm.MachineException;
 import dev.panvm.vmm.devices.console.InProcessConsole;
 
 import java.io.IOException;
-import java.nio.channels.Channels;
 import java.time.Duration;
 import java.util.concurrent.TimeoutException;
 
@@ -40,9 +39,7 @@ final class PanvmVm implements RunningVm {
     /** The control channel over {@code console}; it sees the end of the guest's output when the guest ends. */
     private static ControlChannel channel(Machine machine, InProcessConsole console) {
         machine.ended().thenRun(console::close);
-        return new ControlChannel("panvm", Channels.newChannel(console.fromGuest()),
-                Channels.newChannel(console.toGuest()),
-                () -> whyEnded(machine), console);
+        return ControlChannel.overStreams("panvm", console.fromGuest(), console.toGuest(), () -> whyEnded(machine), console);
     }
 
     private static String whyEnded(Machine machine) {

@@ -138,6 +138,21 @@ class ControlChannelTest {
     }
 
     @Test
+    void overStreamsFlushesEachCommand() throws Exception {
+        java.io.PipedInputStream guestIn = new java.io.PipedInputStream();
+        java.io.OutputStream buffered = new java.io.BufferedOutputStream(new java.io.PipedOutputStream(guestIn), 8192);
+        java.io.PipedOutputStream guestOut = new java.io.PipedOutputStream();
+        try (ControlChannel c = ControlChannel.overStreams("streams", new java.io.PipedInputStream(guestOut),
+                buffered, () -> "gone", () -> { })) {
+            guestOut.write("{\"sysctl\":\"sched_nr_migrate\",\"value\":32}\n".getBytes(StandardCharsets.UTF_8));
+            guestOut.flush();
+            assertEquals(32, c.send("sysctl sched_nr_migrate", LONG).path("value").asInt());
+            byte[] sent = new byte["sysctl sched_nr_migrate\n".length()];
+            assertEquals(sent.length, guestIn.readNBytes(sent, 0, sent.length), "the command reached the guest unbuffered");
+        }
+    }
+
+    @Test
     void exitChecksTheConfirmation() throws Exception {
         guestSays("{\"exit\":3}\n");
         channel.exit(3, LONG);
