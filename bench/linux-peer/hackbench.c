@@ -1,8 +1,9 @@
 /* `run hackbench`: messaging with threads and pipes (as `hackbench -T -p`, `perf bench sched
  * messaging` with pipes, and ferrite's workload/hackbench.rs): each group has 10 senders and 10
  * receivers, one pipe per receiver; every sender writes `loops` 100-byte messages to each
- * receiver of its group. One op = one message. The clock runs from before the first pipe and
- * thread are made until the last thread is joined (ferrite starts it once all threads exist).
+ * receiver of its group. One op = one message. As in ferrite, every thread waits at a gate until
+ * all exist; the clock runs from opening the gate until the last thread is joined, so thread and
+ * pipe creation are not timed.
  *
  * Parameters (ferrite's): groups (10), loops (100), pipe_size (65536; a size other than the
  * kernel's default, 65536 on x86_64, is set with F_SETPIPE_SZ, which rounds it up to a
@@ -21,13 +22,38 @@
 #define FDS 10
 #define MSG 100
 
+/* Holds every thread until the run's threads all exist (ferrite's task::Gate). */
+struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t opened;
+    int open;
+};
+
+static void gate_wait(struct gate *g)
+{
+    pthread_mutex_lock(&g->lock);
+    while (!g->open)
+        pthread_cond_wait(&g->opened, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static void gate_open(struct gate *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->open = 1;
+    pthread_cond_broadcast(&g->opened);
+    pthread_mutex_unlock(&g->lock);
+}
+
 struct receiver {
+    struct gate *gate;
     int fd;          /* read end; closed (-1) by the receiver itself if it fails */
     uint64_t expect; /* bytes */
     int error, eof;
 };
 
 struct sender {
+    struct gate *gate;
     const int *fds; /* the group's FDS write ends */
     uint64_t loops;
     int error;
@@ -37,6 +63,7 @@ static void *receive(void *arg)
 {
     struct receiver *r = arg;
     char buf[MSG];
+    gate_wait(r->gate);
     for (uint64_t got = 0; got < r->expect;) {
         ssize_t n = read(r->fd, buf, sizeof buf);
         if (n <= 0) {
@@ -60,6 +87,7 @@ static void *send_all(void *arg)
 {
     struct sender *s = arg;
     char msg[MSG] = {0};
+    gate_wait(s->gate);
     for (uint64_t l = 0; l < s->loops; l++)
         for (int i = 0; i < FDS; i++)
             if (write(s->fds[i], msg, MSG) != MSG) {
@@ -70,6 +98,7 @@ static void *send_all(void *arg)
 }
 
 struct run {
+    struct gate gate;
     uint64_t groups, loops;
     int *wfds;                 /* groups * FDS write ends, -1 when not open */
     struct receiver *rs;       /* groups * FDS */
@@ -78,10 +107,12 @@ struct run {
     size_t nrt, nst;           /* how many of each were started */
 };
 
-/* Joins every thread and closes every descriptor. Senders first: once they are done, the write
+/* Opens the gate (threads that exist must not wait forever), joins every thread and closes every
+ * descriptor. Senders first: once they are done, the write
  * ends are closed if the run is failing, so that receivers still waiting see end-of-file. */
 static void finish(struct run *r, int failing)
 {
+    gate_open(&r->gate);
     for (size_t i = 0; i < r->nst; i++)
         pthread_join(r->st[i], NULL);
     for (size_t i = 0; i < r->nst; i++)
@@ -123,6 +154,7 @@ static int start_group(struct run *r, uint64_t g, int pipe_size, const char **wh
             return errno;
         }
         struct receiver *rcv = &r->rs[g * FDS + i];
+        rcv->gate = &r->gate;
         rcv->fd = p[0];
         rcv->expect = r->loops * FDS * MSG;
         wfds[i] = p[1];
@@ -139,6 +171,7 @@ static int start_group(struct run *r, uint64_t g, int pipe_size, const char **wh
     }
     for (int i = 0; i < FDS; i++) {
         struct sender *s = &r->ss[g * FDS + i];
+        s->gate = &r->gate;
         s->fds = wfds;
         s->loops = r->loops;
         int rc = pthread_create(&r->st[r->nst], NULL, send_all, s);
@@ -160,7 +193,7 @@ int run_hackbench(struct params *p, struct json *out, char *err)
         return -1;
 
     size_t n = (size_t)groups * FDS;
-    struct run r = {.groups = groups, .loops = loops};
+    struct run r = {.gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0}, .groups = groups, .loops = loops};
     r.wfds = malloc(n * sizeof *r.wfds);
     r.rs = calloc(n, sizeof *r.rs);
     r.ss = calloc(n, sizeof *r.ss);
@@ -177,8 +210,6 @@ int run_hackbench(struct params *p, struct json *out, char *err)
     for (size_t i = 0; i < n; i++)
         r.wfds[i] = r.rs[i].fd = -1;
 
-    uint64_t switches = process_context_switches();
-    uint64_t start = now_ns();
     for (uint64_t g = 0; g < groups; g++) {
         const char *what;
         int e = start_group(&r, g, (int)pipe_size, &what);
@@ -188,6 +219,8 @@ int run_hackbench(struct params *p, struct json *out, char *err)
             return fail(err, "%s: %s (group %" PRIu64 " of %" PRIu64 ")", what, strerror(e), g + 1, groups);
         }
     }
+    uint64_t switches = process_context_switches();
+    uint64_t start = now_ns();
     finish(&r, 0);
     uint64_t ns = now_ns() - start;
     switches = process_context_switches() - switches;
