@@ -1,0 +1,81 @@
+package dev.panvm.bench;
+
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What a benchmark run ran on, written next to JMH's results so that every figure names its host:
+ * the kind of KVM (PVM, software virtualization, or hardware KVM), the CPU, core count, JDK, QEMU
+ * version, the commit measured (with {@code -dirty} for uncommitted changes) and the plan.
+ */
+public record RunInfo(String host, String cpu, int cores, String kernel, String jdk, String qemu, String commit,
+                      String plan, String started) {
+
+    /** Looks at this machine now. */
+    static RunInfo probe(Path root, String plan) {
+        return new RunInfo(hostKind(), cpuModel(), Runtime.getRuntime().availableProcessors(),
+                firstLine(List.of("uname", "-r")), "JDK " + Runtime.version(),
+                firstLine(List.of("qemu-system-x86_64", "--version")), commit(root), plan, Instant.now().toString());
+    }
+
+    static String hostKind() {
+        if (Files.isDirectory(Path.of("/sys/module/kvm_pvm"))) {
+            return "PVM host (kvm_pvm: software virtualization, no VT-x/AMD-V)";
+        }
+        if (Files.isDirectory(Path.of("/sys/module/kvm_intel"))) {
+            return "hardware KVM (Intel VT-x)";
+        }
+        if (Files.isDirectory(Path.of("/sys/module/kvm_amd"))) {
+            return "hardware KVM (AMD-V)";
+        }
+        return "KVM of unknown kind";
+    }
+
+    private static String cpuModel() {
+        try {
+            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).strip()).findFirst().orElse("unknown");
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
+    private static String commit(Path root) {
+        String head = firstLine(List.of("git", "-C", root.toString(), "rev-parse", "--short", "HEAD"));
+        String dirty = firstLine(List.of("git", "-C", root.toString(), "status", "--porcelain", "--untracked-files=no"));
+        return dirty.isEmpty() || dirty.equals("unknown") ? head : head + "-dirty";
+    }
+
+    /** The first line a command prints, or "unknown" when it cannot run. */
+    private static String firstLine(List<String> command) {
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                return "unknown";
+            }
+            return out.lines().findFirst().orElse("").strip();
+        } catch (IOException e) {
+            return "unknown";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "unknown";
+        }
+    }
+
+    void write(Path file) throws IOException {
+        JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build().writeValue(file.toFile(), this);
+    }
+
+    static RunInfo read(Path file) throws IOException {
+        return JsonMapper.builder().build().readValue(file.toFile(), RunInfo.class);
+    }
+}
