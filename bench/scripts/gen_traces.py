@@ -8,6 +8,9 @@ CSV, one request per line: timestamp_ns,op,offset,length (op R or W; offset and 
   zipf       requests to 32 MiB of pages drawn from a Zipf(0.99) distribution (a hot set)
   loop       a loop over 12 MiB repeated: larger than small caches (LRU's worst case)
   scanhot    a Zipf hot set of 2 MiB interleaved with one-off sequential scans (ARC's case)
+
+Python rather than Java: it boots no VM and measures nothing; it ran once to make the files that
+are checked in, and scripts/cachesim (the host-side Rust simulator) reads them.
 """
 import argparse
 import bisect

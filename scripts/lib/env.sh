@@ -66,6 +66,7 @@ mvn_run() {
 
 PANVM_JAR="$PANVM_ROOT/vmm/target/panvm.jar"
 PANVM_AOT="$PANVM_ROOT/vmm/target/panvm.aot"
+BENCH_JAR="$PANVM_ROOT/bench/target/benchmarks.jar"
 FERRITE_ELF="$PANVM_ROOT/guest-kernel/target/ferrite"
 
 # train_aot: (re)creates panvm's AOT cache (JDK 25+, JEP 483/515) from one ferrite boot unless it
