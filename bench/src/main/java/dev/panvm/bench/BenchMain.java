@@ -68,7 +68,7 @@ public final class BenchMain {
         if (out == null || log == null || run == null) {
             usage("--out, --run and --log are required");
         }
-        RunInfo.probe(BenchEnv.root(), plan.describe()).write(run);
+        RunInfo.Start start = RunInfo.probe(BenchEnv.root(), plan.describe());
         List<RunResult> results = new ArrayList<>();
         int failures;
         try (PrintStream logStream = new PrintStream(Files.newOutputStream(log), true)) {
@@ -84,6 +84,7 @@ public final class BenchMain {
             failures = progress.failures();
         }
         ResultFormatFactory.getInstance(ResultFormatType.JSON, out.toString()).writeOut(results);
+        start.finish().write(run);
         System.out.printf("%d results written to %s (JMH's full output: %s)%n", results.size(), out, log);
         if (failures > 0) {
             System.out.printf("%d benchmarks failed; see %s%n", failures, log);

@@ -2,19 +2,10 @@ package dev.panvm.bench;
 
 import dev.panvm.vmm.devices.virtio.DeviceSpec;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
-
-import java.util.concurrent.TimeUnit;
 
 /**
  * The VMM's own paths, same ferrite guest (one vCPU) on panvm and on QEMU microvm:
@@ -30,44 +21,33 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * One operation = one exit / one request.
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
-public class ExitBenchmark {
+public class ExitBenchmark extends GuestBenchmark {
     static final int EXITS = 2_000;
     static final int REQUESTS = 2_000;
 
     @Param({"panvm", "qemu"})
     public String vmm;
 
-    private Subject subject;
-
     @Setup(Level.Trial)
     public void boot() throws Exception {
         subject = Subject.start(vmm, 1, config -> config.device(new DeviceSpec.NullDisk(1L << 30)));
     }
 
-    @TearDown(Level.Trial)
-    public void shutdown() throws Exception {
-        subject.close();
-    }
-
     @Benchmark
     @OperationsPerInvocation(EXITS)
     public Object portIo() throws Exception {
-        return subject.run("pio", "ops=" + EXITS);
+        return run("pio", "ops=" + EXITS);
     }
 
     @Benchmark
     @OperationsPerInvocation(EXITS)
     public Object mmio() throws Exception {
-        return subject.run("mmio", "ops=" + EXITS);
+        return run("mmio", "ops=" + EXITS);
     }
 
     @Benchmark
     @OperationsPerInvocation(REQUESTS)
     public Object virtioRoundTrip() throws Exception {
-        return subject.run("diskbench", "mode=randread bs=512 qd=1 warmup=0 ops=" + REQUESTS);
+        return run("diskbench", "mode=randread bs=512 qd=1 warmup=0 ops=" + REQUESTS);
     }
 }

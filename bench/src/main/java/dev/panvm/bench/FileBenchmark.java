@@ -1,16 +1,11 @@
 package dev.panvm.bench;
 
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
@@ -29,11 +24,8 @@ import java.util.concurrent.TimeUnit;
  * workload: 64 KiB for seqread and filewrite, 4 KiB for the others. filewrite overwrites the file
  * in a copy of the image made for the trial, then syncs.
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
-public class FileBenchmark {
+public class FileBenchmark extends GuestBenchmark {
     static final String FILE = "/data.bin";
     static final int CACHE_PAGES = 2048;
     /** 64 KiB calls over the 32 MiB file. */
@@ -51,7 +43,6 @@ public class FileBenchmark {
     @Param({"cold", "warm"})
     public String cache;
 
-    private Subject subject;
     private Path writableCopy;
 
     @Setup(Level.Trial)
@@ -66,49 +57,47 @@ public class FileBenchmark {
         subject = Subject.start(vmm, 1, config -> config.disk(disk, !writes));
     }
 
+    /** The copy goes with the trial (whichever teardown runs first: the VM holds the file open). */
     @TearDown(Level.Trial)
-    public void shutdown() throws Exception {
-        try {
-            subject.close();
-        } finally {
-            if (writableCopy != null) {
-                Files.deleteIfExists(writableCopy);
-            }
+    public void removeCopy() throws Exception {
+        if (writableCopy != null) {
+            Files.deleteIfExists(writableCopy);
         }
     }
 
-    private Object run(String workload, String params) throws Exception {
-        return subject.run(workload, "file=" + FILE + " cache=" + policy + " cache_pages=" + CACHE_PAGES
+    /** The file workload on {@value #FILE} with this trial's policy and cache temperature. */
+    private Object file(String workload, String params) throws Exception {
+        return run(workload, "file=" + FILE + " cache=" + policy + " cache_pages=" + CACHE_PAGES
                 + (cache.equals("warm") ? " keep_cache=1 " : " ") + params);
     }
 
     @Benchmark
     @OperationsPerInvocation(WHOLE_FILE_CALLS)
     public Object seqread() throws Exception {
-        return run("seqread", "passes=1");
+        return file("seqread", "passes=1");
     }
 
     @Benchmark
     @OperationsPerInvocation(RANDREAD_OPS)
     public Object randread() throws Exception {
-        return run("randread", "ops=" + RANDREAD_OPS);
+        return file("randread", "ops=" + RANDREAD_OPS);
     }
 
     @Benchmark
     @OperationsPerInvocation(MIXED_OPS)
     public Object mixed() throws Exception {
-        return run("mixed", "ops=" + MIXED_OPS);
+        return file("mixed", "ops=" + MIXED_OPS);
     }
 
     @Benchmark
     @OperationsPerInvocation(SCANHOT_OPS)
     public Object scanhot() throws Exception {
-        return run("scanhot", "ops=" + SCANHOT_OPS);
+        return file("scanhot", "ops=" + SCANHOT_OPS);
     }
 
     @Benchmark
     @OperationsPerInvocation(WHOLE_FILE_CALLS)
     public Object filewrite() throws Exception {
-        return run("filewrite", "bs=65536");
+        return file("filewrite", "bs=65536");
     }
 }

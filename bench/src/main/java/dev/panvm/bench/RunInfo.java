@@ -8,22 +8,51 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
  * What a benchmark run ran on, written next to JMH's results so that every figure names its host:
  * the kind of KVM (PVM, software virtualization, or hardware KVM), the CPU, core count, JDK, QEMU
- * version, the commit measured (with {@code -dirty} for uncommitted changes) and the plan.
+ * version, the commit measured (with {@code -dirty} for uncommitted changes), the plan, and how
+ * much CPU time the hypervisor under this machine took from it during the run ({@code stealPercent},
+ * from /proc/stat; null when unknown): on shared machines that is what makes a run noisy.
  */
 public record RunInfo(String host, String cpu, int cores, String kernel, String jdk, String qemu, String commit,
-                      String plan, String started) {
+                      String plan, String started, String ended, Double stealPercent) {
+
+    /** This machine at the start of a run; {@link Start#finish} completes it at the end. */
+    record Start(RunInfo info, long[] cpuTimes) {
+        RunInfo finish() {
+            long[] now = cpuTimes();
+            Double steal = null;
+            long total = Arrays.stream(now).sum() - Arrays.stream(cpuTimes).sum();
+            if (now.length > 7 && cpuTimes.length > 7 && total > 0) {
+                steal = 100.0 * (now[7] - cpuTimes[7]) / total;
+            }
+            return new RunInfo(info.host, info.cpu, info.cores, info.kernel, info.jdk, info.qemu, info.commit,
+                    info.plan, info.started, Instant.now().toString(), steal);
+        }
+    }
 
     /** Looks at this machine now. */
-    static RunInfo probe(Path root, String plan) {
-        return new RunInfo(hostKind(), cpuModel(), Runtime.getRuntime().availableProcessors(),
+    static Start probe(Path root, String plan) {
+        RunInfo info = new RunInfo(hostKind(), cpuModel(), Runtime.getRuntime().availableProcessors(),
                 firstLine(List.of("uname", "-r")), "JDK " + Runtime.version(),
-                firstLine(List.of("qemu-system-x86_64", "--version")), commit(root), plan, Instant.now().toString());
+                firstLine(List.of("qemu-system-x86_64", "--version")), commit(root), plan, Instant.now().toString(),
+                null, null);
+        return new Start(info, cpuTimes());
+    }
+
+    /** The first line of /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal, ... (ticks). */
+    private static long[] cpuTimes() {
+        try {
+            String[] f = Files.readAllLines(Path.of("/proc/stat")).getFirst().trim().split("\\s+");
+            return Arrays.stream(f, 1, Math.min(f.length, 9)).mapToLong(Long::parseLong).toArray();
+        } catch (IOException | RuntimeException e) {
+            return new long[0];
+        }
     }
 
     static String hostKind() {

@@ -1,19 +1,10 @@
 package dev.panvm.bench;
 
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
-import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
-
-import java.util.concurrent.TimeUnit;
 
 /**
  * ferrite's scheduler (2 vCPUs) against the host's Linux running the same workloads
@@ -21,11 +12,7 @@ import java.util.concurrent.TimeUnit;
  * round trip) and on two CPUs (two cross-CPU wakeups), and hackbench (pipe messaging between
  * groups of 10 senders and 10 receivers). One operation = one round trip / one 100-byte message.
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
-public class SchedBenchmark {
+public class SchedBenchmark extends AgainstHostLinux {
     /**
      * Round trips per run: enough that the control channel's round trip (under a millisecond)
      * is small beside the run, few enough that the slowest system (the host's Linux across CPUs,
@@ -36,10 +23,6 @@ public class SchedBenchmark {
     /** Messages per hackbench run: groups x 10 senders x 10 receivers x loops, loops chosen to match. */
     static final int HACKBENCH_MESSAGES = 400_000;
 
-    @Param({"panvm", Subject.HOST_LINUX})
-    public String vmm;
-
-    private Subject subject;
 
     /** hackbench's group count (20 threads each); the loop count keeps the messages per run fixed. */
     @State(Scope.Benchmark)
@@ -48,32 +31,22 @@ public class SchedBenchmark {
         public int groups;
     }
 
-    @Setup(Level.Trial)
-    public void boot() throws Exception {
-        subject = Subject.start(vmm, 2, config -> { });
-    }
-
-    @TearDown(Level.Trial)
-    public void shutdown() throws Exception {
-        subject.close();
-    }
-
     @Benchmark
     @OperationsPerInvocation(PIPE_SAME_OPS)
     public Object pipeSameCpu() throws Exception {
-        return subject.run("pipe", "pin=same ops=" + PIPE_SAME_OPS);
+        return run("pipe", "pin=same ops=" + PIPE_SAME_OPS);
     }
 
     @Benchmark
     @OperationsPerInvocation(PIPE_CROSS_OPS)
     public Object pipeCrossCpu() throws Exception {
-        return subject.run("pipe", "pin=split ops=" + PIPE_CROSS_OPS);
+        return run("pipe", "pin=split ops=" + PIPE_CROSS_OPS);
     }
 
     @Benchmark
     @OperationsPerInvocation(HACKBENCH_MESSAGES)
     public Object hackbench(Hackbench h) throws Exception {
         int loops = HACKBENCH_MESSAGES / (h.groups * 100);
-        return subject.run("hackbench", "groups=" + h.groups + " loops=" + loops);
+        return run("hackbench", "groups=" + h.groups + " loops=" + loops);
     }
 }

@@ -9,6 +9,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalDouble;
@@ -57,7 +58,11 @@ public final class MarkdownReport {
         return "Host: **" + known(run.host()) + "**; " + known(run.cpu()) + ", " + run.cores() + " cores, kernel "
                 + known(run.kernel()) + "; " + known(run.jdk()) + "; " + known(run.qemu()) + "; commit `"
                 + known(run.commit()) + "`; run started " + started(run) + ".\n"
-                + "Plan: " + known(run.plan()) + ".\n\n"
+                + "Plan: " + known(run.plan()) + "."
+                + (run.stealPercent() == null ? "" : String.format(Locale.ROOT,
+                        " CPU time the hypervisor under this machine took from it during the run (steal): %.1f %%.",
+                        run.stealPercent()))
+                + "\n\n"
                 + "How to read it: each value is JMH's mean ± the half-width of its 99.9 % confidence interval "
                 + "(`±?`: too few iterations for one), each system in its own JMH fork (one long-lived VM, or one "
                 + "peer process, per fork), all in this one run on the host named above; figures from another kind "
