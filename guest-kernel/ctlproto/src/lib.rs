@@ -7,7 +7,8 @@
 //! - [`command`]: a line to a typed [`Command`];
 //! - [`json`]: the one-line JSON writer every answer and result uses, and
 //!   the error answer `{"error":"..."}`;
-//! - [`params`]: a workload's `key=value` parameters, read with range checks.
+//! - [`params`]: a workload's `key=value` parameters, read with range checks,
+//!   and the refusal of any key the workload does not read.
 //!
 //! The kernel (`ferrite/src/ctl.rs`) moves the bytes and executes the
 //! commands; everything here is unit-tested on the host.

@@ -12,10 +12,11 @@
 //! | `exit [STATUS]`             | `{"exit":STATUS}`, then the VM ends with that status |
 //!
 //! Anything else -- an unknown command, a malformed or overlong line, a
-//! bad workload parameter -- is answered with `{"error":"..."}`, and the
-//! channel goes on serving. The thread sends `{"ctl":"ready"}` when it
-//! starts. Parsing, line assembly and the JSON writer are the host-tested
-//! `ctlproto` crate; this file moves bytes and executes commands.
+//! bad workload parameter or one the workload does not take -- is answered
+//! with `{"error":"..."}`, and the channel goes on serving. The thread sends
+//! `{"ctl":"ready"}` when it starts. Parsing, line assembly, the JSON writer
+//! and the parameter checks are the host-tested `ctlproto` crate; this file
+//! moves bytes and executes commands.
 //!
 //! Tunable names are Linux's (`sched_latency_ns`, `sched_min_granularity_ns`,
 //! `sched_wakeup_granularity_ns`, `sched_migration_cost_ns`,
@@ -176,7 +177,7 @@ fn execute(line: &str, channel: &mut impl Channel) {
     let answer = match ctlproto::parse(line) {
         Ok(Command::Sysctl(op)) => sysctl(op),
         Ok(Command::Run { workload, params }) => {
-            workload::run(workload, &Params::new(Cmdline::new(params))).unwrap_or_else(|e| json::error(&e))
+            workload::run(&Params::new(workload, Cmdline::new(params))).unwrap_or_else(|e| json::error(&e))
         }
         Ok(Command::Stats) => stats(),
         Ok(Command::Exit(status)) => shut_down(status, channel),

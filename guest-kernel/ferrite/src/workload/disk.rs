@@ -18,7 +18,10 @@
 //!
 //! Every workload on a virtio-blk device takes it through [`device`], which
 //! first drops a page cache kept by a file workload (`keep_cache=1`,
-//! file.rs): that cache holds the device.
+//! file.rs): that cache holds the device. A workload reads all its
+//! parameters and calls `begin` before that (`offset` and `length`, whose
+//! ranges depend on the disk's size, are read first and checked once the
+//! size is known), so a refused command leaves a kept cache alone.
 
 use alloc::format;
 use alloc::string::String;
@@ -29,7 +32,7 @@ use virtio_core::blk::{Op, SECTOR_SIZE, Status};
 use virtio_core::hex::{parse_byte, to_hex};
 use virtio_core::sha256::Sha256;
 
-use super::{ANY, Params, check_memory, header};
+use super::{ANY, Params, begin, check_memory, dev_index, header, in_range};
 use crate::platform;
 use crate::virtio::blk::{BlkDevice, BlkError, Completion, Request};
 use crate::virtio::dma::DmaBuf;
@@ -40,11 +43,11 @@ pub const DEFAULT_QD: u64 = 8;
 /// Requests in flight a workload may ask for (the device may take fewer).
 pub const MAX_QD: u64 = 256;
 
-/// Virtio-blk device `dev` (default 0), after writing back and dropping a
-/// kept page cache.
-pub fn device(p: &Params<'_>) -> Result<Claimed<BlkDevice>, String> {
+/// Virtio-blk device `dev`, after writing back and dropping a kept page
+/// cache.
+pub fn device(dev: usize) -> Result<Claimed<BlkDevice>, String> {
     super::drop_kept_cache();
-    virtio::claim::<BlkDevice>(p.u64("dev", 0, ANY)? as usize)
+    virtio::claim::<BlkDevice>(dev)
 }
 
 /// `qd` (default 8) buffers of `bytes` each, if they fit in memory.
@@ -157,7 +160,9 @@ fn mib_per_s(bytes: u64, ns: u64) -> f64 {
 pub fn disksum(p: &Params<'_>) -> Result<String, String> {
     let chunk = check_chunk(p)?;
     let qd = queue_depth(p, chunk)?;
-    let mut dev = device(p)?;
+    let dev = dev_index(p)?;
+    begin(p)?;
+    let mut dev = device(dev)?;
     let bytes = dev.limits.capacity_bytes();
     let mut hash = Sha256::new();
     let span = Span { op: Op::Read, offset: 0, length: bytes, chunk, qd };
@@ -198,15 +203,20 @@ fn check_chunk(p: &Params<'_>) -> Result<u64, String> {
 }
 
 pub fn diskwrite(p: &Params<'_>) -> Result<String, String> {
-    let pattern_text = p.str("pattern", "");
+    let pattern_text = p.str("pattern", "")?;
     let pattern = parse_byte(pattern_text).ok_or_else(|| format!("pattern={pattern_text:?}: expected one hex byte, e.g. pattern=5a"))?;
     let chunk = check_chunk(p)?;
     let qd = queue_depth(p, chunk)?;
     let force = p.flag("force")?;
-    let mut dev = device(p)?;
+    // Their ranges depend on the disk's size: checked once it is known.
+    let offset = p.opt_u64("offset", ANY)?;
+    let length = p.opt_u64("length", ANY)?;
+    let dev = dev_index(p)?;
+    begin(p)?;
+    let mut dev = device(dev)?;
     let capacity = dev.limits.capacity_bytes();
-    let offset = p.u64("offset", 0, 0..=capacity)?;
-    let length = p.u64("length", capacity - offset, 0..=capacity - offset)?;
+    let offset = in_range("offset", offset.unwrap_or(0), 0..=capacity)?;
+    let length = in_range("length", length.unwrap_or(capacity - offset), 0..=capacity - offset)?;
     if !offset.is_multiple_of(SECTOR_SIZE) || !length.is_multiple_of(SECTOR_SIZE) || length == 0 {
         return Err(format!("offset={offset} length={length}: positive multiples of 512"));
     }

@@ -24,7 +24,7 @@ use alloc::vec::Vec;
 use virtio_core::blk::{Op, SECTOR_SIZE};
 
 use super::disk::{MAX_QD, device};
-use super::{ANY, Params, Rng, check_memory, header};
+use super::{ANY, Params, Rng, begin, check_memory, dev_index, header};
 use crate::platform;
 use crate::virtio::blk::{BlkDevice, BlkError, Completion, Request};
 use crate::virtio::dma::DmaBuf;
@@ -49,8 +49,10 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let qd = p.u64("qd", 16, 1..=MAX_QD)?;
     let warmup = p.u64("warmup", 64, 0..=1_000_000)?;
     let seed = p.u64("seed", 1, ANY)?;
+    let dev = dev_index(p)?;
+    begin(p)?;
     check_memory("the request buffers (qd x bs)", qd * bs)?;
-    let mut dev = device(p)?;
+    let mut dev = device(dev)?;
     let qd = qd.min(dev.max_in_flight() as u64) as usize;
     let capacity = dev.limits.capacity_bytes();
     if !bs.is_multiple_of(SECTOR_SIZE) || bs > capacity {

@@ -16,7 +16,7 @@ use alloc::string::String;
 
 use virtio_core::mmio::{self, reg};
 
-use super::{Params, header};
+use super::{Params, begin, header};
 use crate::virtio::{self, Transport};
 use crate::{platform, port, task};
 
@@ -28,6 +28,7 @@ const BURST: u64 = 1000;
 
 pub fn pio(p: &Params<'_>) -> Result<String, String> {
     let ops = p.u64("ops", DEFAULT_OPS, 1..=MAX_OPS)?;
+    begin(p)?;
     let elapsed = timed(ops, || {
         // SAFETY: a POST code to port 0x80 has no effect on the guest.
         unsafe { port::outb(POST_PORT, 0) }
@@ -37,6 +38,7 @@ pub fn pio(p: &Params<'_>) -> Result<String, String> {
 
 pub fn mmio(p: &Params<'_>) -> Result<String, String> {
     let ops = p.u64("ops", DEFAULT_OPS, 1..=MAX_OPS)?;
+    begin(p)?;
     let window = virtio::first_transport().ok_or("no virtio-mmio transport was found at boot")?;
     let transport = Transport::probe(window).map_err(|e| format!("transport at {:#x}: {e}", window.base))?;
     let mut wrong = 0u64;

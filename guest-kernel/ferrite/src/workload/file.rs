@@ -9,10 +9,10 @@
 //! - `randread file=/path [ops] [bs=4096] [seed]`: random `bs`-aligned reads.
 //! - `mixed file=/path [ops] [bs] [seed]`: each op is, at random, a random
 //!   read or the next sequential read (a cursor running through the file).
-//! - `scanhot file=/path [ops] [bs] [hot_pages]`: re-reads the hot set (the
-//!   file's first `hot_pages` blocks of `bs`, default a quarter of the cache)
-//!   between sequential scans of `scan_pages` (default the cache size) blocks
-//!   of the rest.
+//! - `scanhot file=/path [ops] [bs] [hot_pages] [scan_pages]`: re-reads the
+//!   hot set (the file's first `hot_pages` blocks of `bs`, default a quarter
+//!   of the cache) between sequential scans of `scan_pages` (default the
+//!   cache size) blocks of the rest. Nothing in it is random: no `seed`.
 //! - `filewrite file=/path [bs=65536] [seed]`: overwrites the whole file in
 //!   place, in `bs` chunks in a random order, through the page cache (dirty
 //!   pages, written back merged when half the cache is dirty, and at the
@@ -26,6 +26,13 @@
 //! size, aligned or not), `ops` 1..=10^8, `hot_pages` 1..=the file's blocks,
 //! `scan_pages` 1..=2^32; `filewrite` needs `bs` large enough that the file
 //! has at most 2^19 chunks.
+//!
+//! Every file workload reads its own parameters, then the common ones
+//! ([`FileParams`]), then calls `begin` (the check for unknown parameters,
+//! `delay_ms`) before it touches the disk or a kept cache. `ops`,
+//! `hot_pages` and `scan_pages` are read before `begin` too; their
+//! defaults (and `hot_pages`' upper bound) come from the file and the
+//! cache once open.
 //!
 //! # A page cache kept between runs
 //!
@@ -51,7 +58,7 @@ use virtio_core::hex::to_hex;
 use virtio_core::sha256::Sha256;
 
 use super::json::Json;
-use super::{ANY, Params, Rng, check_memory, header};
+use super::{ANY, Params, Rng, begin, check_memory, dev_index, header, in_range};
 use crate::fs::{CachedDisk, PAGE_SIZE};
 use crate::platform;
 use crate::sync::SpinLock;
@@ -78,12 +85,15 @@ struct CacheSettings {
 
 impl CacheSettings {
     fn from_params(p: &Params<'_>) -> Result<Self, String> {
-        let scheduler = p.str("scheduler", "none");
+        let policy = String::from(p.choice("cache", "lru", &pagecache::POLICY_NAMES)?);
+        let cache_pages = p.u64("cache_pages", 1024, 1..=MAX_CACHE_PAGES)? as usize;
+        let readahead = p.u64("readahead", 32, 0..=MAX_READAHEAD)? as u32;
+        let scheduler = p.str("scheduler", "none")?;
         Ok(Self {
-            dev: p.u64("dev", 0, ANY)? as usize,
-            policy: String::from(p.choice("cache", "lru", &pagecache::POLICY_NAMES)?),
-            cache_pages: p.u64("cache_pages", 1024, 1..=MAX_CACHE_PAGES)? as usize,
-            readahead: p.u64("readahead", 32, 0..=MAX_READAHEAD)? as u32,
+            dev: dev_index(p)?,
+            policy,
+            cache_pages,
+            readahead,
             scheduler: SchedulerKind::parse(scheduler)
                 .ok_or_else(|| format!("scheduler={scheduler}: expected none or deadline"))?,
         })
@@ -136,13 +146,27 @@ struct Opened {
     resident_at_start: usize,
 }
 
-fn open(p: &Params<'_>) -> Result<Opened, String> {
-    let path = p.str("file", "");
-    if path.is_empty() {
-        return Err(String::from("file=/path/in/ext2 is required"));
+/// The parameters every file workload reads: `file`, the cache settings
+/// and `keep_cache`.
+struct FileParams<'a> {
+    path: &'a str,
+    settings: CacheSettings,
+    keep: bool,
+}
+
+impl<'a> FileParams<'a> {
+    fn read(p: &Params<'a>) -> Result<Self, String> {
+        let path = p.str("file", "")?;
+        if path.is_empty() {
+            return Err(String::from("file=/path/in/ext2 is required"));
+        }
+        let settings = CacheSettings::from_params(p)?;
+        Ok(Self { path, settings, keep: p.flag("keep_cache")? })
     }
-    let settings = CacheSettings::from_params(p)?;
-    let keep = p.flag("keep_cache")?;
+}
+
+fn open(fp: FileParams<'_>) -> Result<Opened, String> {
+    let FileParams { path, settings, keep } = fp;
     let mut fs = match take_kept(&settings, keep) {
         Some(fs) => fs,
         None => mount(&settings)?,
@@ -156,10 +180,10 @@ fn open(p: &Params<'_>) -> Result<Opened, String> {
     Ok(Opened { fs, ino, size: meta.size, path: String::from(path), settings, keep, resident_at_start })
 }
 
-/// Opens the file `p` names, runs `body` on it and keeps the cache if
+/// Opens the file `fp` names, runs `body` on it and keeps the cache if
 /// asked to; the result line.
-fn with_file(p: &Params<'_>, body: impl FnOnce(&mut Opened) -> Result<Json, String>) -> Result<String, String> {
-    let mut o = open(p)?;
+fn with_file(fp: FileParams<'_>, body: impl FnOnce(&mut Opened) -> Result<Json, String>) -> Result<String, String> {
+    let mut o = open(fp)?;
     let json = body(&mut o)?;
     if o.keep {
         let displaced = KEPT.lock().replace(Kept { settings: o.settings, fs: o.fs });
@@ -209,7 +233,9 @@ fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> Json {
 
 pub fn seqread(p: &Params<'_>) -> Result<String, String> {
     let passes = p.u64("passes", 1, 1..=10_000)?;
-    with_file(p, |o| {
+    let fp = FileParams::read(p)?;
+    begin(p)?;
+    with_file(fp, |o| {
         let mut buf = vec![0u8; CHUNK];
         let mut digest: Option<[u8; 32]> = None;
         let start = platform::now_ns();
@@ -252,7 +278,9 @@ fn pattern_byte(seed: u64, i: u64) -> u8 {
 pub fn filewrite(p: &Params<'_>) -> Result<String, String> {
     let bs = p.u64("bs", CHUNK as u64, 1..=MAX_BS)?;
     let seed = p.u64("seed", 1, ANY)?;
-    with_file(p, |o| {
+    let fp = FileParams::read(p)?;
+    begin(p)?;
+    with_file(fp, |o| {
         let chunks = o.size.div_ceil(bs);
         if chunks > MAX_WRITE_CHUNKS {
             return Err(format!("bs={bs}: {chunks} chunks of {}, at most {MAX_WRITE_CHUNKS}", o.path));
@@ -292,18 +320,34 @@ pub fn filewrite(p: &Params<'_>) -> Result<String, String> {
 }
 
 /// The random-access workloads: `randread`, `mixed`, `scanhot`.
-pub fn random(name: &str, p: &Params<'_>) -> Result<String, String> {
+pub fn random(p: &Params<'_>) -> Result<String, String> {
+    let name = p.workload();
+    let scanhot = name == "scanhot";
     let bs = p.u64("bs", PAGE_SIZE as u64, 1..=MAX_BS)?;
-    let seed = p.u64("seed", 1, ANY)?;
-    with_file(p, |o| {
+    // scanhot draws no random numbers, and only it has a hot set.
+    let seed = if scanhot { 0 } else { p.u64("seed", 1, ANY)? };
+    // Defaults (and the hot set's range) depend on the file and the cache:
+    // settled once it is open.
+    let ops = p.opt_u64("ops", 1..=MAX_OPS)?;
+    let (hot, scan) = if scanhot {
+        (p.opt_u64("hot_pages", 1..=u64::MAX)?, p.opt_u64("scan_pages", 1..=1 << 32)?)
+    } else {
+        (None, None)
+    };
+    let fp = FileParams::read(p)?;
+    begin(p)?;
+    with_file(fp, |o| {
         let blocks = o.size / bs;
         if blocks == 0 {
             return Err(format!("{}: {} bytes, smaller than bs={bs}", o.path, o.size));
         }
-        let ops = p.u64("ops", if name == "randread" { 10_000 } else { 4 * blocks }, 1..=MAX_OPS)?;
+        let ops = ops.unwrap_or(if name == "randread" { 10_000 } else { 4 * blocks });
         let cache_pages = o.fs.device().capacity() as u64;
-        let hot = p.u64("hot_pages", (cache_pages / 4).clamp(1, blocks), 1..=blocks)?;
-        let scan = p.u64("scan_pages", cache_pages, 1..=1 << 32)?;
+        let hot = match hot {
+            Some(hot) => in_range("hot_pages", hot, 1..=blocks)?,
+            None => (cache_pages / 4).clamp(1, blocks),
+        };
+        let scan = scan.unwrap_or(cache_pages);
         let mut rng = Rng::new(seed);
         let mut buf = vec![0u8; bs as usize];
         let mut cursor = 0u64; // mixed: next sequential block; scanhot: next block of the rest
@@ -338,7 +382,7 @@ pub fn random(name: &str, p: &Params<'_>) -> Result<String, String> {
             bytes += read_at(o, block * bs, &mut buf)? as u64;
         }
         let ns = platform::now_ns() - start;
-        let json = result(name, o, ops, bytes, ns).u64("bs", bs).u64("seed", seed);
-        Ok(if name == "scanhot" { json.u64("hot_pages", hot).u64("scan_pages", scan) } else { json })
+        let json = result(name, o, ops, bytes, ns).u64("bs", bs);
+        Ok(if scanhot { json.u64("hot_pages", hot).u64("scan_pages", scan) } else { json.u64("seed", seed) })
     })
 }

@@ -10,7 +10,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::chan::Channel;
-use super::{Params, SchedTotals, check_memory, header};
+use super::{Params, SchedTotals, begin, check_memory, header};
 use crate::task::{self, Completion, Gate};
 use crate::{percpu, platform};
 
@@ -22,6 +22,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let groups = p.u64("groups", 10, 1..=1000)? as usize;
     let loops = p.u64("loops", 100, 1..=1_000_000)? as usize;
     let pipe_size = p.u64("pipe_size", 65536, 1..=1 << 20)? as usize;
+    begin(p)?;
     let per_group = (SENDERS + RECEIVERS) as u64 * task::STACK_SIZE + RECEIVERS as u64 * pipe_size as u64;
     check_memory("hackbench", groups as u64 * per_group)?;
     let ncpus = percpu::ncpus();

@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use core::alloc::Layout;
 
 use super::json::Json;
-use super::{ANY, Params, Rng, check_memory, header};
+use super::{ANY, Params, Rng, begin, check_memory, header};
 use crate::task::{self, Completion, Gate};
 use crate::{heap, percpu, platform};
 
@@ -24,6 +24,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let slots = p.u64("slots", 1024, 1..=100_000)? as usize;
     let seed = p.u64("seed", 0x5eed, ANY)?;
     let threads = p.u64("threads", 1, 1..=256)? as usize;
+    begin(p)?;
     // Live objects average about 800 bytes (power-of-two slabs over 8..4096).
     let per_thread = task::STACK_SIZE + slots as u64 * 1024;
     check_memory("kmalloc", threads as u64 * per_thread)?;

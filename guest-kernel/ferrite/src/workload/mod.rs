@@ -6,6 +6,23 @@
 //! (at most 600000): sleep first, so that a VMM's start-up work does not
 //! disturb the measurement.
 //!
+//! # Reading parameters: `begin`
+//!
+//! A workload reads all its parameters from [`Params`] first, then calls
+//! [`begin`] before it does any work (claims a device, drops a kept page
+//! cache, allocates, spawns threads). `begin` reads `delay_ms`, refuses,
+//! for `run`, every key the workload did not look up
+//! (`{"error":"pipe: unknown parameter opz (pipe takes ops, pin, delay_ms)"}`,
+//! see `ctlproto::params`), then sleeps `delay_ms`. The known keys are the
+//! lookups themselves, so nothing can drift: a key read only after `begin`
+//! is an error answer (a bug the first run of that path shows), and a
+//! workload that returns a result without having called `begin` gets an
+//! error answer instead of it. A value whose default or range depends on
+//! what the workload finds (a disk's size, a file's blocks) is read before
+//! `begin` with `Params::opt_u64` and settled afterwards. At boot
+//! (`workload=`) the command line's other words are the kernel's, so
+//! nothing is refused there.
+//!
 //! | workload    | what one op is                                   | parameters (default, range) |
 //! | ----------- | ------------------------------------------------ | -------------------- |
 //! | `pipe`      | a 1-byte round trip between two threads          | `ops` (100000, 1..=10^8), `pin=same\|split` (same) |
@@ -13,10 +30,10 @@
 //! | `kmalloc`   | one kmalloc + kfree pair over a size mix 8..4096 | `ops` (1000000, 1..=10^9), `slots` (1024, 1..=100000), `seed`, `threads` (1, 1..=256) |
 //! | `pages`     | one order-0 page alloc + free (per-CPU cache)    | `ops` (1000000, 1..=10^9), `depth` (16, 1..=4096) |
 //! | `pio`, `mmio` | one VM exit: `out` to port 0x80 / read of a virtio-mmio register (exits.rs) | `ops` (10000, 1..=10^7) |
-//! | `disksum`, `diskwrite`, `diskbench` | virtio-blk requests (disk.rs, diskbench.rs) | see those files |
-//! | `rng`       | virtio-rng requests (rng.rs)                     | `bytes` (64, 1..=1 MiB) |
-//! | `ping`, `pingd` | virtio-net: send / answer pings (ping.rs)    | `ip`, `ping`, `count`, `duration_ms` |
-//! | `seqread`, `randread`, `mixed`, `scanhot`, `filewrite` | ext2 file reads and in-place writes through the page cache (file.rs) | `file`, `cache`, `cache_pages`, `keep_cache`, see file.rs |
+//! | `disksum`, `diskwrite`, `diskbench` | virtio-blk requests (disk.rs, diskbench.rs) | `dev`, see those files |
+//! | `rng`       | virtio-rng requests (rng.rs)                     | `bytes` (64, 1..=1 MiB), `dev` |
+//! | `ping`, `pingd` | virtio-net: send / answer pings (ping.rs)    | `ip`, `dev`; `ping`, `count`, `interval_ms`, `timeout_ms`, `size` / `duration_ms` |
+//! | `seqread`, `randread`, `mixed`, `scanhot`, `filewrite` | ext2 file reads and in-place writes through the page cache (file.rs) | `file`, `cache`, `cache_pages`, `readahead`, `scheduler`, `dev`, `keep_cache`, see file.rs |
 //!
 //! # Bad parameters are errors, never panics
 //!
@@ -43,50 +60,72 @@ pub mod selftest;
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use bootinfo::Cmdline;
 
 use crate::{exit, heap, percpu, platform, println, task};
 use json::Json;
 
-pub use ctlproto::params::ANY;
+pub use ctlproto::params::{ANY, in_range};
 pub use ctlproto::{Params, json};
 pub use file::drop_kept_cache;
-
-pub const NAMES: [&str; 17] = [
-    "pipe", "hackbench", "kmalloc", "pages", "pio", "mmio", "disksum", "diskwrite", "diskbench", "rng", "ping",
-    "pingd", "seqread", "randread", "mixed", "scanhot", "filewrite",
-];
 
 /// Longest `delay_ms`: ten minutes.
 const MAX_DELAY_MS: u64 = 600_000;
 
-/// Runs workload `name` in the calling thread; returns its JSON line.
-pub fn run(name: &str, params: &Params<'_>) -> Result<String, String> {
-    // `delay_ms=N`: let the host settle first (a VMM's start-up threads,
-    // e.g. prefaulting guest RAM, compete with the vCPUs for a while).
-    let delay_ms = params.u64("delay_ms", 0, 0..=MAX_DELAY_MS)?;
+/// A workload: reads its parameters, calls [`begin`], runs; its JSON line.
+type Workload = fn(&Params<'_>) -> Result<String, String>;
+
+/// Every workload, by the name `run NAME` and `workload=NAME` take.
+const WORKLOADS: [(&str, Workload); 17] = [
+    ("pipe", pipe::run),
+    ("hackbench", hackbench::run),
+    ("kmalloc", kmalloc::run),
+    ("pages", pages::run),
+    ("pio", exits::pio),
+    ("mmio", exits::mmio),
+    ("disksum", disk::disksum),
+    ("diskwrite", disk::diskwrite),
+    ("diskbench", diskbench::run),
+    ("rng", rng::run),
+    ("ping", ping::ping),
+    ("pingd", ping::pingd),
+    ("seqread", file::seqread),
+    ("randread", file::random),
+    ("mixed", file::random),
+    ("scanhot", file::random),
+    ("filewrite", file::filewrite),
+];
+
+/// Runs workload `p.workload()` in the calling thread; returns its JSON line.
+pub fn run(p: &Params<'_>) -> Result<String, String> {
+    let name = p.workload();
+    let Some(&(_, workload)) = WORKLOADS.iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = WORKLOADS.iter().map(|&(n, _)| n).collect();
+        return Err(format!("unknown workload {name:?} (one of {names:?})"));
+    };
+    // Called through an opaque pointer, so that no workload is inlined
+    // here: the frames of inlined workloads add up in this one, and the
+    // file workloads need most of the control thread's 32 KiB stack.
+    let result = core::hint::black_box(workload)(p);
+    if result.is_ok() && !p.finished() {
+        return Err(format!("{name}: ran without checking its parameters (a bug: it must call workload::begin)"));
+    }
+    result
+}
+
+/// Every workload calls this once it has read all its parameters and
+/// before it does any work: refuses unknown parameters (with `run`), then
+/// sleeps `delay_ms`, so that the host settles first (a VMM's start-up
+/// threads, e.g. prefaulting guest RAM, compete with the vCPUs for a while).
+pub fn begin(p: &Params<'_>) -> Result<(), String> {
+    let delay_ms = p.u64("delay_ms", 0, 0..=MAX_DELAY_MS)?;
+    p.finish()?;
     if delay_ms > 0 {
         task::sleep_ns(delay_ms.saturating_mul(1_000_000));
     }
-    match name {
-        "pipe" => pipe::run(params),
-        "hackbench" => hackbench::run(params),
-        "kmalloc" => kmalloc::run(params),
-        "pages" => pages::run(params),
-        "pio" => exits::pio(params),
-        "mmio" => exits::mmio(params),
-        "disksum" => disk::disksum(params),
-        "diskwrite" => disk::diskwrite(params),
-        "diskbench" => diskbench::run(params),
-        "rng" => rng::run(params),
-        "ping" => ping::ping(params),
-        "pingd" => ping::pingd(params),
-        "seqread" => file::seqread(params),
-        "randread" | "mixed" | "scanhot" => file::random(name, params),
-        "filewrite" => file::filewrite(params),
-        other => Err(format!("unknown workload {other:?} (one of {NAMES:?})")),
-    }
+    Ok(())
 }
 
 /// `workload=NAME` at boot: runs it in a kernel thread, prints the JSON line,
@@ -94,7 +133,7 @@ pub fn run(name: &str, params: &Params<'_>) -> Result<String, String> {
 /// ends the VM with status 0.
 pub fn start(name: &'static str, cmdline: Cmdline<'static>, stay: bool) {
     task::spawn("workload", 0, 0, move || {
-        match run(name, &Params::new(cmdline)) {
+        match run(&Params::boot(name, cmdline)) {
             Ok(line) => println!("{line}"),
             Err(e) => panic!("workload={name}: {e}"),
         }
@@ -109,6 +148,11 @@ pub fn start(name: &'static str, cmdline: Cmdline<'static>, stay: bool) {
             exit::exit(0);
         }
     });
+}
+
+/// `dev=N`: which device of its kind a workload takes (default 0, the first).
+pub fn dev_index(p: &Params<'_>) -> Result<usize, String> {
+    Ok(p.u64("dev", 0, ANY)? as usize)
 }
 
 /// Refuses a run that would need `bytes` (an estimate) when that is more

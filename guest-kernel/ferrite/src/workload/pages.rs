@@ -7,12 +7,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::json::array;
-use super::{Params, check_memory, header};
+use super::{Params, begin, check_memory, header};
 use crate::{heap, platform};
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
     let ops = p.u64("ops", 1_000_000, 1..=1_000_000_000)?;
     let depth = p.u64("depth", 16, 1..=4096)? as usize;
+    begin(p)?;
     check_memory("pages", depth as u64 * mm::PAGE_SIZE)?;
     let rounds = ops.div_ceil(depth as u64);
     let ops = rounds * depth as u64;

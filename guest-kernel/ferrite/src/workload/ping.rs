@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use virtio_core::net::{Event, Interface, Ipv4Addr, MAX_FRAME};
 
 use super::json::array;
-use super::{ANY, Params, header};
+use super::{Params, begin, dev_index, header};
 use crate::platform;
 use crate::virtio::net::NetDevice;
 use crate::virtio::{self, Claimed};
@@ -34,12 +34,25 @@ struct Link {
     tx: [u8; MAX_FRAME],
 }
 
-impl Link {
-    fn open(p: &Params<'_>) -> Result<Self, String> {
-        let ip = p.str("ip", "");
+/// The interface's parameters: `ip=ADDR[/PREFIX]` and `dev`.
+struct LinkParams {
+    addr: Ipv4Addr,
+    prefix: u8,
+    dev: usize,
+}
+
+impl LinkParams {
+    fn read(p: &Params<'_>) -> Result<Self, String> {
+        let ip = p.str("ip", "")?;
         let (addr, prefix) = Ipv4Addr::parse_cidr(ip).ok_or_else(|| format!("ip={ip:?}: expected ADDR[/PREFIX]"))?;
-        let dev = virtio::claim::<NetDevice>(p.u64("dev", 0, ANY)? as usize)?;
-        let iface = Interface::new(dev.mac, addr, prefix);
+        Ok(Self { addr, prefix, dev: dev_index(p)? })
+    }
+}
+
+impl Link {
+    fn open(lp: LinkParams) -> Result<Self, String> {
+        let dev = virtio::claim::<NetDevice>(lp.dev)?;
+        let iface = Interface::new(dev.mac, lp.addr, lp.prefix);
         Ok(Self { dev, iface, rx: [0; MAX_FRAME], tx: [0; MAX_FRAME] })
     }
 
@@ -78,14 +91,16 @@ impl Link {
 }
 
 pub fn ping(p: &Params<'_>) -> Result<String, String> {
-    let peer_text = p.str("ping", "");
+    let peer_text = p.str("ping", "")?;
     let peer = Ipv4Addr::parse(peer_text).ok_or_else(|| format!("ping={peer_text:?}: expected a peer address"))?;
     // Echo sequence numbers are 16 bits.
     let count = p.u64("count", 3, 1..=u64::from(u16::MAX))?;
     let interval = p.u64("interval_ms", 200, 0..=60_000)? * 1_000_000;
     let timeout = p.u64("timeout_ms", 1000, 1..=60_000)? * 1_000_000;
     let size = p.u64("size", 56, 0..=1400)? as usize;
-    let mut link = Link::open(p)?;
+    let lp = LinkParams::read(p)?;
+    begin(p)?;
+    let mut link = Link::open(lp)?;
     let start = platform::now_ns();
 
     // ARP: up to three requests, a timeout each.
@@ -151,7 +166,9 @@ pub fn ping(p: &Params<'_>) -> Result<String, String> {
 
 pub fn pingd(p: &Params<'_>) -> Result<String, String> {
     let duration = p.u64("duration_ms", 10_000, 0..=3_600_000)? * 1_000_000;
-    let mut link = Link::open(p)?;
+    let lp = LinkParams::read(p)?;
+    begin(p)?;
+    let mut link = Link::open(lp)?;
     let start = platform::now_ns();
     link.wait_for(start + duration, |_| false)?;
     let elapsed = platform::now_ns() - start;

@@ -7,13 +7,14 @@ use alloc::string::String;
 use alloc::sync::Arc;
 
 use super::chan::Channel;
-use super::{Params, SchedTotals, header};
+use super::{Params, SchedTotals, begin, header};
 use crate::task::{self, Completion};
 use crate::{percpu, platform};
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
     let ops = p.u64("ops", 100_000, 1..=100_000_000)?;
     let pin = p.choice("pin", "same", &["same", "split"])?;
+    begin(p)?;
     let (cpu_a, cpu_b) = match pin {
         "same" => (0, 0),
         _ if percpu::ncpus() >= 2 => (0, 1),

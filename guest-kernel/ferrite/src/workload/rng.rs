@@ -7,13 +7,15 @@ use alloc::vec;
 
 use virtio_core::hex::to_hex;
 
-use super::{ANY, Params, header};
+use super::{Params, begin, dev_index, header};
 use crate::platform;
 use crate::virtio::{self, rng::RngDevice};
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
     let bytes = p.u64("bytes", 64, 1..=1 << 20)? as usize;
-    let mut dev = virtio::claim::<RngDevice>(p.u64("dev", 0, ANY)? as usize)?;
+    let dev = dev_index(p)?;
+    begin(p)?;
+    let mut dev = virtio::claim::<RngDevice>(dev)?;
     let mut out = vec![0u8; bytes];
     let requests = dev.requests;
     let exits = dev.transport().exits();
