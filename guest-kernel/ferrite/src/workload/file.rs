@@ -48,6 +48,7 @@
 //! `resident_pages_at_start`, the pages the cache held when the timed part
 //! began.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -100,10 +101,15 @@ impl CacheSettings {
     }
 }
 
+/// A mounted file system, boxed: `Ext2<CachedDisk>` is large, and the
+/// control thread runs the workloads on a 32 KiB stack, where each move
+/// of it by value would cost another copy in some frame.
+type Fs = Box<Ext2<CachedDisk>>;
+
 /// A mounted file system kept for the next run (`keep_cache=1`).
 struct Kept {
     settings: CacheSettings,
-    fs: Ext2<CachedDisk>,
+    fs: Fs,
 }
 
 static KEPT: SpinLock<Option<Kept>> = SpinLock::new(None);
@@ -118,7 +124,7 @@ pub fn drop_kept_cache() {
 
 /// The kept file system, if it was set up with `settings` and this run
 /// keeps it; any other kept cache is dropped.
-fn take_kept(settings: &CacheSettings, keep: bool) -> Option<Ext2<CachedDisk>> {
+fn take_kept(settings: &CacheSettings, keep: bool) -> Option<Fs> {
     let kept = KEPT.lock().take()?;
     if !keep || kept.settings != *settings {
         return None; // `kept` is dropped here, outside the lock
@@ -128,16 +134,16 @@ fn take_kept(settings: &CacheSettings, keep: bool) -> Option<Ext2<CachedDisk>> {
     Some(fs)
 }
 
-fn mount(settings: &CacheSettings) -> Result<Ext2<CachedDisk>, String> {
+fn mount(settings: &CacheSettings) -> Result<Fs, String> {
     check_memory("the page cache", settings.cache_pages as u64 * PAGE_SIZE as u64)?;
     let dev = virtio::claim::<BlkDevice>(settings.dev)?;
     let disk = CachedDisk::new(dev, &settings.policy, settings.cache_pages, settings.readahead, settings.scheduler)?;
-    Ext2::mount(disk).map_err(|e| format!("mount ext2: {e:?}"))
+    Ext2::mount(disk).map(Box::new).map_err(|e| format!("mount ext2: {e:?}"))
 }
 
 /// A file open for one run.
 struct Opened {
-    fs: Ext2<CachedDisk>,
+    fs: Fs,
     ino: u32,
     size: u64,
     path: String,
