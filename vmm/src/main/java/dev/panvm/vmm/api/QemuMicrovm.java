@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.Optional;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -83,7 +84,7 @@ public final class QemuMicrovm implements RunningVm {
             case DeviceSpec.Console c -> {
                 String chardev = switch (c.target()) {
                     case ConsoleTarget.InProcess p -> "socket,id=c" + n + ",path=" + consoleSocket;
-                    case ConsoleTarget.UnixSocket u -> "socket,id=c" + n + ",path=" + u.path() + ",server=on,wait=off";
+                    case ConsoleTarget.UnixSocket u -> "socket,id=c" + n + ",path=" + u.path() + ",server=on,wait=on";
                     case ConsoleTarget.Stdio s -> throw new MachineException(
                             "a console on stdio is not possible under QEMU here: its stdio is the serial console");
                 };
@@ -219,11 +220,8 @@ public final class QemuMicrovm implements RunningVm {
     }
 
     @Override
-    public ControlChannel control() {
-        if (control == null) {
-            throw new IllegalStateException("this VM has no in-process console (add a console with ConsoleTarget.InProcess)");
-        }
-        return control;
+    public Optional<ControlChannel> controlChannel() {
+        return Optional.ofNullable(control);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.panvm.vmm.api;
 import dev.panvm.vmm.GuestOutcome;
 
 import java.time.Duration;
+import java.util.Optional;
 
 /**
  * A started VM, on panvm or on the reference VMM (QEMU), seen the same way by the Java programs
@@ -20,7 +21,13 @@ public interface RunningVm extends AutoCloseable {
      *
      * @throws IllegalStateException the configuration has no in-process console
      */
-    ControlChannel control();
+    default ControlChannel control() {
+        return controlChannel().orElseThrow(() -> new IllegalStateException(
+                "this VM has no in-process console (add a console with ConsoleTarget.InProcess)"));
+    }
+
+    /** The control channel, if the VM has a console connected to this process. */
+    Optional<ControlChannel> controlChannel();
 
     /**
      * Waits until the guest ends the VM, or {@code timeout} passes (then the VM is stopped and
