@@ -7,7 +7,9 @@
  * "in-kernel page allocator vs what a process pays for a fresh page".
  *
  * Parameters (ferrite's): ops (1000000, rounded up to whole rounds), depth (16; 1..=4096, the
- * range ferrite clamps to). Fields: depth, method. */
+ * range ferrite clamps to), buddy (only 0: ferrite's second, buddy-allocator pass has no Linux
+ * counterpart, so the same command can ask both systems for the first pass alone). Fields:
+ * depth, method. */
 #include "common.h"
 #include <errno.h>
 #include <stdio.h>
@@ -18,9 +20,10 @@
 
 int run_pages(struct params *p, struct json *out, char *err)
 {
-    uint64_t ops, depth;
+    uint64_t ops, depth, buddy;
     if (param_u64(p, "ops", 1000000, 0, UINT64_MAX - 4096, &ops, err) ||
-        param_u64(p, "depth", 16, 1, 4096, &depth, err) || params_finish(p, "pages", err))
+        param_u64(p, "depth", 16, 1, 4096, &depth, err) || param_u64(p, "buddy", 0, 0, 0, &buddy, err) ||
+        params_finish(p, "pages", err))
         return -1;
     uint64_t rounds = (ops + depth - 1) / depth;
     ops = rounds * depth;

@@ -39,6 +39,6 @@ public class AllocBenchmark extends AgainstHostLinux {
     @Benchmark
     @OperationsPerInvocation(PAGE_OPS)
     public Object pages() throws Exception {
-        return run("pages", "ops=" + PAGE_OPS + " depth=16");
+        return run("pages", "ops=" + PAGE_OPS + " depth=16 buddy=0");
     }
 }
