@@ -39,7 +39,7 @@ public final class BenchMain {
 
     /** Iterations and their length, for the two kinds of benchmark. */
     private record Plan(String name, int warmups, int iterations, int millis, int singleShotWarmups, int singleShots) {
-        static final Plan QUICK = new Plan("quick", 1, 3, 500, 1, 5);
+        static final Plan QUICK = new Plan("quick", 2, 3, 500, 1, 5);
         static final Plan FULL = new Plan("full", 2, 8, 2000, 2, 15);
 
         String describe() {
