@@ -25,7 +25,7 @@ public record RunInfo(String host, String cpu, int cores, String kernel, String 
     /** This machine at the start of a run; {@link Start#finish} completes it at the end. */
     record Start(RunInfo info, long[] cpuTimes) {
         RunInfo finish() {
-            long[] now = cpuTimes();
+            long[] now = readCpuTimes();
             Double steal = null;
             long total = Arrays.stream(now).sum() - Arrays.stream(cpuTimes).sum();
             if (now.length > 7 && cpuTimes.length > 7 && total > 0) {
@@ -42,11 +42,11 @@ public record RunInfo(String host, String cpu, int cores, String kernel, String 
                 firstLine(List.of("uname", "-r")), "JDK " + Runtime.version(),
                 firstLine(List.of("qemu-system-x86_64", "--version")), commit(root), plan, Instant.now().toString(),
                 null, null);
-        return new Start(info, cpuTimes());
+        return new Start(info, readCpuTimes());
     }
 
     /** The first line of /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal, ... (ticks). */
-    private static long[] cpuTimes() {
+    private static long[] readCpuTimes() {
         try {
             String[] f = Files.readAllLines(Path.of("/proc/stat")).getFirst().trim().split("\\s+");
             return Arrays.stream(f, 1, Math.min(f.length, 9)).mapToLong(Long::parseLong).toArray();
