@@ -1,0 +1,50 @@
+package dev.panvm.tune;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** A search's steps as they are taken, and the best so far (lowest mean). */
+final class History {
+    private final List<Step> steps;
+    private Step best;
+
+    /** Continues {@code steps}, which start with the default's step 0. */
+    History(List<Step> steps) {
+        SearchResult sofar = new SearchResult(steps);
+        this.steps = new ArrayList<>(sofar.history());
+        this.best = sofar.best();
+    }
+
+    /** A history holding only step 0: the filter's measurement of the defaults. */
+    static History ofDefaults(FilterResult filter) {
+        Measurement m = filter.atDefault();
+        return new History(List.of(new Step(0, SearchSpace.defaults(filter.knobs()), m, 0, m.mean())));
+    }
+
+    Step add(Map<String, Long> settings, Measurement measurement, double reward) {
+        double bestMean = Math.min(best.mean(), measurement.mean());
+        Step step = new Step(last().step() + 1, settings, measurement, reward, bestMean);
+        steps.add(step);
+        if (step.mean() < best.mean()) {
+            best = step;
+        }
+        return step;
+    }
+
+    Step defaults() {
+        return steps.getFirst();
+    }
+
+    Step last() {
+        return steps.getLast();
+    }
+
+    Step best() {
+        return best;
+    }
+
+    SearchResult result() {
+        return new SearchResult(steps);
+    }
+}

@@ -1,0 +1,47 @@
+package dev.panvm.tune;
+
+import java.time.InstantSource;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The loop every search shares: pick a point, measure it, reward it as STUN does (against the
+ * default and the previous step), record it, report progress, until the budget is spent. The
+ * searches differ only in how they pick and what they learn.
+ */
+public abstract sealed class Search permits Tuner, RandomSearch {
+    final SearchSpace space;
+    final Objective objective;
+    final StunReward reward;
+    final History history;
+
+    Search(SearchSpace space, Objective objective, StunReward reward, History history) {
+        this.space = space;
+        this.objective = objective;
+        this.reward = reward;
+        this.history = history;
+    }
+
+    /**
+     * Takes steps until {@code budget} is spent, telling {@code listener} after each, and returns
+     * the whole history (including earlier calls and, for a resumed tuner, earlier processes).
+     */
+    public SearchResult run(Budget budget, InstantSource clock, Consumer<Progress> listener) throws Exception {
+        for (int taken = 0; !budget.exhausted(taken, clock.instant()); taken++) {
+            int[] point = propose();
+            Map<String, Long> settings = space.settings(point);
+            Measurement measurement = objective.measure(settings);
+            double r = reward.reward(measurement.mean(), history.defaults().mean(), history.last().mean());
+            Step step = history.add(settings, measurement, r);
+            learn(r);
+            listener.accept(new Progress(step, history.best(), budget.timeLeft(clock.instant())));
+        }
+        return history.result();
+    }
+
+    /** The grid point to measure next. */
+    abstract int[] propose();
+
+    /** Takes in the reward of the point {@link #propose()} returned last. */
+    abstract void learn(double reward) throws Exception;
+}
