@@ -13,14 +13,16 @@
 //!   recently used one) and reads nothing ahead -- it is *random*, unless
 //!   the next read continues it; re-reading the block a stream just read
 //!   changes nothing;
-//! - the first sequential read of a stream opens an initial window of
-//!   `initial_pages` (at least the request's size rounded up to a power of
-//!   two); each later sequential read that reaches into the stream's most
-//!   recent window (Linux's `PG_readahead` mark, here the first page of the
-//!   last window) doubles the window, up to `max_pages`, and reads it ahead,
-//!   starting right after what was already read ahead;
+//! - the first sequential read of a stream that misses opens an initial
+//!   window of `initial_pages` (at least the request's size rounded up to a
+//!   power of two); each later sequential read that reaches into the
+//!   stream's most recent window (Linux's `PG_readahead` mark, here the first
+//!   page of the last window) doubles the window, up to `max_pages`, and
+//!   reads it ahead, starting right after what was already read ahead;
 //! - sequential reads that stay inside data already read ahead trigger
-//!   nothing.
+//!   nothing, and neither do hits on a stream without a window: as in Linux,
+//!   a hit reads ahead only at a mark (and always there, even when the
+//!   stream's previous read was not the page before).
 
 /// Sequential streams followed at once.
 pub const STREAMS: usize = 8;
@@ -79,7 +81,8 @@ impl Readahead {
     }
 
     /// Reports a read of `count` pages at page `index` that the cache
-    /// holds (or has in flight); returns what to read ahead.
+    /// holds (or has in flight); returns what to read ahead: the next
+    /// window, if the read reached a stream's mark.
     pub fn on_read(&mut self, index: u64, count: u32) -> Option<ReadaheadWindow> {
         self.read(index, count, false)
     }
@@ -99,9 +102,13 @@ impl Readahead {
         let count = count.max(1);
         let end = index.saturating_add(u64::from(count));
         self.clock += 1;
+        // A hit on a stream's mark continues that stream even if the reads
+        // before it went elsewhere (writes are not reported), as a hit on a
+        // `PG_readahead` page always reads ahead in Linux.
+        let marked = self.streams.iter().position(|s| !missed && s.window != 0 && (index..end).contains(&s.mark));
         let continued = self.streams.iter().position(|s| s.next_expected == index);
         let repeated = self.streams.iter().position(|s| s.next_expected == end && index != 0);
-        let (i, sequential) = match (continued, repeated) {
+        let (i, sequential) = match (marked.or(continued), repeated) {
             (Some(i), _) => (i, true),
             (None, Some(i)) => {
                 // The block a stream just read, again: nothing changes.
@@ -118,8 +125,14 @@ impl Readahead {
             return None;
         }
         let inside = s.window != 0 && end <= s.mark;
-        if inside && !missed {
-            return None; // still reading pages read ahead before
+        // A hit reads ahead only on reaching the mark, as Linux's async
+        // read-ahead fires only at a `PG_readahead` page; a stream with no
+        // window has no mark, and only a miss opens one (`page_cache_sync_ra`).
+        // Otherwise adjacent blocks the cache keeps (a file system's indirect
+        // blocks, read in on-disk order on every lookup) open a window per
+        // read, and its pages are read again as often as the policy drops them.
+        if !missed && (inside || s.window == 0) {
+            return None;
         }
         s.window = if s.window == 0 || s.ra_end < index {
             let want = count.checked_next_power_of_two().unwrap_or(u32::MAX);

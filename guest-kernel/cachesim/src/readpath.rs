@@ -119,6 +119,33 @@ mod tests {
     }
 
     #[test]
+    fn random_file_reads_read_little_ahead_with_every_policy() {
+        // ext2 random reads of a 32 MiB file into a 2048-page cache kept warm, the same
+        // sequence three times (the guest's `randread ... keep_cache=1`): each lookup reads the
+        // inode table block, the double-indirect block (1817), one of the indirect blocks under
+        // it (1818 + 1025 k, each followed by the data blocks it maps), then a data block. The
+        // cached pair 1817 -> 1818 is sequential; it must not read 1819.. ahead on every lookup
+        // (LeCaR evicted those never-read pages first and read them again, up to ~2000 a pass).
+        for p in POLICY_NAMES {
+            let mut r = ReadPath::new(by_name(p, 2048).unwrap(), Readahead::for_cache(32, 2048), 12_288);
+            for _ in 0..3 {
+                let mut x = 1u64;
+                for _ in 0..4096 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let ind = 1818 + 1025 * (x % 8);
+                    for page in [5, 1817, ind, ind + 1 + (x >> 3) % 1024] {
+                        r.read(page);
+                    }
+                }
+            }
+            let s = r.stats();
+            assert!(s.readahead_pages <= 50, "{p}: {s:?}");
+        }
+    }
+
+    #[test]
     fn readahead_stops_at_the_end_of_the_device() {
         let mut r = ReadPath::new(by_name("lru", 64).unwrap(), Readahead::for_cache(32, 64), 10);
         for p in 0..10 {
