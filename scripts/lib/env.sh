@@ -66,6 +66,7 @@ mvn_run() {
 
 PANVM_JAR="$PANVM_ROOT/vmm/target/panvm.jar"
 PANVM_AOT="$PANVM_ROOT/vmm/target/panvm.aot"
+PANVM_TUNE_JAR="$PANVM_ROOT/tune/target/panvm-tune.jar"
 BENCH_JAR="$PANVM_ROOT/bench/target/benchmarks.jar"
 FERRITE_ELF="$PANVM_ROOT/guest-kernel/target/ferrite"
 

@@ -14,8 +14,19 @@ package dev.panvm.tune;
  * @param max          largest value the tuner may set
  * @param defaultValue the value the workload runs with when nobody tunes it
  * @param steps        number of grid values, at least 2 (just {@code min} and {@code max})
+ * @param geometric    whether the grid's values grow by an even ratio (then {@code min > 0})
  */
-public record Knob(String name, long min, long max, long defaultValue, int steps) {
+public record Knob(String name, long min, long max, long defaultValue, int steps, boolean geometric) {
+
+    /** A knob with a linear grid. */
+    public Knob(String name, long min, long max, long defaultValue, int steps) {
+        this(name, min, max, defaultValue, steps, false);
+    }
+
+    /** A knob whose grid values grow by an even ratio from {@code min} (positive) to {@code max}. */
+    public static Knob geometric(String name, long min, long max, long defaultValue, int steps) {
+        return new Knob(name, min, max, defaultValue, steps, true);
+    }
 
     public Knob {
         if (name == null || name.isBlank()) {
@@ -29,6 +40,9 @@ public record Knob(String name, long min, long max, long defaultValue, int steps
         }
         if (steps < 2) {
             throw new IllegalArgumentException(name + ": a grid needs at least 2 steps, not " + steps);
+        }
+        if (geometric && min <= 0) {
+            throw new IllegalArgumentException(name + ": a geometric grid needs min > 0, not " + min);
         }
     }
 
@@ -46,12 +60,24 @@ public record Knob(String name, long min, long max, long defaultValue, int steps
         if (index == lastIndex()) {
             return max;
         }
+        if (index == 0) {
+            return min;
+        }
+        if (geometric) {
+            // min * (max/min)^(index/last), in logarithms to stay exact enough for 1e9-wide ranges
+            double log = Math.log(min) + (Math.log(max) - Math.log(min)) * index / lastIndex();
+            return Math.clamp(Math.round(Math.exp(log)), min, max);
+        }
         return min + Math.round((double) (max - min) * index / lastIndex());
     }
 
     /** The grid index whose value is nearest to {@code value}; values outside the range go to its ends. */
     public int indexOf(long value) {
         long clamped = Math.clamp(value, min, max);
+        if (geometric) {
+            double position = (Math.log(clamped) - Math.log(min)) / (Math.log(max) - Math.log(min));
+            return (int) Math.round(position * lastIndex());
+        }
         return (int) Math.round((double) (clamped - min) * lastIndex() / (max - min));
     }
 

@@ -39,6 +39,11 @@ public abstract sealed class Search permits Tuner, RandomSearch {
         return history.result();
     }
 
+    /** The steps taken so far, step 0 (the default) first. */
+    public SearchResult result() {
+        return history.result();
+    }
+
     /** The grid point to measure next. */
     abstract int[] propose();
 

@@ -4,7 +4,7 @@ package dev.panvm.tune;
  * The two-sided 95 % critical value of Student's t distribution, for confidence intervals of a
  * mean from a few repeated runs.
  */
-final class StudentT {
+public final class StudentT {
     /** t(0.975, df) for df = 1 .. 30 (scipy.stats.t.ppf, 9 decimals). */
     private static final double[] TABLE = {
         12.706204736, 4.302652730, 3.182446305, 2.776445105, 2.570581836,
@@ -21,7 +21,7 @@ final class StudentT {
     }
 
     /** t(0.975, df): the half-width of a 95 % interval in standard errors. */
-    static double quantile975(int df) {
+    public static double quantile975(int df) {
         if (df < 1) {
             throw new IllegalArgumentException("degrees of freedom must be at least 1, not " + df);
         }

@@ -53,7 +53,14 @@ public final class Tuner extends Search {
      * file was written for other knobs or another workload: its Q values would mean nothing here.
      */
     public static Tuner resume(Path file, List<Knob> knobs, Objective objective) throws IOException {
-        TunerState state = TunerState.load(file);
+        return resume(TunerState.load(file), file.toString(), knobs, objective).checkpointTo(file);
+    }
+
+    /**
+     * Continues the tuner whose state is {@code state} (read from {@code file}, named in errors),
+     * without a checkpoint file: for a program that saves {@link #state()} inside its own file.
+     */
+    public static Tuner resume(TunerState state, String file, List<Knob> knobs, Objective objective) {
         if (!state.workload().equals(objective.workload())) {
             throw new IllegalArgumentException(file + " tunes workload '" + state.workload()
                     + "', not '" + objective.workload() + "'; start a new state file for this workload");
@@ -75,8 +82,7 @@ public final class Tuner extends Search {
         if (!onGrid) {
             throw new IllegalArgumentException(file + ": current point " + state.current() + " is not on the grid of " + kept);
         }
-        Tuner tuner = new Tuner(space, objective, state.settings(), new History(state.history()), state.q(), state.draws(), current);
-        return tuner.checkpointTo(file);
+        return new Tuner(space, objective, state.settings(), new History(state.history()), state.q(), state.draws(), current);
     }
 
     /** Saves the state to {@code file} after every step from now on. */

@@ -59,4 +59,25 @@ class KnobTest {
         assertThrows(IndexOutOfBoundsException.class, () -> k.value(3));
         assertThrows(IndexOutOfBoundsException.class, () -> k.value(-1));
     }
+
+    @Test
+    void geometricGridHasAnEvenRatioAndExactEnds() {
+        Knob k = Knob.geometric("sched_latency_ns", 10_000, 1_000_000_000, 12_000_000, 11);
+        assertEquals(10_000, k.value(0));
+        assertEquals(1_000_000_000, k.value(10));
+        // 10^4 .. 10^9 in 10 steps: half a decade each
+        assertEquals(100_000, k.value(2));
+        assertEquals(316_228, k.value(3));
+        for (int i = 0; i <= 10; i++) {
+            assertEquals(i, k.indexOf(k.value(i)));
+        }
+        // 12 ms lies between 10 ms (index 6) and 31.6 ms, nearer by ratio to 10 ms
+        assertEquals(6, k.defaultIndex());
+        assertEquals(0, k.indexOf(1));
+    }
+
+    @Test
+    void geometricGridNeedsAPositiveMinimum() {
+        assertThrows(IllegalArgumentException.class, () -> Knob.geometric("sched_wakeup_granularity_ns", 0, 100, 5, 3));
+    }
 }
