@@ -354,11 +354,9 @@ fn switch_away(mut g: KernelGuard) {
     pc.need_resched.store(false, Relaxed);
     if g.sched.nr_running(cpu) == 0 && busy_elsewhere(&g, cpu) {
         // About to go idle while another CPU has tasks waiting: pull some
-        // now (Linux's newidle balance) instead of at the next periodic
-        // one -- unless this CPU's idle periods are on average shorter than
-        // `sched_migration_cost_ns` (the scheduler's `avg_idle` check).
+        // now (Linux's newidle balance) instead of at the next periodic one.
         pc.last_balance.store(now, Relaxed);
-        g.sched.newidle_balance(cpu, now);
+        g.sched.balance(cpu, now);
     }
     let next = g.sched.pick_next(cpu, now);
     let prev = pc.current.load(Relaxed);
@@ -500,33 +498,10 @@ fn block(mut g: KernelGuard) {
 }
 
 /// Makes `task` runnable (under the lock) and tells its CPU.
-///
-/// A woken task that does not preempt (`check_preempt_wakeup()` said no)
-/// still shortens the slice of the task running there: its slice is now
-/// the period's share among one more task. The tick would notice at once;
-/// in polling mode that CPU's slice deadline is pulled in instead, as
-/// Linux's `hrtick_update()` re-arms the hrtick on every enqueue. Without
-/// this a task that ran alone would keep the re-check interval it got then
-/// (`sched_latency_ns`) however short its share became.
 pub fn wake_locked(g: &mut KernelGuard, task: TaskId) {
     let cpu = percpu::cpu_id();
-    let now = now();
-    if let Some(w) = g.sched.wake(task, now, cpu) {
-        if !w.preempt {
-            hrtick_update(g, w.cpu, now);
-        }
+    if let Some(w) = g.sched.wake(task, now(), cpu) {
         kick(w.cpu, w.preempt);
-    }
-}
-
-/// `hrtick_update()`: brings `cpu`'s slice deadline forward to the end of
-/// its running task's slice as the scheduler computes it now (never later:
-/// the owner re-arms it at its next decision). Under the lock, as every
-/// writer of `slice_deadline`.
-fn hrtick_update(g: &KernelGuard, cpu: usize, now: u64) {
-    if let Some(slice) = g.sched.slice_remaining(cpu, now) {
-        let deadline = now.saturating_add(slice.max(MIN_SLICE_NS));
-        percpu::of(cpu).slice_deadline.fetch_min(deadline, Relaxed);
     }
 }
 
@@ -905,19 +880,8 @@ pub fn check_invariants() -> Result<(), alloc::string::String> {
     lock().sched.check_invariants()
 }
 
-/// Sets a scheduler tunable (`sysctl NAME=VALUE`). There is one scheduler
-/// for all CPUs, so every CPU's next decision uses the new value; the one
-/// thing a CPU caches is its polling-mode slice deadline, computed from the
-/// old values, so every CPU's deadline is expired: each re-checks its
-/// running task's slice (`Scheduler::tick`) at its next preemption point
-/// instead of up to the old `sched_latency_ns` later.
 pub fn set_tunable(name: &str, value: u64) -> Result<(), sched::TunableError> {
-    let mut g = lock();
-    g.sched.set_tunable(name, value)?;
-    for cpu in 0..percpu::ncpus() {
-        percpu::of(cpu).slice_deadline.store(0, Relaxed);
-    }
-    Ok(())
+    lock().sched.set_tunable(name, value)
 }
 
 pub fn get_tunable(name: &str) -> Option<u64> {

@@ -102,28 +102,13 @@ fn find_busiest(rqs: &[RunQueue], this_cpu: CpuId) -> Option<(CpuId, Imbalance)>
     Some((cpu, Imbalance::Load((busiest.load - this.load) / 2)))
 }
 
-/// `sd->cache_nice_tries` of the cache-sharing (MC) domain: after more
-/// than this many periodic balancing passes in a row that found an
-/// imbalance but moved nothing, cache-hot tasks may move too.
-pub(crate) const CACHE_NICE_TRIES: u32 = 1;
-
 /// `can_migrate_task()`: not pinned (a pinned task already sits on the one
 /// CPU it may use), not the task on the CPU (running, or just blocked and not
-/// yet switched away from), and not cache-hot (`task_hot()`: it ran less
-/// than `sched_migration_cost_ns` ago) -- unless balancing has failed
-/// more than `CACHE_NICE_TRIES` times in a row (`nr_balance_failed`), when
-/// Linux stops sparing hot caches.
-fn can_migrate_task(
-    src: &RunQueue,
-    task: &Task,
-    now: Nanos,
-    t: &Tunables,
-    nr_balance_failed: u32,
-) -> bool {
+/// yet switched away from), and not cache-hot (`task_hot()`).
+fn can_migrate_task(src: &RunQueue, task: &Task, now: Nanos, t: &Tunables) -> bool {
     task.pinned.is_none()
         && src.on_cpu != Some(task.id)
-        && (!task.is_cache_hot(now, t.sched_migration_cost_ns)
-            || nr_balance_failed > CACHE_NICE_TRIES)
+        && !task.is_cache_hot(now, t.sched_migration_cost_ns)
 }
 
 /// The tasks `load_balance()` may move from `src`, and in which order:
@@ -154,13 +139,12 @@ fn detach_tasks(
     imbalance: Imbalance,
     now: Nanos,
     t: &Tunables,
-    nr_balance_failed: u32,
 ) -> Vec<TaskId> {
     let mut chosen = Vec::new();
     let mut left = imbalance;
     for id in migration_candidates(src, tasks, t) {
         let task = &tasks[&id];
-        if !can_migrate_task(src, task, now, t, nr_balance_failed) {
+        if !can_migrate_task(src, task, now, t) {
             continue;
         }
         left = match left {
@@ -177,10 +161,8 @@ fn detach_tasks(
 }
 
 /// `load_balance()` for `this_cpu`: finds the busiest CPU, decides how much to
-/// move and which tasks, and returns `(source CPU, tasks to move)`, or
-/// `None` if the CPUs are balanced. The caller moves them (`attach_tasks()`),
-/// since that touches two run queues, and counts a pass that found an
-/// imbalance but chose nothing as failed (`nr_balance_failed`, this CPU's).
+/// move and which tasks, and returns `(source CPU, tasks to move)`. The caller
+/// moves them (`attach_tasks()`), since that touches two run queues.
 pub(crate) fn plan_balance(
     rqs: &[RunQueue],
     tasks: &BTreeMap<TaskId, Task>,
@@ -192,8 +174,7 @@ pub(crate) fn plan_balance(
         return None;
     }
     let (busiest, imbalance) = find_busiest(rqs, this_cpu)?;
-    let failed = rqs[this_cpu].nr_balance_failed;
-    let chosen = detach_tasks(&rqs[busiest], tasks, imbalance, now, t, failed);
+    let chosen = detach_tasks(&rqs[busiest], tasks, imbalance, now, t);
     Some((busiest, chosen))
 }
 
@@ -244,11 +225,11 @@ mod tests {
         rq.on_cpu = Some(1);
         // At 10 us task 3 ran 0.5 us ago: cache-hot.
         assert_eq!(
-            detach_tasks(&rq, &tasks, Imbalance::Tasks(4), 10_000, &t, 0),
+            detach_tasks(&rq, &tasks, Imbalance::Tasks(4), 10_000, &t),
             [4, 2]
         );
         assert_eq!(
-            detach_tasks(&rq, &tasks, Imbalance::Tasks(1), 10_000, &t, 0),
+            detach_tasks(&rq, &tasks, Imbalance::Tasks(1), 10_000, &t),
             [4]
         );
         // Only sched_nr_migrate tasks are examined (loop_max).
@@ -257,7 +238,7 @@ mod tests {
             ..t
         };
         assert_eq!(
-            detach_tasks(&rq, &tasks, Imbalance::Tasks(4), 10_000, &t, 0),
+            detach_tasks(&rq, &tasks, Imbalance::Tasks(4), 10_000, &t),
             [4]
         );
     }
@@ -271,14 +252,14 @@ mod tests {
         // Weights: nice -5 = 3121, nice 0 = 1024, nice 5 = 335.
         let (rq, tasks) = queue(&[(1, -5, None), (2, 0, None), (3, 5, None), (4, 0, None)]);
         assert_eq!(
-            detach_tasks(&rq, &tasks, Imbalance::Load(1_500), 0, &t, 0),
+            detach_tasks(&rq, &tasks, Imbalance::Load(1_500), 0, &t),
             [2, 3]
         );
         assert_eq!(
-            detach_tasks(&rq, &tasks, Imbalance::Load(3_121), 0, &t, 0),
+            detach_tasks(&rq, &tasks, Imbalance::Load(3_121), 0, &t),
             [1]
         );
-        assert!(detach_tasks(&rq, &tasks, Imbalance::Load(300), 0, &t, 0).is_empty());
+        assert!(detach_tasks(&rq, &tasks, Imbalance::Load(300), 0, &t).is_empty());
     }
 
     #[test]

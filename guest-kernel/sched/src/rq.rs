@@ -34,18 +34,6 @@ pub(crate) struct RunQueue {
     /// The skip buddy: a task that yielded and should be passed over at the
     /// next pick if that is not too unfair (`cfs_rq->skip`).
     pub skip: Option<TaskId>,
-    /// Periodic balancing passes in a row that found an imbalance but
-    /// could move nothing (`sd->nr_balance_failed`); past
-    /// `CACHE_NICE_TRIES` even cache-hot tasks may move.
-    pub nr_balance_failed: u32,
-    /// When this CPU last went idle with a newidle balance, until the next
-    /// wakeup onto it (`rq->idle_stamp`).
-    pub idle_stamp: Option<Nanos>,
-    /// Running average of this CPU's idle periods (`rq->avg_idle`): a CPU
-    /// that is idle only briefly does not try to pull work when it goes
-    /// idle, for moving a task costs about `sched_migration_cost_ns`.
-    /// Starts at twice the migration cost, as in Linux.
-    pub avg_idle: Nanos,
     pub stats: CpuStats,
 }
 

@@ -52,11 +52,9 @@ impl Scheduler {
         if let Err(e) = tunables.validate() {
             panic!("invalid scheduler tunables: {e}");
         }
-        let mut rq = RunQueue::default();
-        rq.avg_idle = 2 * tunables.sched_migration_cost_ns;
         Scheduler {
             tasks: BTreeMap::new(),
-            rqs: alloc::vec![rq; ncpus],
+            rqs: (0..ncpus).map(|_| RunQueue::default()).collect(),
             tunables,
             next_id: 1,
         }
@@ -145,11 +143,6 @@ impl Scheduler {
             fair::set_next_entity(rq, next, now);
         }
         rq.on_cpu = next;
-        if next.is_some() {
-            // Busy again without a wakeup (e.g. a task pulled here): this
-            // idle period is not a sample for `avg_idle`.
-            rq.idle_stamp = None;
-        }
         if next != prev_on_cpu {
             rq.stats.context_switches += 1;
             if prev_runnable.is_some() && !prev_yielded {
@@ -273,7 +266,6 @@ impl Scheduler {
             _ => select_task_rq(&self.rqs, task, prev, waker_cpu),
         };
         self.update_curr(cpu, now);
-        self.end_idle_period(cpu, now);
         let (from_min, to_min) = (self.rqs[prev].min_vruntime, self.rqs[cpu].min_vruntime);
         let sleeper = self.tasks.get_mut(&task).expect("checked above");
         if cpu != prev {
@@ -289,81 +281,18 @@ impl Scheduler {
         Some(Wakeup { cpu, preempt })
     }
 
-    /// `ttwu_do_wakeup()`'s idle accounting: a wakeup onto `cpu` ends the
-    /// idle period that began at its newidle balance; `avg_idle` moves an
-    /// eighth of the way towards its length (`update_avg()`), capped at
-    /// twice the migration cost (`2 * max_idle_balance_cost`).
-    fn end_idle_period(&mut self, cpu: CpuId, now: Nanos) {
-        let rq = &mut self.rqs[cpu];
-        let Some(stamp) = rq.idle_stamp.take() else {
-            return;
-        };
-        let sample = i128::from(now.saturating_sub(stamp));
-        let avg = i128::from(rq.avg_idle);
-        let avg = (avg + (sample - avg) / 8).max(0);
-        let max = 2 * self.tunables.sched_migration_cost_ns;
-        rq.avg_idle = u64::try_from(avg).unwrap_or(u64::MAX).min(max);
-    }
-
-    /// `cpu`'s average idle period (`rq->avg_idle`), see [`Scheduler::newidle_balance`].
-    pub fn avg_idle(&self, cpu: CpuId) -> Nanos {
-        self.rqs[cpu].avg_idle
-    }
-
-    /// Periodic `load_balance()` for `cpu` (`rebalance_domains()`; call it
-    /// every few milliseconds, more often when the CPU is idle): pulls
-    /// queued, not running tasks from the busiest CPU -- if idle, about half
-    /// of its tasks whatever they weigh; if busy, and the busiest CPU
-    /// carries over 17% more load, about half the load difference --
-    /// examining at most `sched_nr_migrate` tasks, coldest first. Tasks that
-    /// ran within `sched_migration_cost_ns` are cache-hot and stay, unless
-    /// more than `CACHE_NICE_TRIES` (1) passes in a row found an imbalance
-    /// and moved nothing (Linux's `nr_balance_failed`). Returns how many
-    /// tasks moved.
+    /// `load_balance()` for `cpu` (call it when the CPU goes idle and
+    /// periodically): pulls queued, not running, not cache-hot tasks from the
+    /// busiest CPU -- if idle, about half of its tasks whatever they weigh;
+    /// if busy, and the busiest CPU carries over 17% more load, about half
+    /// the load difference -- examining at most `sched_nr_migrate` tasks,
+    /// coldest first. Returns how many tasks moved.
     pub fn balance(&mut self, cpu: CpuId, now: Nanos) -> usize {
-        self.load_balance(cpu, now, false)
-    }
-
-    /// `newidle_balance()`: `cpu` is about to go idle (call it before the
-    /// `pick_next` that would find nothing). Skipped when the CPU's idle
-    /// periods are short on average (`avg_idle < sched_migration_cost_ns`):
-    /// a task would arrive soon anyway, and pulling one costs about the
-    /// migration cost. Otherwise as [`Scheduler::balance`], except that a
-    /// pass that moves nothing does not count as failed. Returns how many
-    /// tasks moved.
-    pub fn newidle_balance(&mut self, cpu: CpuId, now: Nanos) -> usize {
-        assert!(cpu < self.ncpus(), "cpu {cpu} out of range");
-        let rq = &mut self.rqs[cpu];
-        // The idle period starts at the first attempt (the kernel may
-        // retry while it stays idle).
-        rq.idle_stamp.get_or_insert(now);
-        if rq.avg_idle < self.tunables.sched_migration_cost_ns {
-            return 0;
-        }
-        let moved = self.load_balance(cpu, now, true);
-        if moved > 0 {
-            self.rqs[cpu].idle_stamp = None;
-        }
-        moved
-    }
-
-    /// `load_balance()`, periodic or at newidle.
-    fn load_balance(&mut self, cpu: CpuId, now: Nanos, newidle: bool) -> usize {
         assert!(cpu < self.ncpus(), "cpu {cpu} out of range");
         let Some((src, chosen)) = plan_balance(&self.rqs, &self.tasks, cpu, now, &self.tunables)
         else {
-            // `out_balanced`: nothing to fix.
-            self.rqs[cpu].nr_balance_failed = 0;
             return 0;
         };
-        let failed = &mut self.rqs[cpu].nr_balance_failed;
-        if chosen.is_empty() {
-            if !newidle {
-                *failed = failed.saturating_add(1);
-            }
-            return 0;
-        }
-        *failed = 0;
         self.update_curr(src, now);
         self.update_curr(cpu, now);
         for &id in &chosen {

@@ -21,9 +21,7 @@ pub struct Tunables {
     /// one to preempt it (`sysctl_sched_wakeup_granularity`).
     pub sched_wakeup_granularity_ns: u64,
     /// A task that ran less than this long ago is cache-hot and is not
-    /// migrated by load balancing (until balancing has failed repeatedly),
-    /// and a CPU whose idle periods average less than this does not pull
-    /// work when it goes idle (`sysctl_sched_migration_cost`).
+    /// migrated by load balancing (`sysctl_sched_migration_cost`).
     pub sched_migration_cost_ns: u64,
     /// How many tasks one load-balancing pass may examine and move
     /// (`sysctl_sched_nr_migrate`); 0 turns load balancing off.

@@ -27,7 +27,6 @@
 //! | ----------- | ------------------------------------------------ | -------------------- |
 //! | `pipe`      | a 1-byte round trip between two threads          | `ops` (100000, 1..=10^8), `pin=same\|split` (same) |
 //! | `hackbench` | one 100-byte message, sender -> receiver          | `groups` (10, 1..=1000), `loops` (100, 1..=10^6), `pipe_size` (65536, 1..=1 MiB) |
-//! | `spin`      | one round of a CPU-bound loop through `cond_resched` (slice lengths) | `threads` (16, 1..=256), `ms` (500, 1..=60000), `cpu` (the last) |
 //! | `kmalloc`   | one kmalloc + kfree pair over a size mix 8..4096 | `ops` (1000000, 1..=10^9), `slots` (1024, 1..=100000), `seed`, `threads` (1, 1..=256) |
 //! | `pages`     | one order-0 page alloc + free (per-CPU cache)    | `ops` (1000000, 1..=10^9), `depth` (16, 1..=4096) |
 //! | `pio`, `mmio` | one VM exit: `out` to port 0x80 / read of a virtio-mmio register (exits.rs) | `ops` (10000, 1..=10^7) |
@@ -58,7 +57,6 @@ mod ping;
 mod pipe;
 mod rng;
 pub mod selftest;
-mod spin;
 
 use alloc::format;
 use alloc::string::String;
@@ -80,10 +78,9 @@ const MAX_DELAY_MS: u64 = 600_000;
 type Workload = fn(&Params<'_>) -> Result<String, String>;
 
 /// Every workload, by the name `run NAME` and `workload=NAME` take.
-const WORKLOADS: [(&str, Workload); 18] = [
+const WORKLOADS: [(&str, Workload); 17] = [
     ("pipe", pipe::run),
     ("hackbench", hackbench::run),
-    ("spin", spin::run),
     ("kmalloc", kmalloc::run),
     ("pages", pages::run),
     ("pio", exits::pio),
