@@ -1,7 +1,9 @@
 package dev.panvm.bench;
 
+
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.panvm.vmm.api.HostKind;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -38,7 +40,7 @@ public record RunInfo(String host, String cpu, int cores, String kernel, String 
 
     /** Looks at this machine now. */
     static Start probe(Path root, String plan) {
-        RunInfo info = new RunInfo(hostKind(), cpuModel(), Runtime.getRuntime().availableProcessors(),
+        RunInfo info = new RunInfo(HostKind.detect().description(), cpuModel(), Runtime.getRuntime().availableProcessors(),
                 firstLine(List.of("uname", "-r")), "JDK " + Runtime.version(),
                 firstLine(List.of("qemu-system-x86_64", "--version")), commit(root), plan, Instant.now().toString(),
                 null, null);
@@ -53,19 +55,6 @@ public record RunInfo(String host, String cpu, int cores, String kernel, String 
         } catch (IOException | RuntimeException e) {
             return new long[0];
         }
-    }
-
-    static String hostKind() {
-        if (Files.isDirectory(Path.of("/sys/module/kvm_pvm"))) {
-            return "PVM host (kvm_pvm: software virtualization, no VT-x/AMD-V)";
-        }
-        if (Files.isDirectory(Path.of("/sys/module/kvm_intel"))) {
-            return "hardware KVM (Intel VT-x)";
-        }
-        if (Files.isDirectory(Path.of("/sys/module/kvm_amd"))) {
-            return "hardware KVM (AMD-V)";
-        }
-        return "KVM of unknown kind";
     }
 
     private static String cpuModel() {

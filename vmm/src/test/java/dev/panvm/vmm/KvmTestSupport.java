@@ -103,7 +103,7 @@ public final class KvmTestSupport {
 
     /** True on a PVM host (kvm_pvm), where ferrite must switch itself into PVM native mode. */
     public static boolean pvmHost() {
-        return Files.isDirectory(Path.of("/sys/module/kvm_pvm"));
+        return dev.panvm.vmm.api.HostKind.detect() == dev.panvm.vmm.api.HostKind.PVM;
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.panvm.tune.cli;
 
+
 import dev.panvm.tune.Budget;
 import dev.panvm.tune.FilterResult;
 import dev.panvm.tune.Knob;
@@ -14,6 +15,7 @@ import dev.panvm.tune.TunerSettings;
 import dev.panvm.tune.guest.GuestObjective;
 import dev.panvm.tune.guest.GuestWorkload;
 import dev.panvm.tune.guest.RepeatsRule;
+import dev.panvm.vmm.api.HostKind;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -248,7 +250,7 @@ public final class TuneCommand implements Callable<Integer> {
                 } else {
                     fin = search(objective, secondsPerRun);
                 }
-                String report = TuneReport.write(plan.out(), st, unit, rule, fin, hostKind(), stopped);
+                String report = TuneReport.write(plan.out(), st, unit, rule, fin, HostKind.detect().description(), stopped);
                 save();
                 if (!plan.state().toAbsolutePath().normalize().equals(plan.out().resolve("state.json").toAbsolutePath().normalize())) {
                     st.save(plan.out().resolve("state.json"));
@@ -395,19 +397,6 @@ public final class TuneCommand implements Callable<Integer> {
         long s = d.toSeconds();
         return s >= 3600 ? String.format(Locale.ROOT, "%dh%02dm", s / 3600, s % 3600 / 60)
                 : s >= 60 ? String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60) : s + "s";
-    }
-
-    static String hostKind() {
-        if (Files.isDirectory(Path.of("/sys/module/kvm_pvm"))) {
-            return "PVM host (kvm_pvm: software virtualization, no VT-x/AMD-V)";
-        }
-        if (Files.isDirectory(Path.of("/sys/module/kvm_intel"))) {
-            return "hardware KVM (Intel VT-x)";
-        }
-        if (Files.isDirectory(Path.of("/sys/module/kvm_amd"))) {
-            return "hardware KVM (AMD-V)";
-        }
-        return "KVM of unknown kind";
     }
 
     /** Runs the command with {@code args}; the exit status. */
