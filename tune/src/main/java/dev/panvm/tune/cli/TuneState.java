@@ -5,13 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.panvm.tune.FilterResult;
 import dev.panvm.tune.Measurement;
+import dev.panvm.tune.StateFile;
 import dev.panvm.tune.Step;
 import dev.panvm.tune.TunerState;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
@@ -55,15 +54,7 @@ public record TuneState(int format, String workload, long seed, Measurement pilo
 
     /** Writes the state atomically: a crash leaves the old file or the new one. */
     public void save(Path file) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path temp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-        try {
-            JSON.writeValue(temp.toFile(), this);
-            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(temp);
-        }
+        StateFile.write(JSON, file, this);
     }
 
     public static TuneState load(Path file) throws IOException {
