@@ -5,6 +5,7 @@ import dev.panvm.vmm.GuestOutcome;
 import dev.panvm.vmm.MachineConfig;
 import dev.panvm.vmm.api.ControlChannel;
 import dev.panvm.vmm.api.RunningVm;
+import dev.panvm.vmm.api.SerialTail;
 import dev.panvm.vmm.api.Vmm;
 import dev.panvm.vmm.devices.console.ConsoleTarget;
 
@@ -92,25 +93,6 @@ final class Subject implements AutoCloseable {
             }
         } finally {
             owner.close();
-        }
-    }
-
-    /** The last lines of the guest's serial console, for error messages. */
-    static final class SerialTail extends java.io.OutputStream {
-        private static final int KEEP = 16 * 1024;
-        private final StringBuilder text = new StringBuilder();
-
-        @Override
-        public synchronized void write(int b) {
-            text.append((char) b);
-            if (text.length() > 2 * KEEP) {
-                text.delete(0, text.length() - KEEP);
-            }
-        }
-
-        @Override
-        public synchronized String toString() {
-            return text.length() > KEEP ? text.substring(text.length() - KEEP) : text.toString();
         }
     }
 }

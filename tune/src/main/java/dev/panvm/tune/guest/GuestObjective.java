@@ -9,12 +9,11 @@ import dev.panvm.vmm.MachineConfig;
 import dev.panvm.vmm.api.ControlChannel;
 import dev.panvm.vmm.api.GuestCommandException;
 import dev.panvm.vmm.api.RunningVm;
+import dev.panvm.vmm.api.SerialTail;
 import dev.panvm.vmm.api.Vmm;
 import dev.panvm.vmm.devices.console.ConsoleTarget;
 
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -228,35 +227,6 @@ public final class GuestObjective implements Objective, AutoCloseable {
             // stopping it below is all that is left to do
         } finally {
             vm.close();
-        }
-    }
-
-    /** The serial console's last few KiB, for error messages. */
-    static final class SerialTail extends OutputStream {
-        private static final int KEEP = 8192;
-        private final StringBuilder text = new StringBuilder();
-
-        @Override
-        public synchronized void write(int b) {
-            text.append((char) (b & 0xff));
-            trim();
-        }
-
-        @Override
-        public synchronized void write(byte[] b, int off, int len) {
-            text.append(new String(b, off, len, StandardCharsets.UTF_8));
-            trim();
-        }
-
-        private void trim() {
-            if (text.length() > 2 * KEEP) {
-                text.delete(0, text.length() - KEEP);
-            }
-        }
-
-        @Override
-        public synchronized String toString() {
-            return text.toString();
         }
     }
 }
