@@ -129,11 +129,9 @@ mod tests {
         for p in POLICY_NAMES {
             let mut r = ReadPath::new(by_name(p, 2048).unwrap(), Readahead::for_cache(32, 2048), 12_288);
             for _ in 0..3 {
-                let mut x = 1u64;
+                let mut rng = pagecache::rng::XorShift64::new(1);
                 for _ in 0..4096 {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
+                    let x = rng.next_u64();
                     let ind = 1818 + 1025 * (x % 8);
                     for page in [5, 1817, ind, ind + 1 + (x >> 3) % 1024] {
                         r.read(page);
