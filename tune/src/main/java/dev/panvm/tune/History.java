@@ -44,6 +44,17 @@ final class History {
         return best;
     }
 
+    /** The step with the lowest mean among steps 0 .. {@code step}, the earliest of equals. */
+    Step bestUpTo(int step) {
+        Step found = steps.getFirst();
+        for (Step s : steps.subList(1, step + 1)) {
+            if (s.mean() < found.mean()) {
+                found = s;
+            }
+        }
+        return found;
+    }
+
     SearchResult result() {
         return new SearchResult(steps);
     }

@@ -5,9 +5,11 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * The loop every search shares: pick a point, measure it, reward it as STUN does (against the
- * default and the previous step), record it, report progress, until the budget is spent. The
- * searches differ only in how they pick and what they learn.
+ * The loop every search shares: pick a point, measure it, reward it with STUN's reward (against a
+ * reference, by default the default's result, and the previous result, by default the previous
+ * step's), record it, report progress, until the budget is spent. The searches differ in how they
+ * pick, what they learn and, for the {@linkplain TunerSettings.Reference#REBASED rebased} tuner,
+ * what the reward compares against.
  */
 public abstract sealed class Search permits Tuner, RandomSearch {
     final SearchSpace space;
@@ -31,7 +33,7 @@ public abstract sealed class Search permits Tuner, RandomSearch {
             int[] point = propose();
             Map<String, Long> settings = space.settings(point);
             Measurement measurement = objective.measure(settings);
-            double r = reward.reward(measurement.mean(), history.defaults().mean(), history.last().mean());
+            double r = reward.reward(measurement.mean(), reference(), previous());
             Step step = history.add(settings, measurement, r);
             learn(r);
             listener.accept(new Progress(step, history.best(), budget.timeLeft(clock.instant())));
@@ -42,6 +44,16 @@ public abstract sealed class Search permits Tuner, RandomSearch {
     /** The steps taken so far, step 0 (the default) first. */
     public SearchResult result() {
         return history.result();
+    }
+
+    /** What the next step is "much better" or "much worse" than: STUN's default result. */
+    double reference() {
+        return history.defaults().mean();
+    }
+
+    /** What the next step is "better than the previous step" than: the last step's result. */
+    double previous() {
+        return history.last().mean();
     }
 
     /** The grid point to measure next. */

@@ -43,6 +43,11 @@ public record SearchSpace(List<Knob> knobs, List<Knob> kept) {
         return kept.stream().mapToInt(Knob::steps).toArray();
     }
 
+    /** The grid point nearest to {@code settings} (which need not lie on the grid, as the default's need not). */
+    public int[] pointOf(Map<String, Long> settings) {
+        return kept.stream().mapToInt(k -> k.indexOf(settings.get(k.name()))).toArray();
+    }
+
     /** The settings of grid point {@code point}: kept knobs at their grid values, the others at their defaults. */
     public Map<String, Long> settings(int[] point) {
         if (point.length != kept.size()) {

@@ -2,7 +2,9 @@ package dev.panvm.tune;
 
 /**
  * STUN's reward for one step, from the step's result, the default setting's result and the
- * previous step's result (lower is better):
+ * previous step's result (lower is better). The {@linkplain TunerSettings.Reference#REBASED
+ * rebased} tuner calls it with the best result before the current round in place of the default's
+ * (and, at a round's start, as the previous result); {@link TunerSettings#stun} keeps it exact.
  *
  * <ol>
  *   <li>more than {@code threshold} better than the default: {@code muchBetter} (STUN: +200);</li>

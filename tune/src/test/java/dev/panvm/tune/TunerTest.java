@@ -30,23 +30,60 @@ class TunerTest {
     void aResumedTunerContinuesExactlyAsAStraightRun(@TempDir Path dir) throws Exception {
         FilterResult filter = filter();
         for (long seed = 0; seed < 5; seed++) {
-            TunerSettings settings = TunerSettings.defaults(seed);
-            Tuner straight = Tuner.start(filter, new Bowl(seed, 0.05, 3), settings);
-            SearchResult expected = straight.run(Budget.steps(30), NEVER_LATE, p -> { });
+            // both rewards; interrupted at the end of a round of the rebased one (12) and inside one (13)
+            for (TunerSettings settings : List.of(TunerSettings.defaults(seed), TunerSettings.stun(seed))) {
+                for (int split : List.of(12, 13)) {
+                    String what = "seed " + seed + ", " + settings.reference() + ", split at " + split;
+                    Tuner straight = Tuner.start(filter, new Bowl(seed, 0.05, 3), settings);
+                    SearchResult expected = straight.run(Budget.steps(30), NEVER_LATE, p -> { });
 
-            // the same objective goes on measuring across the interruption, as a long-lived VM would
-            Bowl bowl = new Bowl(seed, 0.05, 3);
-            Path file = dir.resolve("tuner-" + seed + ".json");
-            Tuner first = Tuner.start(filter, bowl, settings).checkpointTo(file);
-            first.run(Budget.steps(12), NEVER_LATE, p -> { });
-            Tuner resumed = Tuner.resume(file, Bowl.KNOBS, bowl);
-            assertEquals(first.state(), resumed.state(), "seed " + seed + ": the file holds the whole state");
-            SearchResult continued = resumed.run(Budget.steps(18), NEVER_LATE, p -> { });
+                    // the same objective goes on measuring across the interruption, as a long-lived VM would
+                    Bowl bowl = new Bowl(seed, 0.05, 3);
+                    Path file = dir.resolve("tuner-" + seed + "-" + settings.reference() + "-" + split + ".json");
+                    Tuner first = Tuner.start(filter, bowl, settings).checkpointTo(file);
+                    first.run(Budget.steps(split), NEVER_LATE, p -> { });
+                    Tuner resumed = Tuner.resume(file, Bowl.KNOBS, bowl);
+                    assertEquals(first.state(), resumed.state(), what + ": the file holds the whole state");
+                    SearchResult continued = resumed.run(Budget.steps(30 - split), NEVER_LATE, p -> { });
 
-            assertEquals(expected, continued, "seed " + seed);
-            assertEquals(straight.state(), resumed.state(), "seed " + seed);
-            assertEquals(straight.state(), TunerState.load(file), "seed " + seed + ": checkpointed after the last step");
+                    assertEquals(expected, continued, what);
+                    assertEquals(straight.state(), resumed.state(), what);
+                    assertEquals(straight.state(), TunerState.load(file), what + ": checkpointed after the last step");
+                }
+            }
         }
+    }
+
+    @Test
+    void aFormatOneStateIsReadAsStunsRewardAndResumesAsItWouldHaveRun(@TempDir Path dir) throws Exception {
+        // format 1 had no choice of reward: it was STUN's, which format 2 writes as 0 steps per round
+        FilterResult filter = filter();
+        Tuner straight = Tuner.start(filter, new Bowl(4, 0.05, 3), TunerSettings.stun(4));
+        SearchResult expected = straight.run(Budget.steps(20), NEVER_LATE, p -> { });
+
+        Bowl bowl = new Bowl(4, 0.05, 3);
+        Path file = dir.resolve("state.json");
+        Tuner first = Tuner.start(filter, bowl, TunerSettings.stun(4)).checkpointTo(file);
+        first.run(Budget.steps(8), NEVER_LATE, p -> { });
+        String saved = Files.readString(file);
+        assertTrue(saved.contains("\"format\" : 2") && saved.contains("\"roundSteps\" : 0"), saved);
+        Files.writeString(file, saved.replace("\"format\" : 2", "\"format\" : 1").replaceAll(",\\s*\"roundSteps\" : 0", ""));
+        assertTrue(!Files.readString(file).contains("roundSteps"), "written as format 1 was");
+
+        assertEquals(first.state(), TunerState.load(file));
+        Tuner resumed = Tuner.resume(file, Bowl.KNOBS, bowl);
+        assertEquals(expected, resumed.run(Budget.steps(12), NEVER_LATE, p -> { }));
+        assertEquals(TunerState.FORMAT, TunerState.load(file).format(), "checkpointed in the current format");
+    }
+
+    @Test
+    void anUnknownStateFormatIsRefused(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("state.json");
+        Tuner.start(filter(), new Bowl(1, 0.05, 3), TunerSettings.defaults(1)).checkpointTo(file)
+                .run(Budget.steps(2), NEVER_LATE, p -> { });
+        Files.writeString(file, Files.readString(file).replace("\"format\" : 2", "\"format\" : 3"));
+        java.io.IOException e = assertThrows(java.io.IOException.class, () -> TunerState.load(file));
+        assertTrue(e.getMessage().contains("tuner state format 3, this tuner reads 1 and 2"), e.getMessage());
     }
 
     @Test
@@ -113,9 +150,15 @@ class TunerTest {
 
     @Test
     void bestSoFarIsTheLowestMeanSeen() throws Exception {
+        for (TunerSettings settings : List.of(TunerSettings.defaults(5), TunerSettings.stun(5))) {
+            bestSoFarIsTheLowestMeanSeen(settings);
+        }
+    }
+
+    private static void bestSoFarIsTheLowestMeanSeen(TunerSettings settings) throws Exception {
         FilterResult filter = filter();
         List<Progress> seen = new ArrayList<>();
-        SearchResult result = Tuner.start(filter, new Bowl(5, 0.05, 3), TunerSettings.defaults(5))
+        SearchResult result = Tuner.start(filter, new Bowl(5, 0.05, 3), settings)
                 .run(Budget.steps(40), NEVER_LATE, seen::add);
         List<Step> history = result.history();
         assertEquals(filter.atDefault(), history.getFirst().measurement(), "step 0 is the filter's default");
@@ -129,18 +172,19 @@ class TunerTest {
                 assertEquals(lowest, seen.get(i - 1).best().mean(), "step " + i);
                 // the default's settings of the filtered-out knob never change
                 assertEquals(Bowl.MIGRATION.defaultValue(), step.settings().get(Bowl.MIGRATION.name()));
-                assertEquals(1, movedKnobs(history.get(i - 1), step, i), "one knob, one grid step from step " + (i - 1));
+                // a round of the rebased reward starts from the best step so far, not the previous one
+                int rounds = settings.roundSteps();
+                Step from = rounds > 0 && i > 1 && (i - 1) % rounds == 0
+                        ? new SearchResult(history.subList(0, i)).best() : history.get(i - 1);
+                assertEquals(1, movedKnobs(from, step), settings.reference() + ": one knob, one grid step from step " + from.step());
             }
         }
         assertEquals(lowest, result.best().mean());
         assertNotEquals(history.getFirst(), result.best(), "40 steps of a bowl beat its default");
     }
 
-    /** How many kept knobs differ between consecutive steps; step 0 is the exact default, off the grid. */
-    private static int movedKnobs(Step before, Step after, int i) {
-        if (i == 1) {
-            return 1;
-        }
+    /** How many grid steps apart two steps' kept knobs are (the default, which may lie off the grid, at its nearest grid point). */
+    private static int movedKnobs(Step before, Step after) {
         int moved = 0;
         for (Knob k : List.of(Bowl.LATENCY, Bowl.GRANULARITY)) {
             int distance = Math.abs(k.indexOf(before.settings().get(k.name())) - k.indexOf(after.settings().get(k.name())));

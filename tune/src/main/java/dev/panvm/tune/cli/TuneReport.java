@@ -4,6 +4,7 @@ import dev.panvm.tune.FilterResult;
 import dev.panvm.tune.Knob;
 import dev.panvm.tune.Measurement;
 import dev.panvm.tune.Step;
+import dev.panvm.tune.TunerSettings;
 import dev.panvm.tune.guest.RepeatsRule;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
@@ -76,6 +77,14 @@ final class TuneReport {
             md.append("\n\n");
             md.append(String.format(Locale.ROOT, "## Searches%n%nQ-learning: %d steps; random search: %d steps%s.%n%n",
                     state.qSteps(), state.randomSteps(), stopped.isEmpty() ? "" : " (" + stopped + ")"));
+            if (state.q() != null) {
+                TunerSettings settings = state.q().settings();
+                md.append(settings.reference() == TunerSettings.Reference.STUN
+                        ? "Q-learning's reward: STUN's exactly (--reward stun), against the default's result for the whole run.\n\n"
+                        : String.format(Locale.ROOT, "Q-learning's reward: STUN's, rebased (--reward rebased): rounds of %d steps, "
+                                + "each starting from the best setting so far with a fresh Q table and rewarded against that "
+                                + "best's result instead of the default's.%n%n", settings.roundSteps()));
+            }
             md.append("![learning curve](learning-curve.png)\n\n");
             if (fin.isPresent()) {
                 Final f = fin.get();

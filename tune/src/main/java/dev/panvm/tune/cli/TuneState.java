@@ -1,8 +1,10 @@
 package dev.panvm.tune.cli;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.panvm.tune.FilterResult;
 import dev.panvm.tune.Measurement;
 import dev.panvm.tune.StateFile;
@@ -60,7 +62,12 @@ public record TuneState(int format, String workload, long seed, Measurement pilo
     public static TuneState load(Path file) throws IOException {
         TuneState state;
         try {
-            state = JSON.readValue(file.toFile(), TuneState.class);
+            JsonNode tree = JSON.readTree(file.toFile());
+            if (tree.get("q") instanceof ObjectNode q) {
+                // the Q-learning tuner's own state has its own format, which may be older
+                TunerState.upgrade(q, file + " (Q-learning state)");
+            }
+            state = JSON.treeToValue(tree, TuneState.class);
         } catch (IOException e) {
             throw new IOException(file + " is not a panvm tune state file: " + e.getMessage(), e);
         }

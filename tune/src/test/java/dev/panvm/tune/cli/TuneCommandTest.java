@@ -4,6 +4,9 @@ import dev.panvm.tune.FilterResult;
 import dev.panvm.tune.Knob;
 import dev.panvm.tune.Measurement;
 import dev.panvm.tune.Sensitivity;
+import dev.panvm.tune.Step;
+import dev.panvm.tune.TunerSettings;
+import dev.panvm.tune.TunerState;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -13,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -44,7 +48,8 @@ class TuneCommandTest {
         Result r = run("--help");
         assertEquals(0, r.status());
         for (String word : List.of("--workload", "--budget", "--steps", "--state", "--out", "--cpus", "--seed", "--param",
-                "report.md", "learning-curve.png", "Q-learning", "random search", "20 %")) {
+                "report.md", "learning-curve.png", "Q-learning", "random search", "20 %", "--reward", "stun|rebased",
+                "rebased (the default)", "as in the STUN paper", "rebased is the default because")) {
             assertTrue(r.out().contains(word), word + " missing from:\n" + r.out());
         }
     }
@@ -64,6 +69,7 @@ class TuneCommandTest {
         assertUsageError("no ferrite image at", "--workload", "pipe", "--steps", "2", "--out", out,
                 "--kernel", dir.resolve("missing").toString());
         assertUsageError("Missing required option: '--workload=NAME'", "--steps", "2");
+        assertUsageError("--reward best: give stun or rebased", "--workload", "pipe", "--steps", "2", "--reward", "best", "--out", out);
     }
 
     @Test
@@ -81,6 +87,27 @@ class TuneCommandTest {
                 "--workload", "pipe", "--param", "ops=1000", "--cpus", "1", "--steps", "2", "--state", file.toString());
         Files.writeString(file, "{\"not\": \"a state\"}");
         assertUsageError("is not a panvm tune state file", "--workload", "pipe", "--steps", "2", "--state", file.toString());
+    }
+
+    @Test
+    void rewardsByName() {
+        assertEquals(TunerSettings.Reference.REBASED, TuneCommand.parseReward(null), "the default");
+        assertEquals(TunerSettings.Reference.STUN, TuneCommand.parseReward("stun"));
+        assertEquals(TunerSettings.Reference.REBASED, TuneCommand.parseReward("Rebased"));
+    }
+
+    @Test
+    void aStateFileKeepsTheRewardItWasStartedWith() throws Exception {
+        Knob k = new Knob("sched_nr_migrate", 0, 256, 32, 11);
+        Measurement m = Measurement.of(1, 2, 3);
+        FilterResult filter = new FilterResult(List.of(k), m, List.of(new Sensitivity(k, m, m, m, 0.5, true)));
+        String workload = "pipe ops=1000 on panvm, 2 vCPUs";
+        TunerState q = new TunerState(TunerState.FORMAT, workload, List.of(k), List.of(k.name()), TunerSettings.defaults(1), 0,
+                List.of(3), List.of(new Step(0, Map.of(k.name(), 32L), m, 0, m.mean())), List.of());
+        Path file = dir.resolve("state.json");
+        new TuneState(TuneState.FORMAT, workload, 1, m, 3, filter, q, List.of(), 0, List.of()).save(file);
+        assertUsageError(file + " was started with --reward rebased, not stun",
+                "--workload", "pipe", "--param", "ops=1000", "--steps", "2", "--state", file.toString(), "--reward", "stun");
     }
 
     @Test
