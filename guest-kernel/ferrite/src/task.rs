@@ -880,8 +880,19 @@ pub fn check_invariants() -> Result<(), alloc::string::String> {
     lock().sched.check_invariants()
 }
 
+/// Sets a scheduler tunable (`sysctl NAME=VALUE`). There is one scheduler
+/// for all CPUs, so every CPU's next decision uses the new value; the one
+/// thing a CPU caches is its polling-mode slice deadline, computed from the
+/// old values, so every CPU's deadline is expired: each re-checks its
+/// running task's slice (`Scheduler::tick`) at its next preemption point
+/// instead of up to the old `sched_latency_ns` later.
 pub fn set_tunable(name: &str, value: u64) -> Result<(), sched::TunableError> {
-    lock().sched.set_tunable(name, value)
+    let mut g = lock();
+    g.sched.set_tunable(name, value)?;
+    for cpu in 0..percpu::ncpus() {
+        percpu::of(cpu).slice_deadline.store(0, Relaxed);
+    }
+    Ok(())
 }
 
 pub fn get_tunable(name: &str) -> Option<u64> {

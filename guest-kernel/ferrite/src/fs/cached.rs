@@ -5,7 +5,8 @@
 //! The read path, after Linux's `filemap_read` → `page_cache_ra_*` →
 //! `submit_bio` → blk-mq:
 //!
-//! 1. `read_block` reports the read to the per-device `block::Readahead`,
+//! 1. A read reports itself to the reader's `block::Readahead` (the disk's
+//!    own, or a [`super::DiskHandle`]'s: Linux keeps one per open file),
 //!    which may return a window of pages to read ahead, then looks the page
 //!    up in the page cache.
 //! 2. A miss allocates a buffer for the demanded page and for each page of
@@ -26,15 +27,22 @@
 //!
 //! - `write_block` copies into the cached page (a whole page needs no read)
 //!   and marks it dirty;
-//! - [`CachedDisk::write_back`] takes every dirty page, in block order, and
-//!   submits one single-page write per page under a plug, so adjacent pages
-//!   merge into large writes; each page's buffer is lent to the device (the
-//!   cache holds `None` for it) and comes back when its write completes;
-//!   `write_block` calls it when dirty pages pass half the cache (Linux's
-//!   `balance_dirty_pages`), [`CachedDisk::sync`] calls it and then sends a
-//!   FLUSH, and dropping a `CachedDisk` syncs;
-//! - a dirty page the policy evicts is written before anything else is
-//!   looked up, so a read never sees the device's stale copy.
+//! - write-back takes every dirty page, in block order, and submits one
+//!   single-page write per page under a plug, so adjacent pages merge into
+//!   large writes; each page's buffer is lent to the device (the cache holds
+//!   `None` for it) and comes back when its write completes. It does not
+//!   wait: `write_block` starts it when dirty pages pass half the cache
+//!   (Linux's `balance_dirty_pages`, without the throttling), and
+//!   [`CachedDisk::sync`] starts it, waits for every write and then sends a
+//!   FLUSH; dropping a `CachedDisk` syncs;
+//! - a dirty page the policy evicts is written at the next call, also
+//!   without waiting.
+//!
+//! A page with a write in flight (lent, or evicted and not yet written) is
+//! *in flight* just like a page being read: a read of it waits for the write
+//! (it must not read the device's stale copy), and so does a write (a second
+//! write of one page must not race the first at the device). So a page is
+//! never read and written at once, and is in the cache at most once.
 //!
 //! The driver keeps up to its slot count of requests in flight; a request
 //! it cannot take yet (no slot or descriptors) waits in `stalled` and goes
@@ -44,6 +52,15 @@
 //! A `CachedDisk` may serve several measurements in turn (the file
 //! workloads' `keep_cache=1`): [`CachedDisk::new_run`] starts the counters
 //! from zero while the cached pages stay.
+//!
+//! # Steps
+//!
+//! Reads and writes are steps ([`CachedDisk::read_step`],
+//! [`CachedDisk::write_step`]) that never wait for the device: each first
+//! collects completions, then either finishes or starts what is needed and
+//! says "not yet". `read_block` and `write_block` repeat a step between
+//! polls of the device; [`super::SharedDisk`] repeats it with its lock
+//! dropped between polls, so several CPUs share one cache.
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
@@ -102,7 +119,7 @@ pub struct DiskStats {
     pub readahead_pages: u64,
     /// Most requests the device held at once.
     pub max_in_flight: u64,
-    /// Write-back rounds (`write_back` calls that found dirty pages).
+    /// Write-back rounds (write-backs that found dirty pages).
     pub writeback_rounds: u64,
     /// Of those, rounds forced by the dirty limit.
     pub throttled_rounds: u64,
@@ -111,11 +128,25 @@ pub struct DiskStats {
 }
 
 /// A cached page's buffer; `None` while it is lent to the device for
-/// write-back (never visible outside `write_back`, which waits for it).
+/// write-back (the page is then in `CachedDisk::writing`).
 type Frame = Option<DmaBuf>;
 
 fn lent_page() -> ! {
-    unreachable!("a page's buffer is lent only inside write_back, which waits for it to return")
+    unreachable!("a lent page is clean and in flight: no reader, writer or write-back takes it")
+}
+
+/// Where one page read stands between its steps (see
+/// [`CachedDisk::read_step`]).
+#[derive(Default)]
+pub struct PageRead {
+    /// Read-ahead has seen this read (once, at the first step).
+    begun: bool,
+    /// The window read-ahead asked for, until it is started.
+    window: Option<ReadaheadWindow>,
+    /// This read was counted as a miss (and started a read of the page).
+    missed: bool,
+    /// It waited for a read of the page, so a failure of that read is its own.
+    waited: bool,
 }
 
 pub struct CachedDisk {
@@ -137,13 +168,13 @@ pub struct CachedDisk {
     stalled: Option<blk::Request>,
     /// Pages whose read failed, with the error for whoever waits for them.
     failed: BTreeMap<u64, BlkError>,
-    /// Dirty pages the policy evicted, to be written before anything else.
+    /// Dirty pages the policy evicted, to be written at the next step.
     evicted_dirty: Vec<(u64, DmaBuf)>,
-    /// Pages being written (queued or at the device).
-    writing: usize,
-    /// The first write that failed since the last `write_back` returned.
+    /// Pages being written (evicted and waiting, queued, or at the device).
+    writing: BTreeSet<u64>,
+    /// The first write that failed since the last step reported one.
     write_error: Option<BlkError>,
-    /// Dirty pages allowed before `write_block` writes them back.
+    /// Dirty pages allowed before `write_step` starts a write-back.
     dirty_limit: usize,
     completions: Vec<Completion>,
     stats: DiskStats,
@@ -187,7 +218,7 @@ impl CachedDisk {
             stalled: None,
             failed: BTreeMap::new(),
             evicted_dirty: Vec::new(),
-            writing: 0,
+            writing: BTreeSet::new(),
             write_error: None,
             dirty_limit: (cache_pages / 2).max(1),
             completions: Vec::new(),
@@ -201,6 +232,10 @@ impl CachedDisk {
     }
     pub fn capacity(&self) -> usize {
         self.cache.capacity()
+    }
+    /// Pages (blocks of [`PAGE_SIZE`]) on the device.
+    pub fn pages(&self) -> u64 {
+        self.pages
     }
     pub fn cache_stats(&self) -> PageCacheStats {
         self.cache.stats()
@@ -227,22 +262,137 @@ impl CachedDisk {
         self.cache.len()
     }
 
-    /// Starts a new measurement on this (warm) cache: read-ahead still in
-    /// flight lands first, then the cache's, the queue's, this disk's and the
-    /// driver's counters start from zero, and read-ahead forgets the streams
-    /// it has seen. The cached pages stay.
+    /// Fresh read-ahead state for one reader (no streams seen yet).
+    pub fn new_readahead(&self) -> Option<Readahead> {
+        Readahead::for_cache(self.readahead_max, self.cache.capacity())
+    }
+
+    /// Starts a new measurement on this (warm) cache: reads and writes
+    /// still in flight land first, then the cache's, the queue's, this
+    /// disk's and the driver's counters start from zero, and read-ahead
+    /// forgets the streams it has seen. The cached pages stay.
     pub fn new_run(&mut self) {
         self.wait_idle();
         self.cache.reset_stats();
         self.queue.reset_stats();
         self.stats = DiskStats::default();
         self.device_base = self.dev.stats;
-        self.readahead = Readahead::for_cache(self.readahead_max, self.cache.capacity());
+        self.readahead = self.new_readahead();
     }
 
-    /// Starts reading the `demand`ed page (uncached, not being read) and
+    /// Whether `page` is being read or written (or waits to be written).
+    fn in_flight(&self, page: u64) -> bool {
+        self.reading.contains(&page) || self.writing.contains(&page)
+    }
+
+    fn check(&self, page: u64, len: usize) -> Result<(), DiskError> {
+        if page >= self.pages || len != PAGE_SIZE {
+            return Err(DiskError::BadRequest { block: page, len });
+        }
+        Ok(())
+    }
+
+    /// One step of reading `page` into `buf`: true once `buf` holds it;
+    /// false while the page is in flight (a read or write of it, perhaps
+    /// just started by this step): call again after a pause, with the same
+    /// `read`. `ra` is the reader's read-ahead state; it sees the read once.
+    ///
+    /// A read counts once in the cache's statistics: as a hit if it finds
+    /// the page cached or being read (read-ahead did its job), else as a
+    /// miss. If the page is filled and evicted again before a later step
+    /// copies it, that step reads it once more (as Linux's filemap retries).
+    pub fn read_step(
+        &mut self,
+        page: u64,
+        buf: &mut [u8],
+        ra: &mut Option<Readahead>,
+        read: &mut PageRead,
+    ) -> Result<bool, DiskError> {
+        self.check(page, buf.len())?;
+        self.reap()?;
+        let key = PageKey::new(0, page);
+        if !read.begun {
+            read.begun = true;
+            let present = self.cache.contains(key) || self.reading.contains(&page);
+            read.window = ra.as_mut().and_then(|ra| if present { ra.on_read(page, 1) } else { ra.on_miss(page, 1) });
+        }
+        if self.in_flight(page) {
+            read.waited |= self.reading.contains(&page);
+            // The window is read ahead in the background while we wait.
+            if read.window.is_some() {
+                self.start_reads(None, read.window.take())?;
+            }
+            return Ok(false);
+        }
+        // `get` counts the access; after a miss it is counted already.
+        let frame = if read.missed { self.cache.peek(key) } else { self.cache.get(key) };
+        match frame {
+            Some(Some(data)) => {
+                buf.copy_from_slice(data.as_slice());
+                // Its pages enter the cache as later steps collect them.
+                if read.window.is_some() {
+                    self.start_reads(None, read.window.take())?;
+                }
+                Ok(true)
+            }
+            Some(None) => lent_page(),
+            None => {
+                if read.waited
+                    && let Some(e) = self.failed.remove(&page)
+                {
+                    return Err(DiskError::Device(e));
+                }
+                read.missed = true;
+                read.waited = true;
+                // The demanded page and the window, in one plug: a window
+                // that follows on merges with it into one request.
+                self.start_reads(Some(page), read.window.take())?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// One step of writing `buf` to `page`: true once the cached page holds
+    /// it (dirty); false while the page is in flight: call again after a
+    /// pause. A write that takes the dirty pages past the limit starts a
+    /// write-back.
+    pub fn write_step(&mut self, page: u64, buf: &[u8]) -> Result<bool, DiskError> {
+        self.check(page, buf.len())?;
+        if self.dev.limits.read_only {
+            return Err(DiskError::ReadOnly);
+        }
+        self.reap()?;
+        // A read in flight would land over the new data; a write in flight
+        // could be overtaken by this one's write-back at the device.
+        if self.in_flight(page) {
+            return Ok(false);
+        }
+        let key = PageKey::new(0, page);
+        match self.cache.get_mut(key) {
+            Some(Some(data)) => data.as_mut_slice().copy_from_slice(buf),
+            Some(None) => lent_page(),
+            None => {
+                // A whole page: nothing to read first.
+                let mut data = DmaBuf::new(PAGE_SIZE).ok_or(DiskError::OutOfMemory)?;
+                data.as_mut_slice().copy_from_slice(buf);
+                if let Some(evicted) = self.cache.insert(key, Some(data)) {
+                    self.evicted(evicted);
+                }
+            }
+        }
+        self.cache.mark_dirty(key);
+        if self.cache.dirty_count() > self.dirty_limit {
+            self.stats.throttled_rounds += 1;
+            self.start_write_back();
+        }
+        // Writes what the insert evicted.
+        self.reap()?;
+        Ok(true)
+    }
+
+    /// Starts reading the `demand`ed page (uncached, not in flight) and
     /// every page of `window` inside the device that is neither cached nor
-    /// being read (as Linux's read-ahead skips cached pages and reads the
+    /// in flight (as Linux's read-ahead skips cached pages and reads the
     /// rest): one page request each under a plug, so the queue merges the
     /// adjacent ones. Running out of memory ends the read-ahead early; it is
     /// an error only if the demanded page gets no buffer.
@@ -259,7 +409,7 @@ impl CachedDisk {
         if let Some(w) = window {
             let end = w.start.saturating_add(u64::from(w.len)).min(self.pages);
             for page in w.start..end {
-                if self.cache.contains(PageKey::new(0, page)) || self.reading.contains(&page) {
+                if self.cache.contains(PageKey::new(0, page)) || self.in_flight(page) {
                     continue;
                 }
                 let Some(buf) = DmaBuf::new(PAGE_SIZE) else { break };
@@ -341,7 +491,7 @@ impl CachedDisk {
             let key = PageKey::new(0, page);
             match (op, &result) {
                 (Op::Write, _) => {
-                    self.writing -= 1;
+                    self.writing.remove(&page);
                     match self.cache.peek_mut(key) {
                         Some(frame @ None) => *frame = Some(buf),
                         _ => drop(buf),
@@ -371,21 +521,29 @@ impl CachedDisk {
         }
     }
 
-    /// A page the cache let go: a dirty one must reach the device first.
+    /// A page the cache let go: a dirty one must reach the device first,
+    /// and is in flight from now on.
     fn evicted(&mut self, page: pagecache::Evicted<Frame>) {
         if page.dirty {
+            self.writing.insert(page.key.block);
             self.evicted_dirty.push((page.key.block, page.data.unwrap_or_else(|| lent_page())));
         }
     }
 
-    /// Collects completions, writes evicted dirty pages, and dispatches
-    /// what waited.
+    /// Collects completions, starts writing evicted dirty pages, and
+    /// reports the first write that failed since the last report.
     fn reap(&mut self) -> Result<(), DiskError> {
         self.collect()?;
         if !self.evicted_dirty.is_empty() {
-            self.write_evicted()?;
+            let mut pages = core::mem::take(&mut self.evicted_dirty);
+            pages.sort_unstable_by_key(|(page, _)| *page);
+            self.stats.evicted_dirty_pages += pages.len() as u64;
+            self.submit_writes(pages);
         }
-        Ok(())
+        match self.write_error.take() {
+            Some(e) => Err(DiskError::Device(e)),
+            None => Ok(()),
+        }
     }
 
     /// Processes finished requests; dispatches more if any finished.
@@ -404,54 +562,24 @@ impl CachedDisk {
         Ok(())
     }
 
-    /// Writes the evicted dirty pages (merged where adjacent) and waits for
-    /// them, and for any that their completions evict in turn.
-    fn write_evicted(&mut self) -> Result<(), DiskError> {
-        while !self.evicted_dirty.is_empty() {
-            let mut pages = core::mem::take(&mut self.evicted_dirty);
-            pages.sort_unstable_by_key(|(page, _)| *page);
-            self.stats.evicted_dirty_pages += pages.len() as u64;
-            self.submit_writes(pages);
-            self.wait_writes()?;
-        }
-        Ok(())
-    }
-
     /// Submits one write per page under a plug, then dispatches.
     fn submit_writes(&mut self, pages: Vec<(u64, DmaBuf)>) {
         let now = platform::now_ns();
         self.queue.plug();
         for (page, buf) in pages {
-            self.writing += 1;
+            self.writing.insert(page);
             self.submit_page(block::Op::Write, page, buf, now);
         }
         self.queue.unplug();
         self.dispatch();
     }
 
-    /// Waits until no page is being written; the first write error since
-    /// the last call, if any.
-    fn wait_writes(&mut self) -> Result<(), DiskError> {
-        let spin = Spin::new(DEVICE_TIMEOUT_NS);
-        while self.writing > 0 {
-            self.collect()?;
-            if self.writing > 0 && !self.dev.idle(&spin) {
-                return Err(DiskError::Device(BlkError::Timeout));
-            }
-        }
-        match self.write_error.take() {
-            Some(e) => Err(DiskError::Device(e)),
-            None => Ok(()),
-        }
-    }
-
-    /// Writes every dirty page to the device, adjacent pages merged into
-    /// large writes, and waits for them. The pages stay cached (clean).
-    pub fn write_back(&mut self) -> Result<(), DiskError> {
-        self.reap()?;
+    /// Starts writing every dirty page to the device, adjacent pages merged
+    /// into large writes, lending each page's buffer; does not wait.
+    pub fn start_write_back(&mut self) {
         let keys = self.cache.writeback();
         if keys.is_empty() {
-            return Ok(());
+            return;
         }
         self.stats.writeback_rounds += 1;
         let mut pages = Vec::with_capacity(keys.len());
@@ -460,40 +588,48 @@ impl CachedDisk {
             pages.push((key.block, frame.take().unwrap_or_else(|| lent_page())));
         }
         self.submit_writes(pages);
-        let written = self.wait_writes();
-        // Completions during the wait may have evicted other dirty pages.
-        self.reap()?;
-        written
     }
 
-    /// Writes back every dirty page, then makes the writes durable (FLUSH,
-    /// if the device has a volatile cache).
-    pub fn sync(&mut self) -> Result<(), DiskError> {
-        self.write_back()?;
+    /// One step of waiting for write-back: true once no page is being
+    /// written; the first write error, if any.
+    pub fn writes_step(&mut self) -> Result<bool, DiskError> {
+        self.reap()?;
+        Ok(self.writing.is_empty())
+    }
+
+    /// Makes the completed writes durable (FLUSH, if the device has a
+    /// volatile cache). Waits for the device.
+    pub fn flush(&mut self) -> Result<(), DiskError> {
         self.dev.flush()?;
         Ok(())
     }
 
-    /// Lets the requests in flight (read-ahead) finish and collects them,
-    /// unless the device fails or times out.
-    fn wait_idle(&mut self) {
-        let spin = Spin::new(DEVICE_TIMEOUT_NS);
-        while self.dev.in_flight() > 0 && self.reap().is_ok() && self.dev.idle(&spin) {}
+    /// Writes back every dirty page, waits for the writes, then makes them
+    /// durable.
+    pub fn sync(&mut self) -> Result<(), DiskError> {
+        self.start_write_back();
+        self.wait_until(Self::writes_step)?;
+        self.flush()
     }
 
-    /// Waits until page `page` is no longer being read; its error if it failed.
-    fn wait_for(&mut self, page: u64) -> Result<(), DiskError> {
+    /// Repeats `step` between polls of the device until it is done.
+    fn wait_until(&mut self, mut step: impl FnMut(&mut Self) -> Result<bool, DiskError>) -> Result<(), DiskError> {
         let spin = Spin::new(DEVICE_TIMEOUT_NS);
-        while self.reading.contains(&page) {
-            self.reap()?;
-            if self.reading.contains(&page) && !self.dev.idle(&spin) {
+        while !step(self)? {
+            if !self.dev.idle(&spin) {
                 return Err(DiskError::Device(BlkError::Timeout));
             }
         }
-        match self.failed.remove(&page) {
-            Some(e) => Err(DiskError::Device(e)),
-            None => Ok(()),
-        }
+        Ok(())
+    }
+
+    /// Lets the reads (read-ahead) and writes in flight finish and collects
+    /// them, unless the device fails or times out.
+    fn wait_idle(&mut self) {
+        let _ = self.wait_until(|d| {
+            d.reap()?;
+            Ok(d.reading.is_empty() && d.writing.is_empty())
+        });
     }
 }
 
@@ -501,7 +637,7 @@ impl Drop for CachedDisk {
     /// Syncs (nothing written is lost), then lets read-ahead still in
     /// flight finish, so the device goes back to the registry idle.
     fn drop(&mut self) {
-        if (self.cache.dirty_count() > 0 || !self.evicted_dirty.is_empty())
+        if (self.cache.dirty_count() > 0 || !self.writing.is_empty())
             && let Err(e) = self.sync()
         {
             crate::println!("page cache: write-back on close failed: {e:?}");
@@ -522,82 +658,16 @@ impl ext2::BlockDevice for CachedDisk {
     }
 
     fn read_block(&mut self, block_no: u64, buf: &mut [u8]) -> Result<(), DiskError> {
-        if block_no >= self.pages || buf.len() != PAGE_SIZE {
-            return Err(DiskError::BadRequest { block: block_no, len: buf.len() });
-        }
-        self.reap()?;
-        let key = PageKey::new(0, block_no);
-        let present = self.cache.contains(key) || self.reading.contains(&block_no);
-        let window = self.readahead.as_mut().and_then(|ra| {
-            if present { ra.on_read(block_no, 1) } else { ra.on_miss(block_no, 1) }
-        });
-        if self.reading.contains(&block_no) {
-            self.wait_for(block_no)?;
-        }
-        match self.cache.get(key) {
-            Some(Some(page)) => {
-                buf.copy_from_slice(page.as_slice());
-                // The window is read ahead in the background; its pages enter
-                // the cache as later calls collect their completions.
-                if window.is_some() {
-                    self.start_reads(None, window)?;
-                }
-            }
-            Some(None) => lent_page(),
-            None => {
-                // The demanded page and the window, in one plug: a window
-                // that follows on merges with it into one request.
-                self.start_reads(Some(block_no), window)?;
-                self.wait_for(block_no)?;
-                // Not `get`: this access was already counted as the miss.
-                match self.cache.peek(key) {
-                    Some(Some(page)) => buf.copy_from_slice(page.as_slice()),
-                    Some(None) => lent_page(),
-                    None => {
-                        let single = DmaBuf::new(PAGE_SIZE).ok_or(DiskError::OutOfMemory)?;
-                        // Evicted before it was copied (a cache smaller than
-                        // the reads in flight): read it once more, uncached.
-                        let single = self.dev.read(block_no * SECTORS_PER_PAGE, single, PAGE_SIZE as u32)?;
-                        buf.copy_from_slice(single.as_slice());
-                    }
-                }
-            }
-        }
-        Ok(())
+        let mut ra = self.readahead.take();
+        let mut read = PageRead::default();
+        let result = self.wait_until(|d| d.read_step(block_no, buf, &mut ra, &mut read));
+        self.readahead = ra;
+        result
     }
 }
 
 impl ext2::BlockDeviceMut for CachedDisk {
     fn write_block(&mut self, block_no: u64, buf: &[u8]) -> Result<(), DiskError> {
-        if block_no >= self.pages || buf.len() != PAGE_SIZE {
-            return Err(DiskError::BadRequest { block: block_no, len: buf.len() });
-        }
-        if self.dev.limits.read_only {
-            return Err(DiskError::ReadOnly);
-        }
-        self.reap()?;
-        // A read in flight would land over the new data.
-        if self.reading.contains(&block_no) {
-            self.wait_for(block_no)?;
-        }
-        let key = PageKey::new(0, block_no);
-        match self.cache.get_mut(key) {
-            Some(Some(page)) => page.as_mut_slice().copy_from_slice(buf),
-            Some(None) => lent_page(),
-            None => {
-                // A whole page: nothing to read first.
-                let mut page = DmaBuf::new(PAGE_SIZE).ok_or(DiskError::OutOfMemory)?;
-                page.as_mut_slice().copy_from_slice(buf);
-                if let Some(evicted) = self.cache.insert(key, Some(page)) {
-                    self.evicted(evicted);
-                }
-            }
-        }
-        self.cache.mark_dirty(key);
-        if self.cache.dirty_count() > self.dirty_limit {
-            self.stats.throttled_rounds += 1;
-            self.write_back()?;
-        }
-        self.reap()
+        self.wait_until(|d| d.write_step(block_no, buf))
     }
 }

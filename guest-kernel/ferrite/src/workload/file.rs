@@ -76,7 +76,7 @@ const MAX_WRITE_CHUNKS: u64 = 1 << 19;
 /// How a page cache is set up. A kept cache serves only a run that asks for
 /// the same.
 #[derive(PartialEq)]
-struct CacheSettings {
+pub(super) struct CacheSettings {
     dev: usize,
     policy: String,
     cache_pages: usize,
@@ -104,7 +104,7 @@ impl CacheSettings {
 /// A mounted file system, boxed: `Ext2<CachedDisk>` is large, and the
 /// control thread runs the workloads on a 32 KiB stack, where each move
 /// of it by value would cost another copy in some frame.
-type Fs = Box<Ext2<CachedDisk>>;
+pub(super) type Fs = Box<Ext2<CachedDisk>>;
 
 /// A mounted file system kept for the next run (`keep_cache=1`).
 struct Kept {
@@ -134,7 +134,7 @@ fn take_kept(settings: &CacheSettings, keep: bool) -> Option<Fs> {
     Some(fs)
 }
 
-fn mount(settings: &CacheSettings) -> Result<Fs, String> {
+pub(super) fn mount(settings: &CacheSettings) -> Result<Fs, String> {
     check_memory("the page cache", settings.cache_pages as u64 * PAGE_SIZE as u64)?;
     let dev = virtio::claim::<BlkDevice>(settings.dev)?;
     let disk = CachedDisk::new(dev, &settings.policy, settings.cache_pages, settings.readahead, settings.scheduler)?;
@@ -142,26 +142,26 @@ fn mount(settings: &CacheSettings) -> Result<Fs, String> {
 }
 
 /// A file open for one run.
-struct Opened {
-    fs: Fs,
-    ino: u32,
-    size: u64,
-    path: String,
-    settings: CacheSettings,
-    keep: bool,
-    resident_at_start: usize,
+pub(super) struct Opened {
+    pub fs: Fs,
+    pub ino: u32,
+    pub size: u64,
+    pub path: String,
+    pub settings: CacheSettings,
+    pub keep: bool,
+    pub resident_at_start: usize,
 }
 
 /// The parameters every file workload reads: `file`, the cache settings
 /// and `keep_cache`.
-struct FileParams<'a> {
+pub(super) struct FileParams<'a> {
     path: &'a str,
     settings: CacheSettings,
     keep: bool,
 }
 
 impl<'a> FileParams<'a> {
-    fn read(p: &Params<'a>) -> Result<Self, String> {
+    pub fn read(p: &Params<'a>) -> Result<Self, String> {
         let path = p.str("file", "")?;
         if path.is_empty() {
             return Err(String::from("file=/path/in/ext2 is required"));
@@ -171,7 +171,7 @@ impl<'a> FileParams<'a> {
     }
 }
 
-fn open(fp: FileParams<'_>) -> Result<Opened, String> {
+pub(super) fn open(fp: FileParams<'_>) -> Result<Opened, String> {
     let FileParams { path, settings, keep } = fp;
     let mut fs = match take_kept(&settings, keep) {
         Some(fs) => fs,
@@ -192,36 +192,45 @@ fn with_file(fp: FileParams<'_>, body: impl FnOnce(&mut Opened) -> Result<Json, 
     let mut o = open(fp)?;
     let json = body(&mut o)?;
     if o.keep {
-        let displaced = KEPT.lock().replace(Kept { settings: o.settings, fs: o.fs });
-        drop(displaced); // none unless runs on two disks overlap; outside the lock
+        keep(o.settings, o.fs);
     }
     Ok(json.finish())
+}
+
+/// Keeps `fs` for the next run with `settings` (`keep_cache=1`).
+pub(super) fn keep(settings: CacheSettings, fs: Fs) {
+    let displaced = KEPT.lock().replace(Kept { settings, fs });
+    drop(displaced); // none unless runs on two disks overlap; outside the lock
 }
 
 fn read_at(o: &mut Opened, offset: u64, buf: &mut [u8]) -> Result<usize, String> {
     o.fs.read_inode(o.ino, offset, buf).map_err(|e| format!("{} at {offset}: {e:?}", o.path))
 }
 
-fn mib_per_s(bytes: u64, ns: u64) -> f64 {
+pub(super) fn mib_per_s(bytes: u64, ns: u64) -> f64 {
     bytes as f64 / (1 << 20) as f64 / (ns.max(1) as f64 / 1e9)
 }
 
 /// The common result: header, file, throughput and cache statistics.
 fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> Json {
-    let disk = o.fs.device();
+    let json = header(name, ops, ns)
+        .str("file", &o.path)
+        .u64("file_size", o.size)
+        .u64("bytes", bytes)
+        .f64("mib_per_s", mib_per_s(bytes, ns));
+    disk_fields(json, o.fs.device(), o.keep, o.resident_at_start)
+}
+
+/// The cache's, block layer's and device's side of a result.
+pub(super) fn disk_fields(json: Json, disk: &CachedDisk, keep: bool, resident_at_start: usize) -> Json {
     let c = disk.cache_stats();
     let d = disk.disk_stats();
     let q = disk.queue_stats();
     let dev = disk.device_stats();
-    header(name, ops, ns)
-        .str("file", &o.path)
-        .u64("file_size", o.size)
-        .u64("bytes", bytes)
-        .f64("mib_per_s", mib_per_s(bytes, ns))
-        .str("cache", disk.policy())
+    json.str("cache", disk.policy())
         .u64("cache_pages", disk.capacity() as u64)
-        .bool("keep_cache", o.keep)
-        .u64("resident_pages_at_start", o.resident_at_start as u64)
+        .bool("keep_cache", keep)
+        .u64("resident_pages_at_start", resident_at_start as u64)
         .raw("hit_ratio", &format!("{:.4}", c.hit_ratio()))
         .u64("hits", c.hits)
         .u64("misses", c.misses)
@@ -235,6 +244,18 @@ fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> Json {
         .u64("max_in_flight", d.max_in_flight)
         .str("completion", disk.device().completion_mode())
         .u64("interrupts", disk.device().interrupts())
+}
+
+/// The write side of a result: device writes and write-back.
+pub(super) fn write_fields(json: Json, disk: &CachedDisk) -> Json {
+    let d = disk.disk_stats();
+    let dev = disk.device_stats();
+    json.u64("device_writes", dev.writes)
+        .u64("device_write_bytes", dev.bytes_written)
+        .u64("writeback_pages", disk.cache_stats().writebacks)
+        .u64("writeback_rounds", d.writeback_rounds)
+        .u64("throttled_rounds", d.throttled_rounds)
+        .u64("evicted_dirty_pages", d.evicted_dirty_pages)
 }
 
 pub fn seqread(p: &Params<'_>) -> Result<String, String> {
@@ -313,16 +334,8 @@ pub fn filewrite(p: &Params<'_>) -> Result<String, String> {
         let ns = platform::now_ns() - start;
         // Read back through the cache (what a reader now sees).
         let digest = if verify { Some(hash_file(o, &mut vec![0u8; CHUNK])?) } else { None };
-        let d = o.fs.device().disk_stats();
-        let dev = o.fs.device().device_stats();
-        let json = result("filewrite", o, chunks, o.size, ns)
-            .u64("bs", bs)
-            .u64("seed", seed)
-            .u64("device_writes", dev.writes)
-            .u64("device_write_bytes", dev.bytes_written)
-            .u64("writeback_rounds", d.writeback_rounds)
-            .u64("throttled_rounds", d.throttled_rounds)
-            .u64("evicted_dirty_pages", d.evicted_dirty_pages);
+        let json = result("filewrite", o, chunks, o.size, ns).u64("bs", bs).u64("seed", seed);
+        let json = write_fields(json, o.fs.device());
         Ok(match digest {
             Some(digest) => json.str("sha256", &to_hex(&digest)),
             None => json,

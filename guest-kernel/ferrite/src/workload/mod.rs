@@ -27,6 +27,7 @@
 //! | ----------- | ------------------------------------------------ | -------------------- |
 //! | `pipe`      | a 1-byte round trip between two threads          | `ops` (100000, 1..=10^8), `pin=same\|split` (same) |
 //! | `hackbench` | one 100-byte message, sender -> receiver          | `groups` (10, 1..=1000), `loops` (100, 1..=10^6), `pipe_size` (65536, 1..=1 MiB) |
+//! | `spin`      | one round of a CPU-bound loop through `cond_resched` (slice lengths) | `threads` (16, 1..=256), `ms` (500, 1..=60000), `cpu` (the last) |
 //! | `kmalloc`   | one kmalloc + kfree pair over a size mix 8..4096 | `ops` (1000000, 1..=10^9), `slots` (1024, 1..=100000), `seed`, `threads` (1, 1..=256) |
 //! | `pages`     | one order-0 page alloc + free (per-CPU cache)    | `ops` (1000000, 1..=10^9), `depth` (16, 1..=4096) |
 //! | `pio`, `mmio` | one VM exit: `out` to port 0x80 / read of a virtio-mmio register (exits.rs) | `ops` (10000, 1..=10^7) |
@@ -34,6 +35,7 @@
 //! | `rng`       | virtio-rng requests (rng.rs)                     | `bytes` (64, 1..=1 MiB), `dev` |
 //! | `ping`, `pingd` | virtio-net: send / answer pings (ping.rs)    | `ip`, `dev`; `ping`, `count`, `interval_ms`, `timeout_ms`, `size` / `duration_ms` |
 //! | `seqread`, `randread`, `mixed`, `scanhot`, `filewrite` | ext2 file reads and in-place writes through the page cache (file.rs) | `file`, `cache`, `cache_pages`, `readahead`, `scheduler`, `dev`, `keep_cache`, see file.rs |
+//! | `fio`       | one `bs` read or in-place write by one of `jobs` threads sharing a page cache (fio.rs) | `jobs` (1, 1..=64), `rw` (randread), `rwmixread` (50, 0..=100), `bs` (4096, multiple of 4096 up to 1 MiB), `size`, `dist` (uniform), `runtime_ms`, `ops`, `seed`, `verify`, and file.rs's |
 //!
 //! # Bad parameters are errors, never panics
 //!
@@ -50,6 +52,7 @@ mod disk;
 mod diskbench;
 mod exits;
 mod file;
+mod fio;
 mod hackbench;
 mod kmalloc;
 mod pages;
@@ -57,6 +60,7 @@ mod ping;
 mod pipe;
 mod rng;
 pub mod selftest;
+mod spin;
 
 use alloc::format;
 use alloc::string::String;
@@ -78,9 +82,10 @@ const MAX_DELAY_MS: u64 = 600_000;
 type Workload = fn(&Params<'_>) -> Result<String, String>;
 
 /// Every workload, by the name `run NAME` and `workload=NAME` take.
-const WORKLOADS: [(&str, Workload); 17] = [
+const WORKLOADS: [(&str, Workload); 19] = [
     ("pipe", pipe::run),
     ("hackbench", hackbench::run),
+    ("spin", spin::run),
     ("kmalloc", kmalloc::run),
     ("pages", pages::run),
     ("pio", exits::pio),
@@ -96,6 +101,7 @@ const WORKLOADS: [(&str, Workload); 17] = [
     ("mixed", file::random),
     ("scanhot", file::random),
     ("filewrite", file::filewrite),
+    ("fio", fio::run),
 ];
 
 /// Runs workload `p.workload()` in the calling thread; returns its JSON line.

@@ -1,0 +1,63 @@
+//! `workload=spin`: `threads` CPU-bound threads pinned to one CPU, each
+//! counting in a loop that passes `task::cond_resched()` (a preemption
+//! point) on every round, for `ms` milliseconds. Nothing blocks, so every
+//! switch among them is a slice ending (`check_preempt_tick()`); the mean
+//! slice shows `sched_latency_ns` and `sched_min_granularity_ns` at work:
+//! `max(sched_latency_ns / threads, sched_min_granularity_ns)` for equal
+//! nice-0 threads (`sched_slice()`, `__sched_period()`). One op = one
+//! round of one thread.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+use super::{Params, SchedTotals, begin, header};
+use crate::task::{self, Completion};
+use crate::{percpu, platform};
+
+pub fn run(p: &Params<'_>) -> Result<String, String> {
+    let threads = p.u64("threads", 16, 1..=256)? as usize;
+    let ms = p.u64("ms", 500, 1..=60_000)?;
+    let last_cpu = percpu::ncpus() as u64 - 1;
+    let cpu = p.u64("cpu", last_cpu, 0..=last_cpu)? as usize;
+    begin(p)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts: Arc<Vec<AtomicU64>> = Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect());
+    let done = Arc::new(Completion::new());
+    let before = SchedTotals::now();
+    let preempt_before = task::preemptions();
+    let start = platform::now_ns();
+    for i in 0..threads {
+        let (stop, counts, done) = (stop.clone(), counts.clone(), done.clone());
+        task::spawn_pinned("spin", 0, cpu, move || {
+            while !stop.load(Relaxed) {
+                counts[i].fetch_add(1, Relaxed);
+                task::cond_resched();
+            }
+            done.complete();
+        });
+    }
+    task::sleep_ns(ms * 1_000_000);
+    stop.store(true, Relaxed);
+    let elapsed = platform::now_ns() - start;
+    done.wait_for(threads);
+    let stats = SchedTotals::now().since(before);
+    let preemptions = task::preemptions() - preempt_before;
+    let rounds: Vec<u64> = counts.iter().map(|c| c.load(Relaxed)).collect();
+    let total: u64 = rounds.iter().sum();
+    let (min, max) = (
+        rounds.iter().min().copied().unwrap_or(0),
+        rounds.iter().max().copied().unwrap_or(0),
+    );
+    let json = header("spin", total, elapsed)
+        .u64("threads", threads as u64)
+        .u64("cpu", cpu as u64)
+        .u64("preemptions", preemptions)
+        .f64(
+            "mean_slice_us",
+            elapsed as f64 / 1e3 / preemptions.max(1) as f64,
+        )
+        .f64("min_max_rounds_ratio", min as f64 / max.max(1) as f64);
+    Ok(stats.add_to(json).finish())
+}
