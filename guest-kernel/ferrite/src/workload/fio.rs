@@ -38,6 +38,15 @@
 //! answer naming the block, the expected and the found sequence.
 //! `verified_blocks` is the number of blocks checked at the end; the region
 //! may have at most 2^19 of them.
+//!
+//! # cpu_hogs=N: a mixed CPU and file I/O load
+//!
+//! N more threads (0..=64, default 0) spin through `cond_resched()` (a
+//! preemption point) from the start of the jobs until the last job ends,
+//! as a compile or a batch job beside a file server: the jobs' I/O waits
+//! and the hogs compete for the CPUs, so the scheduler's slices and wakeup
+//! preemption decide how fast the jobs go (the mixed workload `panvm tune`
+//! offers). `hog_rounds` counts the hogs' loops: the CPU work they got.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -67,6 +76,8 @@ const MAX_VERIFY_BLOCKS: u64 = 1 << 19;
 const STRIPES: usize = 64;
 /// Blocks per read of the final checks.
 const CHECK_BLOCKS: u64 = 16;
+/// Most `cpu_hogs`.
+const MAX_HOGS: u64 = 64;
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
     let jobs = p.u64("jobs", 1, 1..=u64::from(MAX_JOBS))? as u32;
@@ -80,6 +91,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let ops = p.opt_u64("ops", 1..=MAX_OPS)?;
     let seed = p.u64("seed", 1, ANY)?;
     let verify = p.flag("verify")?;
+    let cpu_hogs = p.u64("cpu_hogs", 0, 0..=MAX_HOGS)? as u32;
     let fp = FileParams::read(p)?;
     // Everything but `size` is checked before the disk is touched.
     let mut spec = JobSpec { rw, rwmixread, dist, bs, size: bs, jobs, seed };
@@ -87,7 +99,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     begin(p)?;
     // A stack, the I/O buffer, ext2's buffers and a histogram per job.
     let per_job = task::STACK_SIZE + bs + 4 * BLOCK + 8 * 1024;
-    check_memory("fio's jobs", u64::from(jobs) * per_job)?;
+    check_memory("fio's jobs", u64::from(jobs) * per_job + u64::from(cpu_hogs) * task::STACK_SIZE)?;
 
     let Opened { fs, ino, size: file_size, path, settings, keep, .. } = file::open(fp)?;
     spec.size = in_range("size", size.unwrap_or(file_size), 1..=file_size)?;
@@ -120,6 +132,9 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
         runtime_ns: runtime_ms.map(|ms| ms * 1_000_000),
         verifier,
         stop: AtomicBool::new(false),
+        cpu_hogs,
+        hogs_stop: AtomicBool::new(false),
+        hog_rounds: AtomicU64::new(0),
         ready: Completion::new(),
         gate: Gate::new(),
         done: Completion::new(),
@@ -168,13 +183,32 @@ fn run_jobs(shared: &Arc<Shared>, disk: &Arc<SharedDisk>) -> Result<(Vec<JobResu
             shared.done.complete();
         });
     }
-    shared.ready.wait_for(jobs as usize);
+    let hogs = shared.cpu_hogs;
+    for index in jobs..jobs + hogs {
+        let shared = shared.clone();
+        task::spawn("fio-hog", 0, index as usize % percpu::ncpus(), move || {
+            shared.ready.complete();
+            shared.gate.wait();
+            let mut rounds = 0;
+            while !shared.hogs_stop.load(Relaxed) {
+                rounds += 1;
+                task::cond_resched();
+            }
+            shared.hog_rounds.fetch_add(rounds, Relaxed);
+            shared.done.complete();
+        });
+    }
+    let threads = (jobs + hogs) as usize;
+    shared.ready.wait_for(threads);
     // The counters cover the jobs' I/O only.
     disk.lock().new_run();
     let start = platform::now_ns();
     shared.gate.open();
+    // The jobs' ends: the hogs complete only once told to stop.
     shared.done.wait_for(jobs as usize);
     let elapsed = platform::now_ns() - start;
+    shared.hogs_stop.store(true, Relaxed);
+    shared.done.wait_for(threads);
     let results = core::mem::take(&mut *shared.results.lock());
     let results = results.into_iter().map(|r| r.expect("every job reports")).collect::<Result<_, _>>()?;
     Ok((results, elapsed))
@@ -195,6 +229,11 @@ struct Shared {
     verifier: Option<Verifier>,
     /// Set by a job that failed: the others stop too.
     stop: AtomicBool,
+    cpu_hogs: u32,
+    /// Set when the last job ended.
+    hogs_stop: AtomicBool,
+    /// The hogs' loops, summed as each stops.
+    hog_rounds: AtomicU64,
     ready: Completion,
     gate: Gate,
     done: Completion,
@@ -388,6 +427,8 @@ fn result_json(shared: &Shared, results: &[JobResult], elapsed: u64) -> Json {
         .u64("size", spec.size)
         .u64("jobs", u64::from(spec.jobs))
         .u64("seed", spec.seed)
+        .u64("cpu_hogs", u64::from(shared.cpu_hogs))
+        .u64("hog_rounds", shared.hog_rounds.load(Relaxed))
         .u64("reads", reads)
         .u64("writes", writes);
     JobResult::fields(json, ops, ops * spec.bs, elapsed, &total).raw("per_job", &json::array(per_job))

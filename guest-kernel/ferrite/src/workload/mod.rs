@@ -35,7 +35,7 @@
 //! | `rng`       | virtio-rng requests (rng.rs)                     | `bytes` (64, 1..=1 MiB), `dev` |
 //! | `ping`, `pingd` | virtio-net: send / answer pings (ping.rs)    | `ip`, `dev`; `ping`, `count`, `interval_ms`, `timeout_ms`, `size` / `duration_ms` |
 //! | `seqread`, `randread`, `mixed`, `scanhot`, `filewrite` | ext2 file reads and in-place writes through the page cache (file.rs) | `file`, `cache`, `cache_pages`, `readahead`, `scheduler`, `dev`, `keep_cache`, see file.rs |
-//! | `fio`       | one `bs` read or in-place write by one of `jobs` threads sharing a page cache (fio.rs) | `jobs` (1, 1..=64), `rw` (randread), `rwmixread` (50, 0..=100), `bs` (4096, multiple of 4096 up to 1 MiB), `size`, `dist` (uniform), `runtime_ms`, `ops`, `seed`, `verify`, and file.rs's |
+//! | `fio`       | one `bs` read or in-place write by one of `jobs` threads sharing a page cache (fio.rs) | `jobs` (1, 1..=64), `rw` (randread), `rwmixread` (50, 0..=100), `bs` (4096, multiple of 4096 up to 1 MiB), `size`, `dist` (uniform), `runtime_ms`, `ops`, `seed`, `verify`, `cpu_hogs` (0, 0..=64), and file.rs's |
 //!
 //! # Bad parameters are errors, never panics
 //!

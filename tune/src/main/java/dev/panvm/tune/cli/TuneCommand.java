@@ -68,11 +68,13 @@ public final class TuneCommand implements Callable<Integer> {
     static final Duration SAVE_INTERVAL = Duration.ofSeconds(5);
     private static final Pattern DURATION = Pattern.compile("(?:(\\d+)h)?(?:(\\d+)m)?(?:(\\d+)s)?");
 
-    @Option(names = "--workload", required = true, paramLabel = "NAME", description = "hackbench or pipe")
+    @Option(names = "--workload", required = true, paramLabel = "NAME", description = "hackbench, pipe or mixed (fio's I/O jobs beside CPU hogs, on a disk image)")
     String workload;
 
     @Option(names = "--param", paramLabel = "KEY=VALUE",
-            description = "a workload parameter, repeatable (hackbench: groups, loops, pipe_size; pipe: ops, pin)")
+            description = "a workload parameter, repeatable (hackbench: groups, loops, pipe_size; pipe: ops, pin; mixed: fio's "
+                    + "file, jobs, rw, rwmixread, bs, size, dist, ops, seed, cpu_hogs, cache, cache_pages, readahead, "
+                    + "over its defaults file=/data.bin jobs=2 rw=randread dist=zipf:0.9 ops=1000 cpu_hogs=2)")
     List<String> params = new ArrayList<>();
 
     @Option(names = "--budget", paramLabel = "DURATION",
@@ -121,6 +123,10 @@ public final class TuneCommand implements Callable<Integer> {
     @Option(names = "--kernel", paramLabel = "PATH", description = "ferrite image (default: guest-kernel/target/ferrite of the repository)")
     Path kernel;
 
+    @Option(names = "--disk", paramLabel = "IMAGE", description = "disk image attached read-only (mixed's default: "
+            + "images/out/bench-ext2.img of the repository, made by images/build bench-ext2)")
+    Path disk;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -149,7 +155,7 @@ public final class TuneCommand implements Callable<Integer> {
     /** The checked inputs, before anything is booted. */
     record Plan(GuestWorkload workload, Map<String, String> parameters, Optional<Duration> budget,
                 Optional<Integer> steps, Path out, Path state, Optional<TuneState> resumed, Path kernel, String describe,
-                TunerSettings.Reference reward) {
+                TunerSettings.Reference reward, Optional<Path> disk) {
     }
 
     Plan plan() throws Exception {
@@ -199,7 +205,15 @@ public final class TuneCommand implements Callable<Integer> {
         if (!Files.isRegularFile(k)) {
             throw new IllegalArgumentException("no ferrite image at " + k + " (build it with scripts/build-ferrite, or give --kernel)");
         }
-        return new Plan(w, parameters, b, Optional.ofNullable(steps), dir, file, resumed, k, describe, chosen);
+        Optional<Path> image = Optional.ofNullable(disk);
+        if (image.isEmpty() && w.needsDisk()) {
+            image = Optional.of(repositoryRoot().resolve("images/out/bench-ext2.img"));
+        }
+        if (image.isPresent() && !Files.isRegularFile(image.get())) {
+            throw new IllegalArgumentException("no disk image at " + image.get()
+                    + (disk == null ? " (build it with images/build bench-ext2, or give --disk)" : ""));
+        }
+        return new Plan(w, parameters, b, Optional.ofNullable(steps), dir, file, resumed, k, describe, chosen, image);
     }
 
     /** {@code --reward}'s value; rebased when not given. */
@@ -252,7 +266,7 @@ public final class TuneCommand implements Callable<Integer> {
             Files.createDirectories(plan.out());
             String unit = plan.workload().unit();
             say("booting ferrite (" + plan.describe() + ")" + plan.budget().map(b -> ", budget " + human(b)).orElse(""));
-            try (GuestObjective objective = GuestObjective.boot(plan.kernel(), plan.workload(), plan.parameters(), cpus)) {
+            try (GuestObjective objective = GuestObjective.boot(plan.kernel(), plan.workload(), plan.parameters(), cpus, plan.disk())) {
                 List<Knob> knobs = objective.knobs(GRID_STEPS);
                 double secondsPerRun;
                 if (plan.resumed().isPresent()) {

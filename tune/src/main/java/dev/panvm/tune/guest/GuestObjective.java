@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -70,13 +71,16 @@ public final class GuestObjective implements Objective, AutoCloseable {
      * Boots ferrite ({@code kernel}) on panvm with {@code cpus} vCPUs and its control channel, and
      * runs the workload once, unmeasured, after a 2 s delay (panvm's start-up work competes with
      * the vCPUs for the host's cores during the first seconds; BOOT.md, {@code delay_ms}). A bad
-     * workload parameter fails here, with the guest's message.
+     * workload parameter fails here, with the guest's message. {@code disk}, when given, is
+     * attached read-only (the workloads only read it).
      */
-    public static GuestObjective boot(Path kernel, GuestWorkload workload, Map<String, String> parameters, int cpus)
-            throws Exception {
+    public static GuestObjective boot(Path kernel, GuestWorkload workload, Map<String, String> parameters, int cpus,
+                                      Optional<Path> disk) throws Exception {
         SerialTail serial = new SerialTail();
-        MachineConfig config = MachineConfig.builder(kernel).cmdline("ctl=console").cpus(cpus).memoryBytes(MEMORY)
-                .serialOut(serial).console(new ConsoleTarget.InProcess()).build();
+        MachineConfig.Builder builder = MachineConfig.builder(kernel).cmdline("ctl=console").cpus(cpus).memoryBytes(MEMORY)
+                .serialOut(serial).console(new ConsoleTarget.InProcess());
+        disk.ifPresent(image -> builder.disk(image, true));
+        MachineConfig config = builder.build();
         RunningVm vm = Vmm.PANVM.start(config, BOOT);
         try {
             GuestObjective objective = new GuestObjective(vm, serial, workload, parameters, cpus);
@@ -200,15 +204,15 @@ public final class GuestObjective implements Objective, AutoCloseable {
         String words = (GuestWorkload.words(parameters) + " " + extra).strip();
         ObjectNode result;
         try {
-            result = control.run(workload.id(), words, COMMAND);
+            result = control.run(workload.guestName(), words, COMMAND);
         } catch (GuestCommandException e) {
-            throw new IllegalArgumentException("ferrite refused 'run " + workload.id() + " " + words + "': " + e.getMessage(), e);
+            throw new IllegalArgumentException("ferrite refused 'run " + workload.guestName() + " " + words + "': " + e.getMessage(), e);
         } catch (IOException | TimeoutException e) {
-            throw new IOException("run " + workload.id() + " " + words + ": " + e.getMessage() + "\nserial console (last lines):\n" + serial, e);
+            throw new IOException("run " + workload.guestName() + " " + words + ": " + e.getMessage() + "\nserial console (last lines):\n" + serial, e);
         }
         JsonNode value = result.get(workload.resultField());
         if (value == null || !value.isNumber()) {
-            throw new IOException("run " + workload.id() + " answered without a number " + workload.resultField() + ": " + result);
+            throw new IOException("run " + workload.guestName() + " answered without a number " + workload.resultField() + ": " + result);
         }
         return value.asDouble();
     }

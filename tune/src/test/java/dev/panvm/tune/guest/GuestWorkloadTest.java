@@ -16,7 +16,22 @@ class GuestWorkloadTest {
         assertEquals("total_ms", GuestWorkload.of("hackbench").resultField());
         assertEquals("ns_per_round_trip", GuestWorkload.of("PIPE").resultField());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GuestWorkload.of("kmalloc"));
-        assertTrue(e.getMessage().contains("hackbench, pipe"), e.getMessage());
+        assertTrue(e.getMessage().contains("hackbench, pipe, mixed"), e.getMessage());
+        assertEquals("fio", GuestWorkload.of("mixed").guestName());
+        assertTrue(GuestWorkload.MIXED.needsDisk() && !GuestWorkload.HACKBENCH.needsDisk());
+    }
+
+    @Test
+    void mixedRunsFioWithCpuHogsOverItsDefaults() {
+        GuestWorkload m = GuestWorkload.MIXED;
+        assertEquals("file=/data.bin jobs=2 rw=randread dist=zipf:0.9 ops=1000 cpu_hogs=2",
+                GuestWorkload.words(m.parseParameters(List.of())));
+        // Given parameters replace the defaults in place and add to them.
+        assertEquals("file=/other.bin jobs=4 rw=randread dist=zipf:0.9 ops=1000 cpu_hogs=2 cache=arc",
+                GuestWorkload.words(m.parseParameters(List.of("jobs=4", "file=/other.bin", "cache=arc"))));
+        for (String bad : List.of("file=data.bin", "dist=zipf:0.9;exit", "file=/a b", "groups=2")) {
+            assertThrows(IllegalArgumentException.class, () -> m.parseParameters(List.of(bad)), bad);
+        }
     }
 
     @Test
