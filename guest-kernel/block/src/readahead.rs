@@ -80,6 +80,23 @@ impl Readahead {
         (max > 0).then(|| Readahead::new(4.min(max), max))
     }
 
+    /// The largest window now.
+    pub fn max_pages(&self) -> u32 {
+        self.max_pages
+    }
+
+    /// Changes the largest window while streams go on (a page-cache
+    /// manager tuning read-ahead at run time). A stream's window larger
+    /// than the new maximum shrinks to it. 0 turns read-ahead off but still
+    /// follows the streams, which read ahead again from their next miss
+    /// once the maximum is raised.
+    pub fn set_max_pages(&mut self, max_pages: u32) {
+        self.max_pages = max_pages;
+        for s in &mut self.streams {
+            s.window = s.window.min(max_pages);
+        }
+    }
+
     /// Reports a read of `count` pages at page `index` that the cache
     /// holds (or has in flight); returns what to read ahead: the next
     /// window, if the read reached a stream's mark.
@@ -121,7 +138,7 @@ impl Readahead {
         let s = &mut self.streams[i];
         s.used = self.clock;
         s.next_expected = end;
-        if !sequential {
+        if !sequential || max_pages == 0 {
             return None;
         }
         let inside = s.window != 0 && end <= s.mark;

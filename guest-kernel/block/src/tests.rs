@@ -413,6 +413,25 @@ fn readahead_follows_a_bounded_number_of_streams() {
 }
 
 #[test]
+fn readahead_max_can_change_while_streams_go_on() {
+    let mut ra = Readahead::new(4, 32);
+    assert_eq!(ra.on_miss(0, 1), Some(ReadaheadWindow { start: 1, len: 4 }));
+    assert_eq!(ra.on_read(1, 1), Some(ReadaheadWindow { start: 5, len: 8 }));
+    // A lower maximum caps the next window at once.
+    ra.set_max_pages(4);
+    assert_eq!(ra.max_pages(), 4);
+    assert_eq!(ra.on_read(5, 1), Some(ReadaheadWindow { start: 13, len: 4 }));
+    // 0: off, but the stream is still followed ...
+    ra.set_max_pages(0);
+    assert_eq!(ra.on_read(13, 1), None);
+    assert_eq!(ra.on_miss(14, 1), None);
+    // ... and reads ahead again from its next miss once read-ahead is back on.
+    ra.set_max_pages(64);
+    assert_eq!(ra.on_miss(15, 1), Some(ReadaheadWindow { start: 16, len: 4 }));
+    assert_eq!(ra.on_read(16, 1), Some(ReadaheadWindow { start: 20, len: 8 }));
+}
+
+#[test]
 fn scheduler_kind_parses() {
     assert_eq!(SchedulerKind::parse("none"), Some(SchedulerKind::None));
     assert_eq!(

@@ -41,7 +41,17 @@ pub struct Arc {
     b2: RecencyList,
     /// Pages in T1 prefetched and not referenced since.
     unreferenced: BTreeSet<PageKey>,
+    signals: ArcSignals,
     stats: PolicyStats,
+}
+
+/// Running counts of what became of the pages read ahead: a signal a
+/// manager observes (see [`crate::manager`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArcSignals {
+    /// Prefetched pages referenced, and evicted unreferenced.
+    pub prefetch_used: u64,
+    pub prefetch_wasted: u64,
 }
 
 impl Arc {
@@ -54,6 +64,7 @@ impl Arc {
             b1: RecencyList::new(),
             b2: RecencyList::new(),
             unreferenced: BTreeSet::new(),
+            signals: ArcSignals::default(),
             stats: PolicyStats::default(),
         }
     }
@@ -63,9 +74,21 @@ impl Arc {
         self.p
     }
 
+    pub fn signals(&self) -> ArcSignals {
+        self.signals
+    }
+
     /// (|T1|, |T2|, |B1|, |B2|), for tests and statistics.
     pub fn list_sizes(&self) -> (usize, usize, usize, usize) {
         (self.t1.len(), self.t2.len(), self.b1.len(), self.b2.len())
+    }
+
+    /// Victim `v` leaves; if it was read ahead and never referenced, that
+    /// read-ahead was wasted.
+    fn forget_prefetch(&mut self, v: PageKey) {
+        if self.unreferenced.remove(&v) {
+            self.signals.prefetch_wasted += 1;
+        }
     }
 
     fn resident(&self) -> usize {
@@ -139,6 +162,7 @@ impl ReplacementPolicy for Arc {
         let result;
         if self.unreferenced.remove(&x) {
             // First reference to a prefetched page: it stays in T1.
+            self.signals.prefetch_used += 1;
             self.t1.push_mru(x);
             result = Access::Hit;
         } else if self.t1.contains(x) || self.t2.contains(x) {
@@ -169,7 +193,7 @@ impl ReplacementPolicy for Arc {
             result = Access::Miss { evicted: self.insert_new(x) };
         }
         if let Access::Miss { evicted: Some(v) } = result {
-            self.unreferenced.remove(&v);
+            self.forget_prefetch(v);
         }
         self.stats.record(result);
         result
@@ -183,7 +207,7 @@ impl ReplacementPolicy for Arc {
         self.b2.remove(x);
         let evicted = self.insert_new(x);
         if let Some(v) = evicted {
-            self.unreferenced.remove(&v);
+            self.forget_prefetch(v);
         }
         self.unreferenced.insert(x);
         let result = Access::Miss { evicted };

@@ -12,7 +12,7 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use crate::{Access, PageKey, ReplacementPolicy};
+use crate::{Access, CacheEvent, Knobs, PageKey, ReplacementPolicy};
 
 struct Page<T> {
     data: T,
@@ -162,18 +162,34 @@ impl<T> PageCache<T> {
         evicted
     }
 
-    /// Mark a cached page modified; false if it is not cached.
+    /// Mark a cached page modified (a write; the policy is told); false if
+    /// it is not cached.
     pub fn mark_dirty(&mut self, key: PageKey) -> bool {
         match self.pages.get_mut(&key) {
             Some(p) => {
-                if !p.dirty {
+                let rewrite = p.dirty;
+                if !rewrite {
                     p.dirty = true;
                     self.dirty += 1;
                 }
+                self.policy.note(CacheEvent::Write { key, rewrite });
                 true
             }
             None => false,
         }
+    }
+
+    /// The read-ahead and write-back parameters to apply now: the policy's
+    /// if it manages them (see [`crate::manager`]), else `configured`.
+    /// Read them before each page read or write.
+    pub fn knobs(&self, configured: Knobs) -> Knobs {
+        self.policy.knobs(configured)
+    }
+
+    /// Reports one device request of `pages` pages (read, or `write`) the
+    /// caller issued for this cache, so a managing policy learns its cost.
+    pub fn note_request(&mut self, write: bool, pages: u32) {
+        self.policy.note(CacheEvent::Request { write, pages });
     }
 
     pub fn is_dirty(&self, key: PageKey) -> bool {
@@ -198,6 +214,7 @@ impl<T> PageCache<T> {
         }
         self.stats.writebacks += out.len() as u64;
         self.dirty = 0;
+        self.policy.note(CacheEvent::WriteBack);
         out
     }
 

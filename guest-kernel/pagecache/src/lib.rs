@@ -10,13 +10,14 @@
 //!
 //! | file | what | reference |
 //! | --- | --- | --- |
-//! | `lib.rs` | `PageKey`, the `ReplacementPolicy` trait, `by_name` | |
+//! | `lib.rs` | `PageKey`, the `ReplacementPolicy` trait, `Knobs`, `CacheEvent`, `by_name` | |
 //! | `list.rs` | recency list and frequency index the policies share | |
 //! | `lru.rs` | least recently used | textbook |
 //! | `clock.rs` | CLOCK, second chance | Corbató, 1968 |
 //! | `arc.rs` | Adaptive Replacement Cache | Megiddo & Modha, FAST '03 |
 //! | `lecar.rs` | regret minimisation over LRU and LFU | Vietri et al., HotStorage '18 |
-//! | `qlearn.rs` | tabular Q-learning manager choosing the eviction rule | Watkins & Dayan, 1992 |
+//! | `qlearn.rs` | `qrule`: tabular Q-learning choosing the eviction rule | Watkins & Dayan, 1992 |
+//! | `manager.rs` | `qlearn`: Q-learning tuning ARC's read-ahead and write-back | Cai, Ghobadi & Lie, 2017 |
 //! | `rng.rs` | xorshift64* and `exp` for `no_std` | Vigna, 2016 |
 //! | `cache.rs` | `PageCache<T>`: payloads, dirty bits, write-back | Linux `filemap.c`, xv6 `bio.c` |
 //!
@@ -26,6 +27,12 @@
 //! make room. That is exactly what a trace simulator needs, and what the page
 //! cache does when it fills a page. Pages read ahead come in through
 //! [`ReplacementPolicy::prefetch`] instead: inserted, but not referenced.
+//!
+//! A policy may also manage the cache's parameters ([`Knobs`]: read-ahead
+//! depth, dirty limit; only `qlearn` does). The cache's user reads them
+//! with `PageCache::knobs` before each page read or write and reports its
+//! device requests with `PageCache::note_request`; the cache itself reports
+//! writes and write-backs ([`CacheEvent`]).
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -43,6 +50,7 @@ pub mod cache;
 pub mod clock;
 pub mod lecar;
 pub mod lru;
+pub mod manager;
 pub mod qlearn;
 pub mod rng;
 
@@ -51,6 +59,7 @@ pub use cache::{Evicted, PageCache, PageCacheStats};
 pub use clock::Clock;
 pub use lecar::LeCaR;
 pub use lru::Lru;
+pub use manager::Manager;
 pub use qlearn::QLearn;
 
 /// A cached page's identity: a block on a device.
@@ -111,6 +120,41 @@ impl PolicyStats {
     }
 }
 
+/// The cache parameters its user applies on the read and write paths, which
+/// a managing policy may tune at run time ([`ReplacementPolicy::knobs`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Knobs {
+    /// Largest read-ahead window in pages (0: no read-ahead).
+    pub readahead_max: u32,
+    /// Dirty pages allowed before all of them are written back.
+    pub dirty_limit: usize,
+}
+
+impl Knobs {
+    /// The guest's defaults for a cache of `capacity` pages: read-ahead of
+    /// at most `readahead_max` pages, write-back past half the cache.
+    pub fn defaults(readahead_max: u32, capacity: usize) -> Self {
+        Knobs { readahead_max, dirty_limit: (capacity / 2).max(1) }
+    }
+}
+
+/// What the page cache and its user did, reported to the policy so that a
+/// learning one can weigh its knobs by the I/O they cost
+/// ([`ReplacementPolicy::note`]). With the evictions the policy chooses
+/// itself, these tell it which pages are dirty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheEvent {
+    /// A cached page was written (`PageCache::mark_dirty`); `rewrite`: it
+    /// was dirty already, so this write adds nothing to write back.
+    Write { key: PageKey, rewrite: bool },
+    /// Every dirty page was handed out for writing (`PageCache::writeback`).
+    WriteBack,
+    /// One device request of `pages` pages (`PageCache::note_request`): a
+    /// read (a demand miss with its read-ahead) or a write (write-back, or
+    /// a dirty page the policy evicted).
+    Request { write: bool, pages: u32 },
+}
+
 /// A page replacement policy over page keys, with a fixed capacity in pages.
 /// `Send`: a kernel may keep a cache between uses and hand it to another thread.
 pub trait ReplacementPolicy: Send {
@@ -147,15 +191,22 @@ pub trait ReplacementPolicy: Send {
     fn remove(&mut self, key: PageKey) -> bool;
     /// Hit, miss and eviction counters.
     fn stats(&self) -> PolicyStats;
+    /// The knobs to apply now, given those the user configured. Default:
+    /// the configured ones (a policy that only replaces pages).
+    fn knobs(&self, configured: Knobs) -> Knobs {
+        configured
+    }
+    /// Learn from `event`. Default: ignore it.
+    fn note(&mut self, _event: CacheEvent) {}
 }
 
 /// Names accepted by [`by_name`], in the order the simulator prints them.
-pub const POLICY_NAMES: [&str; 5] = ["lru", "clock", "arc", "lecar", "qlearn"];
+pub const POLICY_NAMES: [&str; 6] = ["lru", "clock", "arc", "lecar", "qlearn", "qrule"];
 
-/// Default seed for the randomised policies (LeCaR, Q-learning).
+/// Default seed for the randomised policies (LeCaR, both Q-learners).
 pub const DEFAULT_SEED: u64 = 0x5eed_f3a1_7e00_0001;
 
-/// The policy called `name` (`lru|clock|arc|lecar|qlearn`) with room for
+/// The policy called `name` (`lru|clock|arc|lecar|qlearn|qrule`) with room for
 /// `capacity` pages (0 is treated as 1), or None for an unknown name.
 pub fn by_name(name: &str, capacity: usize) -> Option<Box<dyn ReplacementPolicy>> {
     by_name_seeded(name, capacity, DEFAULT_SEED)
@@ -168,7 +219,8 @@ pub fn by_name_seeded(name: &str, capacity: usize, seed: u64) -> Option<Box<dyn 
         "clock" => Box::new(Clock::new(capacity)),
         "arc" => Box::new(Arc::new(capacity)),
         "lecar" => Box::new(LeCaR::new(capacity, seed)),
-        "qlearn" => Box::new(QLearn::new(capacity, seed)),
+        "qlearn" => Box::new(Manager::new(capacity, seed)),
+        "qrule" => Box::new(QLearn::new(capacity, seed)),
         _ => return None,
     })
 }

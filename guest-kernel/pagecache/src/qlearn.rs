@@ -1,6 +1,9 @@
-//! A Q-learning cache manager: a tabular Q-learning agent (C. J. C. H.
-//! Watkins and P. Dayan, "Q-learning", Machine Learning 8, 1992) that picks,
-//! epoch by epoch, which eviction rule the cache uses.
+//! `qrule`: a tabular Q-learning agent (C. J. C. H. Watkins and P. Dayan,
+//! "Q-learning", Machine Learning 8, 1992) that picks, epoch by epoch, which
+//! eviction rule the cache uses. (It was `qlearn` until the manager in
+//! `manager.rs`, which tunes ARC's read-ahead and write-back instead, took
+//! that name: the manager needs fewer device requests on most workloads of
+//! `cachesim --matrix`, this one on a few.)
 //!
 //! Design (kept small enough to run in the kernel, no floating-point library):
 //!
@@ -268,7 +271,7 @@ impl QLearn {
 
 impl ReplacementPolicy for QLearn {
     fn name(&self) -> &'static str {
-        "qlearn"
+        "qrule"
     }
     fn capacity(&self) -> usize {
         self.capacity

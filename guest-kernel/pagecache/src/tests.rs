@@ -294,7 +294,7 @@ fn lecar_learns_lfu_on_scan_mixed_with_hot_set() {
     assert!(w_lfu > w_lru, "w_lru {w_lru} w_lfu {w_lfu}");
 }
 
-// ---- Q-learning --------------------------------------------------------
+// ---- Q-learning rule chooser (qrule) ------------------------------------
 
 #[test]
 fn qlearn_is_deterministic_for_a_fixed_seed() {
@@ -326,6 +326,285 @@ fn qlearn_beats_its_lru_baseline_on_scan_mixed_with_hot_set() {
     println!("scan+hot: lru {lru:.3} qlearn {q:.3}");
     // LFU-style eviction is worth ~0.49 here, LRU ~0.26.
     assert!(q > lru + 0.08, "qlearn {q:.3} vs lru {lru:.3}");
+}
+
+// ---- Q-learning manager (qlearn) ---------------------------------------
+
+use crate::manager::{
+    self, DOWN, Learner, Manager, READAHEAD_USED, READAHEAD_WASTED, REWRITES, UP,
+};
+
+/// The guest's configuration for a cache of `capacity` pages.
+fn guest_knobs(capacity: usize) -> Knobs {
+    Knobs::defaults(32, capacity)
+}
+
+#[test]
+fn manager_actions_change_their_knobs() {
+    let configured = guest_knobs(256);
+    assert_eq!(configured, Knobs { readahead_max: 32, dirty_limit: 128 });
+    // A replacement-only policy applies what is configured.
+    assert_eq!(Arc::new(256).knobs(configured), configured);
+    let mut m = Manager::new(256, 1);
+    assert_eq!(m.knobs(configured), configured, "starts at the guest's defaults");
+    let knobs = |m: &Manager| {
+        let k = m.knobs(configured);
+        (k.readahead_max, k.dirty_limit)
+    };
+    m.apply(DOWN, manager::KEEP);
+    assert_eq!(knobs(&m), (16, 128), "read-ahead halved");
+    m.apply(DOWN, UP);
+    assert_eq!(knobs(&m), (8, 192), "a quarter; dirty limit 3/4 of the cache");
+    m.apply(DOWN, UP);
+    assert_eq!(knobs(&m), (8, 224), "read-ahead at its bound; dirty limit 7/8");
+    m.apply(UP, UP);
+    assert_eq!(knobs(&m), (16, 224), "dirty limit at its bound");
+    m.apply(UP, DOWN);
+    assert_eq!(knobs(&m), (32, 192));
+    m.apply(UP, DOWN);
+    assert_eq!(knobs(&m), (32, 128), "never deeper than configured, never below half");
+    // Read-ahead scales what the guest configured; off stays off.
+    assert_eq!(m.knobs(Knobs { readahead_max: 0, dirty_limit: 1 }).readahead_max, 0);
+    // Through the page cache, as its user reads them.
+    let c: PageCache<()> = PageCache::new(Box::new(Manager::new(64, 1)));
+    assert_eq!(c.knobs(guest_knobs(64)), Knobs { readahead_max: 32, dirty_limit: 32 });
+}
+
+#[test]
+fn manager_replaces_pages_and_adapts_p_exactly_as_arc() {
+    // The agent tunes only read-ahead and write-back: ARC's victims and its
+    // split p are ARC's own, whatever the manager learns meanwhile, and the
+    // ghost lists keep the paper's bounds.
+    let mut rng = XorShift64::new(12);
+    let (mut m, mut a) = (Manager::new(32, 3), Arc::new(32));
+    let (mut p_moved, mut accesses) = (false, 0);
+    for _ in 0..20_000 {
+        let key = k(rng.below(100));
+        let prefetch = rng.below(4) == 0;
+        accesses += u64::from(!prefetch);
+        let (x, y) = if prefetch { (m.prefetch(key), a.prefetch(key)) } else { (m.access(key), a.access(key)) };
+        assert_eq!(x, y);
+        assert_eq!(m.arc().target_p(), a.target_p());
+        check_arc_invariants(m.arc());
+        p_moved |= a.target_p() != 0;
+    }
+    assert!(p_moved, "the trace made ARC adapt p");
+    assert_eq!(m.epoch_len(), 256, "capacity, at least 256");
+    assert_eq!(m.epochs(), accesses / 256, "an epoch per 256 demand accesses; prefetches do not count");
+}
+
+#[test]
+fn q_update_on_a_known_case() {
+    use manager::{ALPHA, GAMMA, OPTIMISM, STEP_COST, q_update};
+    assert_eq!((ALPHA, GAMMA), (0.3, 0.5));
+    assert!((q_update(0.0, 1.0, 0.0) - 0.3).abs() < 1e-12);
+    // 0.5 + 0.3 (-0.2 + 0.5 x 1.0 - 0.5) = 0.44
+    assert!((q_update(0.5, -0.2, 1.0) - 0.44).abs() < 1e-12);
+
+    // A learner on 3 levels, hopeful about "up" under rewrites; a seed whose
+    // first draws do not explore, so every choice is the greedy one.
+    let seed = (1..).find(|&s| {
+        let mut r = XorShift64::new(s);
+        (0..3).all(|_| r.next_f64() >= manager::EPSILON)
+    });
+    let mut rng = XorShift64::new(seed.unwrap());
+    let mut l: Learner<3> = Learner::new(0, REWRITES, UP, false);
+    // Epoch 1 (keep, reward 0) ends under rewrites: keep's value takes
+    // gamma x the best next value, and the hopeful step is taken.
+    l.step(0.0, REWRITES, &mut rng);
+    assert!((l.q(0, 0, manager::KEEP) - ALPHA * GAMMA * OPTIMISM).abs() < 1e-12);
+    assert_eq!((l.level(), l.action()), (1, UP));
+    // Epoch 2 saved 0.05 requests per access: the step pays, less its cost.
+    l.step(0.05, REWRITES, &mut rng);
+    let want = OPTIMISM + ALPHA * (0.05 - STEP_COST + GAMMA * OPTIMISM - OPTIMISM);
+    assert!((l.q(0, REWRITES, UP) - want).abs() < 1e-12, "{}", l.q(0, REWRITES, UP));
+    assert_eq!(l.level(), 2, "hopeful again one level up");
+
+    // A step-reward learner (read-ahead): keeping earns 0 whatever the
+    // epoch measured, and away from the default, ties step back first.
+    let mut r: Learner<3> = Learner::new(2, READAHEAD_WASTED, DOWN, true);
+    r.step(5.0, READAHEAD_USED, &mut rng);
+    assert_eq!(r.q(2, 0, manager::KEEP), 0.0);
+    assert_eq!(r.level(), 2, "nothing to hope for when read-ahead is used");
+    r.apply(DOWN);
+    r.step(-1.0, READAHEAD_USED, &mut rng);
+    assert!(r.q(2, READAHEAD_USED, DOWN) < 0.0, "the step down cost reads");
+    assert_eq!((r.level(), r.action()), (2, UP), "untried at level 1: back toward the default first");
+}
+
+/// Random operations through a page cache as the guest drives one: reads
+/// (a miss is filled, some with read-ahead), writes (dirty; write-back of
+/// all dirty pages past the policy's dirty limit), invalidations. Checks
+/// that every page marked dirty is still dirty in the cache, or came back
+/// dirty from an eviction, `writeback` or `remove`: none is lost.
+fn run_guest_ops(c: &mut PageCache<u64>, seed: u64, ops: usize, universe: u64) {
+    let mut rng = XorShift64::new(seed);
+    let mut owed = alloc::collections::BTreeSet::new();
+    let settle = |ev: Option<Evicted<u64>>, c: &PageCache<u64>, owed: &mut alloc::collections::BTreeSet<PageKey>| {
+        let Some(ev) = ev else { return };
+        assert_eq!(ev.data, ev.key.block, "seed {seed}: payload of {:?} mixed up", ev.key);
+        if c.contains(ev.key) {
+            return; // a payload displaced by a re-insert: the page is still cached
+        }
+        assert_eq!(ev.dirty, owed.remove(&ev.key), "seed {seed}: {:?} left with the wrong dirty bit", ev.key);
+    };
+    for step in 0..ops {
+        // Hot pages, and a sequential region read ahead.
+        let key = if rng.below(3) == 0 { k(1000 + step as u64 % 500) } else { k(rng.below(universe)) };
+        let knobs = c.knobs(Knobs::defaults(8, c.capacity()));
+        match rng.below(10) {
+            0..=4 => {
+                if c.get(key).is_none() {
+                    let ev = c.insert(key, key.block);
+                    settle(ev, c, &mut owed);
+                    c.note_request(false, 1);
+                    for ahead in 1..=u64::from(knobs.readahead_max.min(4)) {
+                        let a = k(key.block + ahead);
+                        if !c.contains(a) {
+                            let ev = c.insert_prefetched(a, a.block);
+                            settle(ev, c, &mut owed);
+                        }
+                    }
+                }
+            }
+            5..=8 => {
+                if c.get_mut(key).is_none() {
+                    let ev = c.insert(key, key.block);
+                    settle(ev, c, &mut owed);
+                }
+                assert!(c.mark_dirty(key));
+                owed.insert(key);
+                if c.dirty_count() > knobs.dirty_limit {
+                    let written = c.writeback();
+                    assert_eq!(written.len(), owed.len(), "seed {seed}: write-back missed dirty pages");
+                    for w in written {
+                        assert!(owed.remove(&w), "seed {seed}: wrote {w:?}, never dirtied");
+                        c.note_request(true, 1);
+                    }
+                }
+            }
+            _ => {
+                let ev = c.remove(key);
+                settle(ev, c, &mut owed);
+            }
+        }
+        assert_eq!(c.dirty_count(), owed.len(), "seed {seed}, step {step}");
+        assert!(owed.iter().all(|&d| c.is_dirty(d)), "seed {seed}, step {step}: a dirty page was lost");
+    }
+    let written = c.writeback();
+    assert_eq!(written.into_iter().collect::<alloc::collections::BTreeSet<_>>(), owed, "seed {seed}: final sync");
+}
+
+#[test]
+fn the_manager_never_loses_a_dirty_page() {
+    for seed in 1..=24u64 {
+        let capacity = [8, 32, 300][seed as usize % 3];
+        let mut c: PageCache<u64> = PageCache::new(Box::new(Manager::new(capacity, seed)));
+        run_guest_ops(&mut c, seed, 6000, capacity as u64 * 3);
+        println!("seed {seed}: {:?}", c.stats());
+    }
+}
+
+#[test]
+fn no_page_class_starves_under_the_manager() {
+    // A long write-only phase, then a read-ahead-heavy one (a sequential
+    // stream read 32 pages ahead): reads of a small hot set still hit.
+    const CAP: usize = 256;
+    let mut c: PageCache<()> = PageCache::new(Box::new(Manager::new(CAP, 5)));
+    let mut rng = XorShift64::new(6);
+    let write = |c: &mut PageCache<()>, key: PageKey| {
+        if c.get_mut(key).is_none() {
+            c.insert(key, ());
+        }
+        c.mark_dirty(key);
+        if c.dirty_count() > c.knobs(guest_knobs(CAP)).dirty_limit {
+            for _ in c.writeback() {
+                c.note_request(true, 1);
+            }
+        }
+    };
+    for _ in 0..20_000 {
+        write(&mut c, k(10_000 + rng.below(4096)));
+    }
+    let hot_hits = |c: &mut PageCache<()>, rng: &mut XorShift64, phase: &mut dyn FnMut(&mut PageCache<()>)| {
+        let mut hits = 0;
+        for _ in 0..20_000 {
+            phase(c);
+            let key = k(rng.below(32));
+            if c.get(key).is_some() {
+                hits += 1;
+            } else {
+                c.insert(key, ());
+                c.note_request(false, 1);
+            }
+        }
+        hits as f64 / 20_000.0
+    };
+    // Reads of the hot set between more writes.
+    let r = hot_hits(&mut c, &mut rng.clone(), &mut |c| write(c, k(10_000 + (c.len() as u64 * 7919) % 4096)));
+    assert!(r > 0.95, "hot reads among writes: {r:.3}");
+    // Reads of the hot set between a sequential stream read ahead.
+    let mut next = 100_000u64;
+    let r = hot_hits(&mut c, &mut rng, &mut |c| {
+        if c.get(k(next)).is_none() {
+            c.insert(k(next), ());
+            c.note_request(false, 1);
+        }
+        if next.is_multiple_of(32) {
+            let ra = c.knobs(guest_knobs(CAP)).readahead_max;
+            for a in next + 1..next + 1 + u64::from(ra) {
+                if !c.contains(k(a)) {
+                    c.insert_prefetched(k(a), ());
+                }
+            }
+        }
+        next += 1;
+    });
+    assert!(r > 0.95, "hot reads among read-ahead: {r:.3}");
+}
+
+#[test]
+fn the_manager_raises_the_dirty_limit_under_rewrites_and_repeats_for_a_seed() {
+    // Writes to a hot set larger than half the cache but within 7/8 of it,
+    // between reads elsewhere: at the default limit every write-back
+    // cleans hot pages that are written again soon; a higher limit keeps
+    // them dirty. Same seed, same decisions.
+    const CAP: usize = 256;
+    let run = |seed| {
+        let mut c: PageCache<()> = PageCache::new(Box::new(Manager::new(CAP, seed)));
+        let mut rng = XorShift64::new(77);
+        let mut levels = Vec::new();
+        for i in 0..60_000u64 {
+            let knobs = c.knobs(guest_knobs(CAP));
+            if i % 2 == 0 {
+                let key = k(rng.below(180));
+                if c.get_mut(key).is_none() {
+                    c.insert(key, ());
+                }
+                c.mark_dirty(key);
+                if c.dirty_count() > knobs.dirty_limit {
+                    for _ in c.writeback() {
+                        c.note_request(true, 1);
+                    }
+                }
+            } else {
+                let key = k(1000 + rng.below(100_000));
+                if c.get(key).is_none() {
+                    c.insert(key, ());
+                    c.note_request(false, 1);
+                }
+            }
+            levels.push(knobs.dirty_limit);
+        }
+        (levels, c.stats())
+    };
+    let (a, sa) = run(9);
+    let (b, sb) = run(9);
+    assert_eq!((a.clone(), sa), (b, sb), "same seed, same decisions");
+    let late = &a[a.len() / 2..];
+    let raised = late.iter().filter(|&&l| l > CAP / 2).count() as f64 / late.len() as f64;
+    println!("dirty limit above the default in {:.0} % of the second half", raised * 100.0);
+    assert!(raised > 0.9, "{raised}");
 }
 
 // ---- page cache --------------------------------------------------------

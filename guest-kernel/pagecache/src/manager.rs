@@ -1,0 +1,460 @@
+//! A Q-learning page-cache manager, in the form proposed by Cai, Ghobadi
+//! and Lie (Middleware '17): the agent does not pick victims; it tunes the
+//! parameters of a running cache, epoch by epoch, from the signals that
+//! cache produces, and is rewarded for the device I/O it saves. Tabular
+//! Q-learning (C. J. C. H. Watkins and P. Dayan, "Q-learning", Machine
+//! Learning 8, 1992); each action steps one parameter, as STUN does.
+//!
+//! - **Cache.** ARC ([`crate::arc`]) replaces pages, its split p between
+//!   recency and frequency following ARC's own adaptation: ARC moves p on
+//!   every ghost hit, finer than an epoch-level step can (p steps as
+//!   actions were tried: their effect was below an epoch's noise, and the
+//!   agent's walks cost hit ratio).
+//! - **Parameters** ([`Knobs`], read by the caller before every page read
+//!   or write, `PageCache::knobs`), each moving one way from the guest's
+//!   default, the way it can save requests:
+//!   - the largest read-ahead window, [`READAHEAD_SCALE`] (1, 1/2, 1/4) of
+//!     the configured one: never deeper, as the default (32 pages) is the
+//!     largest request already, so a deeper window saves no request; a
+//!     shallower one pollutes less when read-ahead pages go unread;
+//!   - the dirty limit, [`DIRTY_SHARE`] (1/2, 3/4, 7/8) of the cache:
+//!     never lower, as the default already writes dirty pages back before
+//!     a scan of the other half can evict them one by one; a higher one
+//!     lets more rewrites find their page still dirty.
+//! - **Agents.** One Q-table per parameter; actions keep, up, down (at a
+//!   bound a step does nothing). Their costs separate: write-back never
+//!   touches the replacement state, so the dirty limit changes only write
+//!   requests, and read-ahead changes read requests.
+//! - **Epoch.** E = capacity accesses (demand reads and writes), clamped to
+//!   256..=1024: long enough to hold many requests, short enough for tens
+//!   of decisions whatever the cache size.
+//! - **State** at an epoch's end: the parameter's level and the signal its
+//!   effect depends on. Dirty limit: writes under 1/16 of the accesses;
+//!   writes mostly to clean pages; a quarter or more to pages still dirty
+//!   (rewrites, which a higher limit saves). Read-ahead: no page read ahead
+//!   was read or evicted; most were read; most were evicted unread
+//!   ([`ArcSignals`]). 9 states each.
+//! - **Reward**, device requests saved per access:
+//!   - dirty limit: against a shadow write-back at the default limit fed
+//!     the same writes and evictions (keys only, at most half the cache),
+//!     so both sides see the same noise; each side's cost is the write
+//!     requests it made plus the change in those its dirty pages owe (the
+//!     requests a write-back would make now): a deferred write is not a
+//!     saved one, and write-back bursts count in the epochs that made them;
+//!   - read-ahead: no shadow can replay the caller's read-ahead, so the
+//!     reward of a step is the read requests per demand read it saved
+//!     against the recent mean (exponential, weight [`BASELINE_WEIGHT`]),
+//!     and keeping earns 0 (else noise alone would make keep look bad);
+//!   - [`STEP_COST`] is charged to every step, so a change must pay.
+//! - **Learning.** Q(s,a) += alpha (r + gamma max_a' Q(s',a') - Q(s,a)):
+//!   alpha = 0.3 (workloads shift; recent epochs weigh more), gamma = 0.5
+//!   (a level's effect outlasts the epoch that chose it, as a raised dirty
+//!   limit saves more as the dirty set grows). Q starts at 0 ("no better
+//!   than the default") except for the step away from the default where
+//!   the signal says it can pay ([`OPTIMISM`]: a smaller window when
+//!   read-ahead is wasted, a higher limit under rewrites), so that step is
+//!   tried at once. Greedy ties go to keep (back toward the default first
+//!   for read-ahead, whose keep earns 0). Epsilon-greedy, epsilon = 0.02,
+//!   from a seeded xorshift64*: same seed and events, same decisions.
+//! - **Cost.** ARC's lists plus two sets of dirty keys (the cache's, at
+//!   most its capacity, and the shadow's, at most half) and two 27-entry
+//!   tables; the sets are walked once an epoch. No allocation per access
+//!   beyond ARC's own.
+//!
+//! Not an action: the cache's share of memory (the paper's third knob).
+//! Capacity is fixed by whoever creates the cache, and it is the variable
+//! the evaluation sweeps: a policy that grew itself would not be compared
+//! at the same size.
+
+use alloc::collections::BTreeSet;
+
+use crate::arc::{Arc, ArcSignals};
+use crate::rng::XorShift64;
+use crate::{Access, CacheEvent, Knobs, PageKey, PolicyStats, ReplacementPolicy};
+
+/// A learner's actions on its parameter's level: keep it, one level up,
+/// one level down.
+pub const ACTIONS: usize = 3;
+pub const KEEP: usize = 0;
+pub const UP: usize = 1;
+pub const DOWN: usize = 2;
+/// Values of the signals (see the module doc).
+const SIGNALS: usize = 3;
+pub const FEW_WRITES: usize = 0;
+pub const CLEAN_WRITES: usize = 1;
+pub const REWRITES: usize = 2;
+pub const NO_READAHEAD: usize = 0;
+pub const READAHEAD_USED: usize = 1;
+pub const READAHEAD_WASTED: usize = 2;
+
+/// Largest read-ahead window, as num/den of the configured one, by level.
+pub const READAHEAD_SCALE: [(u32, u32); 3] = [(1, 4), (1, 2), (1, 1)];
+/// Dirty limit as num/den of the cache, by level.
+pub const DIRTY_SHARE: [(usize, usize); 3] = [(1, 2), (3, 4), (7, 8)];
+/// The guest's defaults: the configured read-ahead, half the cache dirty.
+pub const DEFAULT_READAHEAD_LEVEL: usize = 2;
+pub const DEFAULT_DIRTY_LEVEL: usize = 0;
+/// Pages per merged request (the block layer's default limit, 256 sectors),
+/// for the shadow write-back.
+const MAX_REQUEST_PAGES: u64 = 32;
+
+pub const ALPHA: f64 = 0.3;
+pub const GAMMA: f64 = 0.5;
+pub const EPSILON: f64 = 0.02;
+/// Initial Q (requests per access) of the step away from the default when
+/// the signal says it can pay: above keep's 0, so it is tried at once in
+/// each such state, and below any real effect, so one try that costs I/O
+/// is enough to give it up.
+pub const OPTIMISM: f64 = 0.002;
+/// Charged to every step that changes a level (requests per access): a
+/// change must pay for itself, so steps whose effect is nil (no writes, no
+/// read-ahead) lose to keep once tried instead of being taken back and forth.
+pub const STEP_COST: f64 = 0.001;
+/// Weight of the newest epoch in the read-ahead baseline.
+pub const BASELINE_WEIGHT: f64 = 0.25;
+
+/// One Q-learning step: the new Q(s,a) from the old one, the reward and
+/// max_a' Q(s',a').
+pub fn q_update(q: f64, reward: f64, next_best: f64) -> f64 {
+    q + ALPHA * (reward + GAMMA * next_best - q)
+}
+
+/// Tabular Q-learning over one parameter's `LEVELS` levels x 3 signals.
+#[derive(Clone, Debug)]
+pub struct Learner<const LEVELS: usize> {
+    q: [[[f64; ACTIONS]; SIGNALS]; LEVELS],
+    level: usize,
+    default_level: usize,
+    /// The state the last action was taken in, and that action.
+    from: (usize, usize),
+    action: usize,
+    /// The last action changed the level.
+    moved: bool,
+    /// The reward measures a step's effect, not a level's: keeping earns 0,
+    /// and among equal actions a step back toward the default comes first
+    /// (else a step that made things worse would be kept, at 0 like keep).
+    step_reward: bool,
+}
+
+impl<const LEVELS: usize> Learner<LEVELS> {
+    /// Starting at `default_level`, hopeful about `action` under `signal`.
+    pub(crate) fn new(default_level: usize, signal: usize, action: usize, step_reward: bool) -> Self {
+        let mut q = [[[0.0; ACTIONS]; SIGNALS]; LEVELS];
+        for level in &mut q {
+            level[signal][action] = OPTIMISM;
+        }
+        let from = (default_level, 0);
+        Learner { q, level: default_level, default_level, from, action: KEEP, moved: false, step_reward }
+    }
+
+    pub fn level(&self) -> usize {
+        self.level
+    }
+    /// The action taken at the last epoch's end ([`KEEP`], [`UP`], [`DOWN`]).
+    pub fn action(&self) -> usize {
+        self.action
+    }
+    /// Q(level, signal, action).
+    pub fn q(&self, level: usize, signal: usize, action: usize) -> f64 {
+        self.q[level][signal][action]
+    }
+
+    /// Carries out `action` on the level.
+    pub fn apply(&mut self, action: usize) {
+        let before = self.level;
+        match action {
+            UP => self.level = (self.level + 1).min(LEVELS - 1),
+            DOWN => self.level = self.level.saturating_sub(1),
+            _ => {}
+        }
+        self.action = action;
+        self.moved = self.level != before;
+    }
+
+    /// The best action in `level` with `signal`; among equals keep, then
+    /// the step back toward the default level (that step first for a
+    /// step reward away from the default).
+    fn greedy(&self, level: usize, signal: usize) -> usize {
+        let q = &self.q[level][signal];
+        let (back, away) = if level > self.default_level { (DOWN, UP) } else { (UP, DOWN) };
+        let order =
+            if self.step_reward && level != self.default_level { [back, KEEP, away] } else { [KEEP, back, away] };
+        order.into_iter().fold(order[0], |best, a| if q[a] > q[best] { a } else { best })
+    }
+
+    /// The last action earned `reward` and the epoch ended with `signal`:
+    /// update Q, then choose and apply the next action.
+    pub(crate) fn step(&mut self, mut reward: f64, signal: usize, rng: &mut XorShift64) {
+        let (l, s) = self.from;
+        if self.moved {
+            reward -= STEP_COST;
+        } else if self.step_reward {
+            reward = 0.0;
+        }
+        let best = self.q[self.level][signal][self.greedy(self.level, signal)];
+        self.q[l][s][self.action] = q_update(self.q[l][s][self.action], reward, best);
+        self.from = (self.level, signal);
+        let action = if rng.next_f64() < EPSILON {
+            rng.below(ACTIONS as u64) as usize
+        } else {
+            self.greedy(self.level, signal)
+        };
+        self.apply(action);
+    }
+}
+
+/// A set of dirty pages and what writing them costs.
+#[derive(Clone, Debug, Default)]
+struct DirtySet {
+    keys: BTreeSet<PageKey>,
+}
+
+impl DirtySet {
+    /// The requests one write-back of these pages makes: each run of
+    /// adjacent pages, split every [`MAX_REQUEST_PAGES`] (as the request
+    /// queue merges the write-back's one-page writes).
+    fn requests(&self) -> u64 {
+        let mut requests = 0;
+        let mut run: Option<(PageKey, u64)> = None;
+        for &k in &self.keys {
+            run = match run {
+                Some((first, n)) if n < MAX_REQUEST_PAGES && k.dev == first.dev && k.block == first.block + n => {
+                    Some((first, n + 1))
+                }
+                _ => {
+                    requests += 1;
+                    Some((k, 1))
+                }
+            };
+        }
+        requests
+    }
+}
+
+/// Write-back replayed on keys: the dirty pages and the write requests
+/// made for them. With a `limit` it writes back by itself (the shadow at
+/// the default limit that the dirty-limit learner is measured against);
+/// without, it mirrors the cache, whose write-backs are reported. Both
+/// sides count alike (an evicted dirty page is one request), so at the
+/// same limit they agree exactly and the reward is only the limit's doing.
+#[derive(Clone, Debug, Default)]
+struct WriteModel {
+    dirty: DirtySet,
+    limit: Option<usize>,
+    made: u64,
+}
+
+impl WriteModel {
+    fn write(&mut self, key: PageKey) {
+        self.dirty.keys.insert(key);
+        if self.limit.is_some_and(|l| self.dirty.keys.len() > l) {
+            self.write_back();
+        }
+    }
+
+    fn write_back(&mut self) {
+        self.made += self.dirty.requests();
+        self.dirty.keys.clear();
+    }
+
+    /// A page the cache evicted: written on its own if dirty.
+    fn evicted(&mut self, key: PageKey) {
+        if self.dirty.keys.remove(&key) {
+            self.made += 1;
+        }
+    }
+
+    fn cost(&self) -> WriteCost {
+        WriteCost { made: self.made, owed: self.dirty.requests() }
+    }
+}
+
+/// Write requests made so far, and those a write-back would make now.
+#[derive(Clone, Copy, Debug, Default)]
+struct WriteCost {
+    made: u64,
+    owed: u64,
+}
+
+impl WriteCost {
+    /// Requests made since `start`, plus the change in what is owed: a
+    /// dirty page is a write deferred, not saved, and write-back bursts
+    /// count in the epochs whose writes made them.
+    fn since(&self, start: &WriteCost) -> f64 {
+        (self.made - start.made) as f64 + self.owed as f64 - start.owed as f64
+    }
+}
+
+/// What one epoch saw.
+#[derive(Clone, Copy, Debug, Default)]
+struct Epoch {
+    accesses: u64,
+    writes: u64,
+    /// Writes to pages already dirty.
+    rewrites: u64,
+    read_requests: u64,
+    /// The write costs, ours and the shadow's, when the epoch began.
+    written: WriteCost,
+    shadow: WriteCost,
+    arc: ArcSignals,
+}
+
+pub struct Manager {
+    arc: Arc,
+    readahead: Learner<{ READAHEAD_SCALE.len() }>,
+    dirty: Learner<{ DIRTY_SHARE.len() }>,
+    /// The cache's write-back, and the default one.
+    written: WriteModel,
+    shadow: WriteModel,
+    epoch_len: u64,
+    epoch: Epoch,
+    /// B: recent epochs' read requests per demand read (None before the
+    /// first epoch ends).
+    read_baseline: Option<f64>,
+    epochs: u64,
+    rng: XorShift64,
+}
+
+impl Manager {
+    pub fn new(capacity: usize, seed: u64) -> Self {
+        let arc = Arc::new(capacity);
+        let c = arc.capacity();
+        let (n, d) = DIRTY_SHARE[DEFAULT_DIRTY_LEVEL];
+        Manager {
+            // A smaller window can only pay when read-ahead pages go unread, a
+            // higher dirty limit only when writes find their page still dirty.
+            readahead: Learner::new(DEFAULT_READAHEAD_LEVEL, READAHEAD_WASTED, DOWN, true),
+            dirty: Learner::new(DEFAULT_DIRTY_LEVEL, REWRITES, UP, false),
+            written: WriteModel::default(),
+            shadow: WriteModel { limit: Some((c * n / d).max(1)), ..WriteModel::default() },
+            epoch_len: (c as u64).clamp(256, 1024),
+            epoch: Epoch::default(),
+            read_baseline: None,
+            epochs: 0,
+            rng: XorShift64::new(seed),
+            arc,
+        }
+    }
+
+    /// Steps the parameters by hand, as their learners do.
+    pub fn apply(&mut self, readahead_action: usize, dirty_action: usize) {
+        self.readahead.apply(readahead_action);
+        self.dirty.apply(dirty_action);
+    }
+    pub fn arc(&self) -> &Arc {
+        &self.arc
+    }
+    /// Completed epochs (learning steps).
+    pub fn epochs(&self) -> u64 {
+        self.epochs
+    }
+    pub fn epoch_len(&self) -> u64 {
+        self.epoch_len
+    }
+
+    /// End of an epoch: rewards, Q updates, next actions.
+    fn learn(&mut self) {
+        let e = self.epoch;
+        let (written, shadow) = (self.written.cost(), self.shadow.cost());
+        let dirty_reward = (shadow.since(&e.shadow) - written.since(&e.written)) / e.accesses.max(1) as f64;
+        let write_signal = if e.writes * 16 < e.accesses {
+            FEW_WRITES
+        } else if e.rewrites * 4 < e.writes {
+            CLEAN_WRITES
+        } else {
+            REWRITES
+        };
+        self.dirty.step(dirty_reward, write_signal, &mut self.rng);
+
+        let read_cost = e.read_requests as f64 / e.accesses.saturating_sub(e.writes).max(1) as f64;
+        let baseline = *self.read_baseline.get_or_insert(read_cost);
+        self.read_baseline = Some(baseline + BASELINE_WEIGHT * (read_cost - baseline));
+        let now = self.arc.signals();
+        let used = now.prefetch_used - e.arc.prefetch_used;
+        let wasted = now.prefetch_wasted - e.arc.prefetch_wasted;
+        let readahead_signal = if used + wasted == 0 {
+            NO_READAHEAD
+        } else if wasted < used {
+            READAHEAD_USED
+        } else {
+            READAHEAD_WASTED
+        };
+        self.readahead.step(baseline - read_cost, readahead_signal, &mut self.rng);
+
+        self.epochs += 1;
+        self.epoch = Epoch { written, shadow, arc: now, ..Epoch::default() };
+    }
+
+    /// Passes `a` on, after noting the key it evicted (written first if it
+    /// was dirty).
+    fn note_eviction(&mut self, a: Access) -> Access {
+        if let Access::Miss { evicted: Some(v) } = a {
+            self.written.evicted(v);
+            self.shadow.evicted(v);
+        }
+        a
+    }
+}
+
+impl ReplacementPolicy for Manager {
+    fn name(&self) -> &'static str {
+        "qlearn"
+    }
+    fn capacity(&self) -> usize {
+        self.arc.capacity()
+    }
+    fn len(&self) -> usize {
+        self.arc.len()
+    }
+    fn contains(&self, key: PageKey) -> bool {
+        self.arc.contains(key)
+    }
+
+    fn access(&mut self, key: PageKey) -> Access {
+        let a = self.arc.access(key);
+        self.epoch.accesses += 1;
+        if self.epoch.accesses == self.epoch_len {
+            self.learn();
+        }
+        self.note_eviction(a)
+    }
+
+    fn prefetch(&mut self, key: PageKey) -> Access {
+        let a = self.arc.prefetch(key);
+        self.note_eviction(a)
+    }
+
+    fn remove(&mut self, key: PageKey) -> bool {
+        self.written.dirty.keys.remove(&key);
+        self.shadow.dirty.keys.remove(&key);
+        self.arc.remove(key)
+    }
+
+    fn stats(&self) -> PolicyStats {
+        self.arc.stats()
+    }
+
+    fn knobs(&self, configured: Knobs) -> Knobs {
+        let (rn, rd) = READAHEAD_SCALE[self.readahead.level];
+        let (dn, dd) = DIRTY_SHARE[self.dirty.level];
+        Knobs {
+            readahead_max: configured.readahead_max.saturating_mul(rn) / rd,
+            dirty_limit: (self.arc.capacity() * dn / dd).max(1),
+        }
+    }
+
+    fn note(&mut self, event: CacheEvent) {
+        match event {
+            CacheEvent::Write { key, rewrite } => {
+                self.epoch.writes += 1;
+                self.epoch.rewrites += u64::from(rewrite);
+                self.written.write(key);
+                self.shadow.write(key);
+            }
+            CacheEvent::WriteBack => self.written.write_back(),
+            CacheEvent::Request { write: false, .. } => self.epoch.read_requests += 1,
+            // Write requests are modelled (`WriteModel`), as for the shadow.
+            CacheEvent::Request { write: true, .. } => {}
+        }
+    }
+}
