@@ -69,7 +69,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use block::{BufRef, QueueLimits, QueueStats, Readahead, ReadaheadWindow, RequestQueue, SchedulerKind};
-use pagecache::{PageCache, PageCacheStats, PageKey};
+use pagecache::{Knobs, PageCache, PageCacheStats, PageKey};
 use virtio_core::blk::{Op, SECTOR_SIZE};
 
 use crate::platform;
@@ -174,8 +174,6 @@ pub struct CachedDisk {
     writing: BTreeSet<u64>,
     /// The first write that failed since the last step reported one.
     write_error: Option<BlkError>,
-    /// Dirty pages allowed before `write_step` starts a write-back.
-    dirty_limit: usize,
     completions: Vec<Completion>,
     stats: DiskStats,
     /// The driver's counters when this disk was opened.
@@ -220,7 +218,6 @@ impl CachedDisk {
             evicted_dirty: Vec::new(),
             writing: BTreeSet::new(),
             write_error: None,
-            dirty_limit: (cache_pages / 2).max(1),
             completions: Vec::new(),
             stats: DiskStats::default(),
             device_base,
@@ -260,6 +257,13 @@ impl CachedDisk {
     /// Pages in the cache now.
     pub fn resident_pages(&self) -> usize {
         self.cache.len()
+    }
+
+    /// The read-ahead depth and dirty limit in force now: the defaults
+    /// (`readahead_max` as configured, write-back past half the cache), or
+    /// what a managing policy (`cache=qlearn`) chose from them.
+    fn knobs(&self) -> Knobs {
+        self.cache.knobs(Knobs::defaults(self.readahead_max, self.cache.capacity()))
     }
 
     /// Fresh read-ahead state for one reader (no streams seen yet).
@@ -314,7 +318,13 @@ impl CachedDisk {
         if !read.begun {
             read.begun = true;
             let present = self.cache.contains(key) || self.reading.contains(&page);
-            read.window = ra.as_mut().and_then(|ra| if present { ra.on_read(page, 1) } else { ra.on_miss(page, 1) });
+            let depth = self.knobs().readahead_max.min(self.cache.capacity() as u32 / 2);
+            read.window = ra.as_mut().and_then(|ra| {
+                if ra.max_pages() != depth {
+                    ra.set_max_pages(depth);
+                }
+                if present { ra.on_read(page, 1) } else { ra.on_miss(page, 1) }
+            });
         }
         if self.in_flight(page) {
             read.waited |= self.reading.contains(&page);
@@ -381,7 +391,7 @@ impl CachedDisk {
             }
         }
         self.cache.mark_dirty(key);
-        if self.cache.dirty_count() > self.dirty_limit {
+        if self.cache.dirty_count() > self.knobs().dirty_limit {
             self.stats.throttled_rounds += 1;
             self.start_write_back();
         }
@@ -477,6 +487,11 @@ impl CachedDisk {
             block::Op::Write => Op::Write,
             block::Op::Flush => Op::Flush,
         };
+        if op != Op::Flush {
+            // What the requests cost, for a policy that learns from it.
+            let pages = (u64::from(req.sectors) / SECTORS_PER_PAGE) as u32;
+            self.cache.note_request(op == Op::Write, pages);
+        }
         blk::Request { op, sector: req.sector, len: req.sectors * SECTOR_SIZE as u32, bufs, token: 0 }
     }
 

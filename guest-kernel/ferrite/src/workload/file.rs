@@ -1,6 +1,6 @@
 //! File workloads over ext2 on the first virtio-blk disk (`dev=N` picks
 //! another), read through [`CachedDisk`] (the page cache with policy
-//! `cache=lru|clock|arc|lecar|qlearn`, `cache_pages=N`, `readahead=N` pages
+//! `cache=lru|clock|arc|lecar|qlearn|qrule`, `cache_pages=N`, `readahead=N` pages
 //! at most per read-ahead window, 0 = off) and the block layer (request
 //! queue with merging, `scheduler=none|deadline`):
 //!

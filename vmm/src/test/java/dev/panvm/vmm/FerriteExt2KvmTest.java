@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * hit counts are deterministic too: a check either always holds or always fails.
  */
 class FerriteExt2KvmTest {
-    private static final List<String> POLICIES = List.of("lru", "clock", "arc", "lecar", "qlearn");
+    private static final List<String> POLICIES = List.of("lru", "clock", "arc", "lecar", "qlearn", "qrule");
     /** big.bin: 3 MiB, in 4 KiB blocks. */
     private static final int FILE_BLOCKS = 768;
     /**
@@ -64,7 +64,7 @@ class FerriteExt2KvmTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"lru", "clock", "arc", "lecar", "qlearn"})
+    @ValueSource(strings = {"lru", "clock", "arc", "lecar", "qlearn", "qrule"})
     void fileReadThroughThePageCacheMatchesTheHost(String policy) throws Exception {
         KvmTestSupport.Capture serial = new KvmTestSupport.Capture();
         MachineConfig config = new MachineConfig(KvmTestSupport.ferrite(),
@@ -138,7 +138,7 @@ class FerriteExt2KvmTest {
      * A cache that held more pages than its capacity, or counted lookups twice, would beat it.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"lru", "clock", "arc", "lecar", "qlearn"})
+    @ValueSource(strings = {"lru", "clock", "arc", "lecar", "qlearn", "qrule"})
     void randreadNoPolicyHitsMoreThanTheCacheHolds(String policy) throws Exception {
         int cachePages = 256;
         CacheRun r = run("randread", policy, "cache_pages=" + cachePages + " readahead=0 ops=3000 seed=42");
@@ -154,7 +154,7 @@ class FerriteExt2KvmTest {
      * the device exactly once (the cursor passes every block).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"lru", "clock", "arc", "lecar", "qlearn"})
+    @ValueSource(strings = {"lru", "clock", "arc", "lecar", "qlearn", "qrule"})
     void mixedReadsEveryPageOnceWhenTheFileFits(String policy) throws Exception {
         CacheRun r = run("mixed", policy, "cache_pages=1024 readahead=0 seed=42");
         assertEquals(0, r.evictions(), r.line());
