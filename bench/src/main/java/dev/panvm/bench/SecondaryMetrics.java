@@ -17,7 +17,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * Figures a benchmark learns from the system it measures rather than from JMH's clock, reported
  * by JMH as secondary results of each iteration: the guest's own TSC figure for a workload
  * ({@value #GUEST_NS_PER_OP}: the guest's elapsed time over its operations, summed over the
- * iteration's invocations) and panvm's resident memory beyond guest RAM ({@value #RSS_BEYOND_RAM}).
+ * iteration's invocations), panvm's resident memory beyond guest RAM ({@value #RSS_BEYOND_RAM}), and a
+ * file workload's device requests per operation and hit ratio.
  *
  * <p>Benchmarks {@link #record} into this fork-wide table; JMH calls the profiler around every
  * iteration in the same JVM ({@code -prof dev.panvm.bench.SecondaryMetrics}, which {@link BenchMain}
@@ -26,6 +27,12 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class SecondaryMetrics implements InternalProfiler {
     public static final String GUEST_NS_PER_OP = "guest.ns_per_op";
     public static final String RSS_BEYOND_RAM = "rss_beyond_ram.MiB";
+    /** Device requests (reads and writes) per operation of a file workload, from the guest's counters. */
+    public static final String DEVICE_REQUESTS_PER_OP = "guest.device_requests_per_op";
+    /** The page cache's hit ratio over the iteration's lookups. */
+    public static final String HIT_RATIO = "guest.hit_ratio";
+    private static final Map<String, String> UNITS = Map.of(GUEST_NS_PER_OP, "ns/op", RSS_BEYOND_RAM, "MiB",
+            DEVICE_REQUESTS_PER_OP, "requests/op", HIT_RATIO, "hits/lookup");
 
     private record Sum(double numerator, double denominator) {
         Sum plus(double n, double d) {
@@ -51,8 +58,7 @@ public final class SecondaryMetrics implements InternalProfiler {
         List<Result> out = new ArrayList<>();
         SUMS.forEach((name, sum) -> {
             if (sum.denominator() > 0) {
-                String unit = name.equals(GUEST_NS_PER_OP) ? "ns/op" : "MiB";
-                out.add(new ScalarResult(name, sum.numerator() / sum.denominator(), unit, AggregationPolicy.AVG));
+                out.add(new ScalarResult(name, sum.numerator() / sum.denominator(), UNITS.get(name), AggregationPolicy.AVG));
             }
         });
         return out;

@@ -33,6 +33,9 @@ public final class Figures {
     private static final Chart CACHE = new Chart("page-cache", "page cache: ferrite's file workloads per policy",
             "µs per call");
 
+    private static final Chart FIO = new Chart("page-cache-fio",
+            "page cache: concurrent mixed reads and writes per policy (fio)", "µs per 4 KiB I/O");
+
     private static final Map<String, Figure> BY_METHOD = catalog();
     private static final List<String> ORDER = List.copyOf(BY_METHOD.keySet());
 
@@ -95,6 +98,10 @@ public final class Figures {
             cache.add("FileBenchmark." + w[0], w[0] + " {policy} {cache}",
                     w[0] + ", " + w[1] + ", {policy}, {cache} cache", w[2]);
         }
+        // FioBenchmark: policies compared with each other (LRU and ARC the baselines), no peer
+        new Area(c, "page cache", "", FIO, Unit.US).add("FioBenchmark.randrw", "fio {jobs} job(s) {rwmixread}% reads {policy}",
+                "fio, {jobs} job(s) on 2 vCPUs sharing the cache, 4 KiB Zipf(0.9) I/O, {rwmixread} % reads, {policy}",
+                "per 4 KiB I/O");
         return Collections.unmodifiableMap(c);
     }
 
