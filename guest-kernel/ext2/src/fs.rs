@@ -260,6 +260,27 @@ fn pieces(offset: u64, len: usize, bs: u64) -> impl Iterator<Item = Piece> {
     })
 }
 
+/// The block map of one file, filled as its indirect blocks are read: the
+/// raw pointer of every logical block whose leaf indirect block was read
+/// (checked again on use, as a pointer read from the device is), so that
+/// a later read of a cached block costs one page-cache lookup, for its
+/// data, as a read through Linux's per-file page cache does, instead of
+/// one per level of the map. Valid for the whole mount: this file system
+/// never allocates, so no file's map changes under it.
+struct BlockMap {
+    ino: u32,
+    /// Indexed by logical block; [`BlockMap::UNKNOWN`] until filled.
+    ptrs: Vec<u32>,
+}
+
+impl BlockMap {
+    /// Never a valid pointer (`check_ptr` refuses anything >= blocks_count).
+    const UNKNOWN: u32 = u32::MAX;
+    /// Files with more blocks are mapped by walking every time (4 MiB of
+    /// pointers at most per mount).
+    const MAX_BLOCKS: u64 = 1 << 20;
+}
+
 /// What `read_data` keeps from call to call, so that a file read (the hot
 /// path) allocates nothing: the block-map walk's buffers (their tags are
 /// cleared on every call: each read walks the map afresh) and one
@@ -283,6 +304,11 @@ pub struct Ext2<D: BlockDevice> {
     /// One device block, reused for partial reads.
     scratch: Vec<u8>,
     read_bufs: Option<ReadBufs>,
+    /// The inode read last: inodes never change under this file system
+    /// (no allocation, no size or time updates), so a file's reads and
+    /// writes read its inode once.
+    last_inode: Option<Inode>,
+    map: Option<BlockMap>,
 }
 
 type R<T, D> = Result<T, <D as BlockDevice>::Error>;
@@ -314,6 +340,8 @@ impl<D: BlockDevice> Ext2<D> {
             groups: Vec::new(),
             scratch: vec![0; dbs],
             read_bufs: None,
+            last_inode: None,
+            map: None,
         };
         let mut raw = [0u8; 1024];
         fs.read_bytes(SUPERBLOCK_OFFSET, &mut raw)?;
@@ -407,6 +435,15 @@ impl<D: BlockDevice> Ext2<D> {
 
     /// Reads inode `ino`.
     pub fn inode(&mut self, ino: u32) -> R<Inode, D> {
+        if let Some(inode) = self.last_inode.as_ref().filter(|i| i.ino == ino) {
+            return Ok(inode.clone());
+        }
+        let inode = self.read_inode_struct(ino)?;
+        self.last_inode = Some(inode.clone());
+        Ok(inode)
+    }
+
+    fn read_inode_struct(&mut self, ino: u32) -> R<Inode, D> {
         if ino == 0 || ino > self.sb.inodes_count {
             return Err(Error::InodeOutOfRange(ino));
         }
@@ -483,8 +520,30 @@ impl<D: BlockDevice> Ext2<D> {
     }
 
     /// Maps logical block `lb` of `inode` to a file-system block; `None` is
-    /// a hole.
+    /// a hole. Through the file's [`BlockMap`] once its leaf is known.
     fn map_block(&mut self, inode: &Inode, lb: u64, cache: &mut MapCache) -> R<Option<u64>, D> {
+        if let Some(ptr) = (lb >= N_DIRECT).then(|| self.mapped(inode, lb)).flatten() {
+            return if ptr == 0 { Ok(None) } else { Ok(Some(self.check_ptr(inode.ino, ptr)?)) };
+        }
+        self.walk_map(inode, lb, cache)
+    }
+
+    /// The pointer of `lb` from the block map, if its leaf was read.
+    fn mapped(&mut self, inode: &Inode, lb: u64) -> Option<u32> {
+        let blocks = inode.size.div_ceil(self.block_size());
+        if blocks > BlockMap::MAX_BLOCKS {
+            return None;
+        }
+        let map = match &mut self.map {
+            Some(m) if m.ino == inode.ino => m,
+            slot => slot.insert(BlockMap { ino: inode.ino, ptrs: vec![BlockMap::UNKNOWN; blocks as usize] }),
+        };
+        map.ptrs.get(lb as usize).copied().filter(|&p| p != BlockMap::UNKNOWN)
+    }
+
+    /// The walk from the inode down the indirect blocks; records the leaf
+    /// it read in the block map.
+    fn walk_map(&mut self, inode: &Inode, lb: u64, cache: &mut MapCache) -> R<Option<u64>, D> {
         let ino = inode.ino;
         let p = self.block_size() / 4;
         // Path of indices from the root pointer down, per level.
@@ -517,6 +576,16 @@ impl<D: BlockDevice> Ext2<D> {
             }
             ptr = self.indirect(ino, ptr, index, level, cache)?;
         }
+        if levels > 0 {
+            // The leaf holds the pointers of p logical blocks from `first`.
+            let first = lb - path[levels - 1];
+            if let Some(map) = self.map.as_mut().filter(|m| m.ino == ino) {
+                let leaf = &cache.bufs[levels - 1];
+                for (slot, i) in map.ptrs.iter_mut().skip(first as usize).zip(0..p as usize) {
+                    *slot = le32(leaf, i * 4);
+                }
+            }
+        }
         if ptr == 0 {
             return Ok(None);
         }
@@ -534,16 +603,21 @@ impl<D: BlockDevice> Ext2<D> {
         if offset >= inode.size || buf.is_empty() {
             return Ok(0);
         }
-        let bs = self.block_size() as usize;
         let want = (inode.size - offset).min(buf.len() as u64) as usize;
-        let mut bufs = self
-            .read_bufs
-            .take()
-            .unwrap_or_else(|| ReadBufs { meta: MapCache::new(bs), block: vec![0; bs] });
-        bufs.meta.tags = [None; 3];
+        let mut bufs = self.take_read_bufs();
         let result = self.read_blocks(inode, offset, &mut buf[..want], &mut bufs);
         self.read_bufs = Some(bufs);
         result.map(|()| want)
+    }
+
+    /// The buffers of a block-map walk, with their tags cleared (each call
+    /// walks afresh what the block map does not know); put them back in
+    /// `read_bufs` after use.
+    fn take_read_bufs(&mut self) -> ReadBufs {
+        let bs = self.block_size() as usize;
+        let mut bufs = self.read_bufs.take().unwrap_or_else(|| ReadBufs { meta: MapCache::new(bs), block: vec![0; bs] });
+        bufs.meta.tags = [None; 3];
+        bufs
     }
 
     /// Fills `buf` from the file at `offset` (all inside the file): whole
@@ -747,14 +821,17 @@ impl<D: BlockDeviceMut> Ext2<D> {
             return Err(Error::WouldAllocate { inode: ino });
         }
         let bs = self.block_size();
-        let mut meta = MapCache::new(bs as usize);
+        let mut bufs = self.take_read_bufs();
         let mut blocks = Vec::new();
-        for lb in offset / bs..=(end - 1) / bs {
-            match self.map_block(&inode, lb, &mut meta)? {
-                Some(pb) => blocks.push(pb),
-                None => return Err(Error::WouldAllocate { inode: ino }),
+        let mapped = (offset / bs..=(end - 1) / bs).try_for_each(|lb| match self.map_block(&inode, lb, &mut bufs.meta)? {
+            Some(pb) => {
+                blocks.push(pb);
+                Ok(())
             }
-        }
+            None => Err(Error::WouldAllocate { inode: ino }),
+        });
+        self.read_bufs = Some(bufs);
+        mapped?;
         for (pb, p) in blocks.into_iter().zip(pieces(offset, data.len(), bs)) {
             self.write_bytes(pb * bs + p.within as u64, &data[p.at..p.at + p.len])?;
         }

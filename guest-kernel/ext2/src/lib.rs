@@ -20,6 +20,11 @@
 //! corrupted image yields an [`Error`], never a panic, an out-of-bounds
 //! index or an allocation sized by an unchecked on-disk value.
 //!
+//! A mount keeps the inode it read last and the block map of that file as
+//! its indirect blocks are read (neither can change: nothing here
+//! allocates), so reading a block of a file already mapped reads that
+//! block only: one page-cache lookup, as with Linux's per-file page cache.
+//!
 //! Supported: revisions 0 and 1, block sizes 1 KiB..64 KiB, the `filetype`
 //! incompat feature, `large_file` sizes, fast symlinks (`read_link`).
 //! Rejected with [`Error::UnsupportedFeature`]: other incompat features
