@@ -48,4 +48,24 @@ class ReadmeSpliceTest {
         e = assertThrows(BadDataException.class, () -> ReadmeSplice.splice("README.md", twice, "x"));
         assertTrue(e.getMessage().contains("found it 2 times"), e.getMessage());
     }
+
+    @Test
+    void otherMarkersSpliceTheirOwnSectionAndLeaveEveryOtherByte() throws Exception {
+        String start = CacheMatrixReport.START;
+        String end = CacheMatrixReport.END;
+        String benchTable = readme(ReadmeSplice.START, ReadmeSplice.END);
+        String tail = "\n## Page-cache policies under the matrix\r\n\nIntro.\n\n";
+        String original = benchTable + tail + start + "\nold\nlines\n" + end + "\n\nlast line";
+        String spliced = ReadmeSplice.splice("README.md", original, "summary\n", start, end);
+        assertEquals(benchTable + tail + start + "\nsummary\n" + end + "\n\nlast line", spliced);
+        assertEquals(spliced, ReadmeSplice.splice("README.md", spliced, "summary\n", start, end));
+        // the bench table's own splice leaves the new section alone, and the other way round
+        String both = ReadmeSplice.splice("README.md", spliced, "new table");
+        assertEquals(BEFORE + ReadmeSplice.START + "\nnew table\n" + ReadmeSplice.END + AFTER + tail + start
+                + "\nsummary\n" + end + "\n\nlast line", both);
+        BadDataException e = assertThrows(BadDataException.class,
+                () -> ReadmeSplice.splice("README.md", benchTable, "x", start, end));
+        assertTrue(e.getMessage().contains(start) && e.getMessage().contains("found it 0 times")
+                && e.getMessage().contains("between " + start + " and " + end), e.getMessage());
+    }
 }
