@@ -15,6 +15,7 @@
 extern crate alloc;
 
 pub mod cmdline;
+pub mod cpus;
 mod le;
 pub mod memmap;
 pub mod modlist;

@@ -6,7 +6,12 @@
  *                 RBX = &hvm_start_info, RDI = vCPU index, RSI = vCPU count;
  *                 every vCPU enters here at once (no INIT/SIPI)
  *
- * Both end in common_entry, which installs the kernel's own page tables, probes
+ *   QEMU APs:     ap_trampoline (copied below 1 MiB by smp.rs), 16-bit real
+ *                 mode after INIT-SIPI-SIPI -> ap_entry32 -> ap_entry64; the
+ *                 boot CPU leaves index, &hvm_start_info and CPU count in
+ *                 ap_boot_params (smp.rs)
+ *
+ * All end in common_entry, which installs the kernel's own page tables, probes
  * for a PVM host and, if there is one, switches into PVM native mode before any
  * Rust code runs.  On a PVM host everything before that switch is executed by
  * KVM's instruction emulator (~1 us per instruction, and it lacks many SSE
@@ -52,6 +57,7 @@
 /* Selectors of the boot GDT below; the VMM's GDT for the direct entry uses the same. */
 .set GDT_CODE64,        0x08
 .set GDT_DATA,          0x10
+.set GDT_CODE32,        0x18                    /* ap_gdt only: the AP trampoline's protected mode */
 
 /* Values of kernel_main's `entry` argument (boot.rs: EntryPath). */
 .set ENTRY_PVH,         0
@@ -81,20 +87,19 @@
  * PVH entry: 32-bit protected mode, flat segments, paging off, interrupts off,
  * EBX = physical address of hvm_start_info.  No stack is used here.
  */
-.code32
-.global pvh_entry
-pvh_entry:
-    cli
-    cld
-    mov     %ebx, %esi                  /* keep &hvm_start_info */
-
-    lgdt    gdt_ptr32 - KERNEL_VMA
+/*
+ * From 32-bit protected mode on a GDT with the kernel's selectors: flat data
+ * segments, then long mode = PAE paging on the boot page tables + EFER.LME +
+ * CR0.PG (SSE bits set now too), and a far jump to the 64-bit code at
+ * `target` (its physical address): in compatibility mode, a far jump to a
+ * 64-bit segment enters long mode. The boot CPU (pvh_entry) and the APs
+ * QEMU's SIPI starts (ap_entry32) both come this way.
+ */
+.macro ENTER_LONG_MODE target
     mov     $GDT_DATA, %eax
     mov     %eax, %ds
     mov     %eax, %es
     mov     %eax, %ss
-
-    /* Long mode = PAE paging + EFER.LME + CR0.PG.  SSE bits set now too. */
     mov     %cr4, %eax
     or      $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax
     mov     %eax, %cr4
@@ -108,9 +113,18 @@ pvh_entry:
     and     $~CR0_EM, %eax
     or      $(CR0_PG | CR0_WP | CR0_NE | CR0_ET | CR0_MP | CR0_PE), %eax
     mov     %eax, %cr0
+    ljmp    $GDT_CODE64, $(\target - KERNEL_VMA)
+.endm
 
-    /* Now in compatibility mode; a far jump to a 64-bit segment enters long mode. */
-    ljmp    $GDT_CODE64, $(pvh_entry64 - KERNEL_VMA)
+.code32
+.global pvh_entry
+pvh_entry:
+    cli
+    cld
+    mov     %ebx, %esi                  /* keep &hvm_start_info */
+
+    lgdt    gdt_ptr32 - KERNEL_VMA
+    ENTER_LONG_MODE pvh_entry64
 
 .code64
 pvh_entry64:
@@ -122,6 +136,64 @@ pvh_entry64:
     mov     $1, %ebx                    /* rbx = vCPU count (PVH: one CPU) */
     movabs  $common_entry, %rax
     jmp     *%rax
+
+/*
+ * Application processors started by the kernel itself (QEMU's PVH path:
+ * smp.rs sends INIT-SIPI-SIPI).  The SIPI starts the AP in 16-bit real mode
+ * at CS = page << 8, IP = 0, on the copy of ap_trampoline..ap_trampoline_end
+ * that smp.rs put on that page below 1 MiB; only that part is copied, so it
+ * addresses its own data relative to CS.  It enters protected mode on
+ * ap_gdt and jumps to ap_entry32 in the kernel image (physical address),
+ * which enables long mode on the kernel's page tables like pvh_entry, then
+ * claims its index in ap_boot_params and joins common_entry as an AP.
+ * No stack is used before common_entry.
+ */
+.code16
+.global ap_trampoline
+ap_trampoline:
+    cli
+    cld
+    mov     %cs, %ax
+    mov     %ax, %ds
+    lgdtl   ap_trampoline_gdt_ptr - ap_trampoline
+    mov     %cr0, %eax
+    or      $CR0_PE, %eax
+    mov     %eax, %cr0
+    ljmpl   $GDT_CODE32, $(ap_entry32 - KERNEL_VMA)
+.balign 8
+ap_trampoline_gdt_ptr:                  /* lgdtl operand: limit, 32-bit physical base */
+    .word   ap_gdt_end - ap_gdt - 1
+    .long   ap_gdt - KERNEL_VMA
+.global ap_trampoline_end
+ap_trampoline_end:
+
+.code32
+ap_entry32:
+    ENTER_LONG_MODE ap_entry64
+
+.code64
+ap_entry64:
+    movabs  $ap_entry_high, %rax
+    jmp     *%rax
+ap_entry_high:
+    /* ap_boot_params (smp.rs): offered cpu index, &hvm_start_info, CPU count.
+     * Claim the offered index by swapping it for 0: exactly one CPU gets it,
+     * and the boot CPU sees the 0.  Index 0 (the boot CPU's) means nothing
+     * is offered (a stray SIPI, or one the boot CPU gave up on): park.  The
+     * boot CPU never offers an index without a boot stack; checked anyway. */
+    mov     ap_boot_params+0(%rip), %rax
+    test    %rax, %rax
+    jz      park
+    xor     %ecx, %ecx
+    lock cmpxchg %rcx, ap_boot_params+0(%rip)
+    jne     park                        /* withdrawn or taken meanwhile */
+    mov     %rax, %r14
+    cmp     $MAX_CPUS, %r14
+    jae     park
+    mov     ap_boot_params+8(%rip), %r12
+    mov     ap_boot_params+16(%rip), %rbx
+    mov     $ENTRY_PVH, %r13d
+    jmp     common_entry
 
 /*
  * panvm's direct entry (ELF e_entry): 64-bit long mode, CPL0, the VMM's page
@@ -329,6 +401,15 @@ gdt_ptr32:
 gdt_ptr64:
     .word gdt_end - gdt - 1
     .quad gdt
+
+/* The AP trampoline's GDT: the boot GDT's selectors plus 32-bit code (0x18). */
+.balign 16
+ap_gdt:
+    .quad 0
+    .quad 0x00af9a000000ffff
+    .quad 0x00cf92000000ffff
+    .quad 0x00cf9a000000ffff
+ap_gdt_end:
 
 /* Vectors 0..13; only #GP gets a gate (above). */
 .balign 16

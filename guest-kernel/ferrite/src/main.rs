@@ -5,6 +5,7 @@
 //! Boot flow: boot.S (PVH or direct entry -> per-CPU boot stack -> own page
 //! tables -> PVM native mode if on PVM, on every CPU) -> `kernel_main` here on
 //! the boot CPU (`smp::ap_main` on the others) -> banner, boot report, heap,
+//! (QEMU/PVH: find and start the other CPUs, `smp::start_pvh_aps`) ->
 //! buddy/slab allocators, scheduler -> secondary CPUs released -> the test,
 //! benchmark or workload the command line asks for, in kernel threads, while
 //! every CPU runs its idle loop -> debug exit.
@@ -65,7 +66,8 @@ pub fn mode_name() -> &'static str {
 
 /// Called once by boot.S on the boot CPU, with interrupts off, on the boot
 /// stack, with the kernel's page tables loaded and (on PVM) in native mode.
-/// `ncpus` is the vCPU count (1 on the PVH path).
+/// `ncpus` is the vCPU count (1 on the PVH path, until `smp` has started
+/// the other CPUs).
 // SAFETY (no_mangle): boot.S calls this symbol; no other item has the name.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_main(
@@ -112,6 +114,12 @@ extern "C" fn kernel_main(
     );
 
     let free = free_ram(&boot, heap);
+    // panvm entered every vCPU already; under QEMU (PVH) the kernel finds
+    // and starts the others itself (smp.rs).
+    let ncpus = match entry {
+        EntryPath::Direct => ncpus,
+        EntryPath::Pvh => smp::start_pvh_aps(&boot),
+    };
     heap::init_mm(&free, ncpus);
     let (used, size) = heap::usage();
     let buddy = heap::buddy_stats();

@@ -241,6 +241,30 @@ pub fn ncpus() -> usize {
     NCPUS.load(Relaxed)
 }
 
+/// Boot CPU, PVH path: the CPU count once `smp` has found the others
+/// (`init_bsp` was told 1).
+pub fn set_ncpus(ncpus: usize) {
+    NCPUS.store(ncpus.clamp(1, MAX_CPUS), Relaxed);
+}
+
+/// Whether this CPU's local APIC is in x2APIC mode (32-bit APIC ids in IPIs).
+pub fn x2apic_enabled() -> bool {
+    apic::x2apic_enabled()
+}
+
+/// INIT (assert, 10 ms, de-assert) to the CPU with APIC id `apic_id`, in
+/// either interrupt mode (the boot CPU's local APIC need not be set up).
+/// Returns false if the local APIC did not send it.
+pub fn send_init_ipi(apic_id: u32) -> bool {
+    apic::send_init(apic_id)
+}
+
+/// A STARTUP IPI: the CPU with APIC id `apic_id` begins in real mode at
+/// physical `page << 12`. Returns false if the local APIC did not send it.
+pub fn send_startup_ipi(apic_id: u32, page: u8) -> bool {
+    apic::send_startup(apic_id, page)
+}
+
 /// The APIC id of CPU `cpu`, once that CPU ran `init_bsp`/`init_ap`.
 pub fn apic_id(cpu: usize) -> Option<u32> {
     let id = APIC_IDS.get(cpu)?.load(Relaxed);

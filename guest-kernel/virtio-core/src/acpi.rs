@@ -14,6 +14,10 @@
 //! before the following device, which is how QEMU (and Firecracker-style
 //! VMMs) encode these devices. A device encoded differently is not found;
 //! nothing outside the tables is ever read.
+//!
+//! The same walk finds any other table by signature ([`find_table`]); the
+//! kernel reads the MADT ("APIC") for its processors' local APIC ids
+//! ([`madt_cpus`]) to start them itself under QEMU.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -149,6 +153,55 @@ pub fn find_virtio_mmio(mem: &impl PhysMem, rsdp_pa: u64) -> Result<Vec<MmioWind
         found.extend(scan_aml(&table[HEADER..]));
     }
     Ok(found)
+}
+
+/// The first table with `signature` (e.g. `b"APIC"`, the MADT) listed in
+/// the root table reachable from the RSDP at `rsdp_pa`, checksum verified;
+/// `Ok(None)` if the root table lists none.
+pub fn find_table(mem: &impl PhysMem, rsdp_pa: u64, signature: &[u8; 4]) -> Result<Option<Vec<u8>>, AcpiError> {
+    for pa in root_entries(mem, rsdp_pa)? {
+        let mut sig = [0u8; 4];
+        if pa == 0 || !mem.read(pa, &mut sig) || &sig != signature {
+            continue;
+        }
+        return read_table(mem, pa, "table").map(Some);
+    }
+    Ok(None)
+}
+
+/// One processor entry of the MADT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MadtCpu {
+    /// Local APIC id (xAPIC entries: 8 bits; x2APIC entries: 32 bits).
+    pub apic_id: u32,
+    /// Flags bit 0: the processor is present and usable. (A VMM lists CPUs
+    /// it could hot-add later with this bit clear.)
+    pub enabled: bool,
+}
+
+/// The processors of a MADT (`table`: the whole table, header included):
+/// Processor Local APIC (type 0) and Processor Local x2APIC (type 9)
+/// entries, in table order (ACPI 6.5, 5.2.12). A truncated or malformed
+/// entry ends the list.
+pub fn madt_cpus(table: &[u8]) -> Vec<MadtCpu> {
+    const ENTRIES: usize = HEADER + 8; // local APIC address, flags
+    const LOCAL_APIC: u8 = 0;
+    const LOCAL_X2APIC: u8 = 9;
+    let mut cpus = Vec::new();
+    let mut at = ENTRIES;
+    while at + 2 <= table.len() {
+        let (kind, len) = (table[at], usize::from(table[at + 1]));
+        let Some(entry) = table.get(at..at + len).filter(|_| len >= 2) else {
+            break;
+        };
+        match kind {
+            LOCAL_APIC if len >= 8 => cpus.push(MadtCpu { apic_id: u32::from(entry[3]), enabled: le32(entry, 4) & 1 != 0 }),
+            LOCAL_X2APIC if len >= 16 => cpus.push(MadtCpu { apic_id: le32(entry, 4), enabled: le32(entry, 8) & 1 != 0 }),
+            _ => {}
+        }
+        at += len;
+    }
+    cpus
 }
 
 /// Virtio-mmio devices in AML byte code (see the module comment).
@@ -411,6 +464,66 @@ mod tests {
                 "xsdt={xsdt}"
             );
         }
+    }
+
+    /// A MADT as QEMU 7.2 builds it (acpi_build_madt): local APIC address
+    /// and flags, one Processor Local APIC entry per possible CPU, IOAPIC,
+    /// interrupt source overrides, local APIC NMI.
+    fn madt(cpus: &[(u8, u32)], x2apic: &[(u32, u32)]) -> Vec<u8> {
+        let mut body = vec![0x00, 0x00, 0xe0, 0xfe, 1, 0, 0, 0];
+        for (i, &(id, flags)) in cpus.iter().enumerate() {
+            body.extend_from_slice(&[0, 8, i as u8, id]);
+            body.extend_from_slice(&flags.to_le_bytes());
+        }
+        body.extend_from_slice(&[1, 12, 0, 0, 0, 0, 0xc0, 0xfe, 0, 0, 0, 0]); // IOAPIC
+        body.extend_from_slice(&[2, 10, 0, 0, 2, 0, 0, 0, 0, 0]); // override IRQ0 -> GSI2
+        for &(id, flags) in x2apic {
+            body.extend_from_slice(&[9, 16, 0, 0]);
+            body.extend_from_slice(&id.to_le_bytes());
+            body.extend_from_slice(&flags.to_le_bytes());
+            body.extend_from_slice(&id.to_le_bytes()); // uid
+        }
+        body.extend_from_slice(&[4, 6, 0xff, 0, 0, 1]); // local APIC NMI
+        table(b"APIC", &body)
+    }
+
+    #[test]
+    fn madt_lists_enabled_and_hotpluggable_processors() {
+        let t = madt(&[(0, 1), (1, 1), (2, 0)], &[(300, 1)]);
+        assert_eq!(
+            madt_cpus(&t),
+            [
+                MadtCpu { apic_id: 0, enabled: true },
+                MadtCpu { apic_id: 1, enabled: true },
+                MadtCpu { apic_id: 2, enabled: false },
+                MadtCpu { apic_id: 300, enabled: true },
+            ]
+        );
+    }
+
+    #[test]
+    fn madt_truncated_or_garbled_never_panics() {
+        let t = madt(&[(0, 1), (1, 1)], &[]);
+        for cut in 0..t.len() {
+            assert!(madt_cpus(&t[..cut]).len() <= 2);
+        }
+        let mut bad = t.clone();
+        bad[HEADER + 8 + 1] = 0; // zero-length entry: stop, do not loop
+        assert!(madt_cpus(&bad).is_empty());
+        bad[HEADER + 8 + 1] = 200; // entry longer than the table
+        assert!(madt_cpus(&bad).is_empty());
+    }
+
+    #[test]
+    fn find_table_by_signature() {
+        let mut m = machine(true);
+        assert_eq!(find_table(&m, 0xf0000, b"APIC").unwrap().unwrap()[..4], *b"APIC");
+        assert_eq!(find_table(&m, 0xf0000, b"HPET"), Ok(None));
+        m.0[4].1 = madt(&[(0, 1), (1, 1)], &[]);
+        let t = find_table(&m, 0xf0000, b"APIC").unwrap().unwrap();
+        assert_eq!(madt_cpus(&t).len(), 2);
+        m.0[4].1[40] ^= 1;
+        assert_eq!(find_table(&m, 0xf0000, b"APIC"), Err(AcpiError::BadChecksum { what: "table", pa: 0x4000 }));
     }
 
     #[test]

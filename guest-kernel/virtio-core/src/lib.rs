@@ -11,7 +11,8 @@
 //!   negotiation, and the `virtio_mmio.device=SIZE@ADDR:IRQ` command-line
 //!   entries that announce transports (QEMU microvm with `acpi=off`, panvm).
 //! - [`acpi`]: the same transports found in ACPI tables (QEMU microvm's
-//!   default): RSDP -> RSDT/XSDT -> FADT -> DSDT, `LNRO0005` devices.
+//!   default): RSDP -> RSDT/XSDT -> FADT -> DSDT, `LNRO0005` devices; and
+//!   the MADT's processors (local APIC ids), for starting CPUs under QEMU.
 //! - [`ring`]: the driver side of a split virtqueue (virtio 1.2, 2.7) with
 //!   VIRTIO_F_EVENT_IDX, over any [`ring::RingMemory`]; it checks everything
 //!   the device writes (used index, ids, lengths) before believing it.

@@ -204,6 +204,79 @@ pub fn send_ipi(dest: u32, vector: u8) {
     }
 }
 
+/// ICR delivery modes and level for starting a CPU (SDM vol. 3, 11.6.1, 9.4.4.1).
+const ICR_INIT: u32 = 5 << 8;
+const ICR_STARTUP: u32 = 6 << 8;
+const ICR_LEVEL_TRIGGER: u32 = 1 << 15;
+/// How long to wait for the ICR's delivery status to clear.
+const ICR_IDLE_TIMEOUT_NS: u64 = 100_000_000;
+
+/// Writes this CPU's ICR (`low` to APIC id `dest`) and waits until the
+/// message was sent. Works before and without `init` (polling mode, where
+/// no APIC is otherwise touched): the access mode comes from IA32_APIC_BASE
+/// itself (x2APIC if EXTD is set, else xAPIC MMIO at its base), and a
+/// globally disabled APIC is enabled first. Returns false if the delivery
+/// status did not clear (xAPIC; x2APIC has none).
+fn send_raw(dest: u32, low: u32) -> bool {
+    let mut base = rdmsr(MSR_APIC_BASE);
+    if base & APIC_BASE_ENABLE == 0 {
+        base |= APIC_BASE_ENABLE;
+        // SAFETY: globally enables this CPU's APIC at its current base and
+        // mode; its LVTs come out of reset masked, so no interrupt source opens.
+        unsafe { wrmsr(MSR_APIC_BASE, base) };
+    }
+    if base & APIC_BASE_X2APIC != 0 {
+        // SAFETY: one write of the x2APIC ICR sends the message; the callers
+        // send only INIT and STARTUP to other CPUs, which is their intent.
+        unsafe { wrmsr(X2APIC_MSR_BASE + REG_ICR_LOW / 16, u64::from(dest) << 32 | u64::from(low)) };
+        return true;
+    }
+    let mmio = base & APIC_BASE_ADDRESS;
+    assert!(mmio < 1 << 32, "xAPIC registers at {mmio:#x}, outside the identity map");
+    let reg = |offset: u32| mmio + u64::from(offset);
+    let idle = || {
+        let deadline = time::now_ns() + ICR_IDLE_TIMEOUT_NS;
+        // SAFETY: the ICR of this CPU's xAPIC (identity-mapped, uncached);
+        // reading it has no side effect.
+        while unsafe { mmio_read32(reg(REG_ICR_LOW)) } & ICR_DELIVERY_PENDING != 0 {
+            if time::now_ns() > deadline {
+                return false;
+            }
+            core::hint::spin_loop();
+        }
+        true
+    };
+    idle();
+    // SAFETY: ESR, ICR high, then ICR low (which sends) of this CPU's xAPIC;
+    // interrupts are off while the boot CPU starts the others, so nothing on
+    // this CPU writes the ICR in between.
+    unsafe {
+        mmio_write32(reg(REG_ESR), 0);
+        mmio_write32(reg(REG_ICR_HIGH), dest << 24);
+        mmio_write32(reg(REG_ICR_LOW), low);
+    }
+    idle()
+}
+
+/// Whether this CPU's APIC is in x2APIC mode (IA32_APIC_BASE.EXTD), set up or not.
+pub fn x2apic_enabled() -> bool {
+    rdmsr(MSR_APIC_BASE) & APIC_BASE_X2APIC != 0
+}
+
+/// INIT to APIC id `dest`: assert, wait 10 ms, de-assert (the target resets
+/// and waits for a STARTUP IPI). Returns false if a message was not sent.
+pub fn send_init(dest: u32) -> bool {
+    let asserted = send_raw(dest, ICR_INIT | ICR_LEVEL_TRIGGER | ICR_ASSERT);
+    time::spin_ns(10_000_000);
+    asserted && send_raw(dest, ICR_INIT | ICR_LEVEL_TRIGGER)
+}
+
+/// STARTUP IPI to APIC id `dest`: it begins in real mode at `page << 12`
+/// (`page` < 0x100). Returns false if the message was not sent.
+pub fn send_startup(dest: u32, page: u8) -> bool {
+    send_raw(dest, ICR_STARTUP | u32::from(page))
+}
+
 /// Starts this CPU's (`cpu`) tick at `hz` (> 0).
 pub fn start_timer(cpu: usize, hz: u32) {
     let hz = u64::from(hz);

@@ -12,7 +12,9 @@
 //! polling OUT). A vCPU that the host deschedules inside the latch exit widens
 //! the interval in which the count was taken (seen: 11 ms, while panvm's JVM
 //! was starting); a gate whose two latches took more than 0.1 % of the gate
-//! is repeated (at most MAX_ATTEMPTS), and the most certain one is used.
+//! is repeated (at most MAX_ATTEMPTS), and the most certain one is used. So
+//! is a gate in which the count wrapped because the vCPU did not run for a
+//! whole count (seen under TCG with several vCPU threads on a busy host).
 //!
 //! Channel 2, gated through port 0x61 as on a PC, when port 0x61 exists
 //! (panvm: KVM's PIT with its dummy speaker port); else channel 0, whose gate
@@ -85,8 +87,12 @@ pub fn calibrate_tsc_khz() -> Option<u64> {
     // (khz, uncertainty in TSC ticks) of the most certain gate so far
     let mut best: Option<(u64, u64)> = None;
     for _ in 0..MAX_ATTEMPTS {
-        let Some((first, last)) = gate(channel) else {
-            break;
+        let (first, last) = match gate(channel) {
+            Gate::Measured(first, last) => (first, last),
+            // The vCPU was held up for a whole count (a busy host, e.g.
+            // several TCG vCPU threads on few cores): try again.
+            Gate::Stalled => continue,
+            Gate::NoPit => break,
         };
         let tsc_ticks = last.tsc() - first.tsc();
         let pit_ticks = u64::from(first.count - last.count);
@@ -107,10 +113,19 @@ pub fn calibrate_tsc_khz() -> Option<u64> {
     best.map(|(khz, _)| khz)
 }
 
-/// Starts `channel` at START_COUNT and returns a reading taken just after the
-/// start and one at least GATE_PIT_TICKS later. `None` if the channel does not
-/// count (no PIT: reads return all-ones) or on timeout.
-fn gate(channel: Channel) -> Option<(Reading, Reading)> {
+enum Gate {
+    /// A reading just after the start and one at least GATE_PIT_TICKS later.
+    Measured(Reading, Reading),
+    /// The count went up: it wrapped while this vCPU did not run for ~55 ms.
+    /// Worth another try.
+    Stalled,
+    /// The channel does not count (no PIT: reads return all-ones) within
+    /// TIMEOUT_TICKS.
+    NoPit,
+}
+
+/// Starts `channel` at START_COUNT and reads it until GATE_PIT_TICKS passed.
+fn gate(channel: Channel) -> Gate {
     // SAFETY: programs the chosen PIT channel, which nothing else uses.
     unsafe {
         outb(PORT_COMMAND, channel.select | CMD_LOHI_MODE0);
@@ -121,11 +136,16 @@ fn gate(channel: Channel) -> Option<(Reading, Reading)> {
     let mut previous = first;
     loop {
         let now = read(channel);
-        if now.count > previous.count || now.tsc_after - first.tsc_before > TIMEOUT_TICKS {
-            return None; // not counting down (no PIT), wrapped after a stall, or stuck
+        if now.count > previous.count {
+            // Counting (a missing PIT reads all-ones, never more than
+            // before), but wrapped: this vCPU did not run for a whole count.
+            return Gate::Stalled;
+        }
+        if now.tsc_after - first.tsc_before > TIMEOUT_TICKS {
+            return Gate::NoPit; // stuck
         }
         if u64::from(first.count - now.count) >= GATE_PIT_TICKS {
-            return (first.count != now.count).then_some((first, now));
+            return Gate::Measured(first, now);
         }
         previous = now;
     }

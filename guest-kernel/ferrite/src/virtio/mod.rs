@@ -224,11 +224,12 @@ pub fn first_transport() -> Option<MmioWindow> {
     DEVICES.lock().first
 }
 
-/// ACPI tables for `virtio_core::acpi`: readable only where firmware data
-/// lives, i.e. below 1 MiB (never given to the allocators) or inside memory
-/// map ranges that are not RAM (ACPI, NVS, reserved), and in the direct map.
-struct FirmwareMemory<'a, 'm> {
-    memmap: &'a Memmap<'m>,
+/// ACPI tables for `virtio_core::acpi` (and `smp`'s MADT and MP table):
+/// readable only where firmware data lives, i.e. below 1 MiB (never given to
+/// the allocators) or inside memory map ranges that are not RAM (ACPI, NVS,
+/// reserved), and in the direct map.
+pub(crate) struct FirmwareMemory<'a, 'm> {
+    pub(crate) memmap: &'a Memmap<'m>,
 }
 
 impl PhysMem for FirmwareMemory<'_, '_> {

@@ -17,7 +17,6 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -28,30 +27,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * workload promises and find the file system clean.
  */
 class FerriteFileWriteKvmTest {
-    private static final int FILE_BYTES = 2 << 20;
 
     @TempDir
     Path dir;
-
-    /** An image with /w.bin (random bytes, to be overwritten) and /keep.bin (must survive). */
-    private Path image(byte[] keep) throws Exception {
-        Path tree = Files.createDirectories(dir.resolve("tree"));
-        byte[] data = new byte[FILE_BYTES];
-        new Random(5).nextBytes(data);
-        Files.write(tree.resolve("w.bin"), data);
-        Files.write(tree.resolve("keep.bin"), keep);
-        Path image = dir.resolve("ext2.img");
-        run(KvmTestSupport.e2fsprogs("mke2fs"), "-q", "-t", "ext2", "-b", "4096", "-d", tree.toString(),
-                image.toString(), "8M");
-        return image;
-    }
-
-    private static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
-        return out;
-    }
 
     /** The bytes `workload=filewrite seed=SEED` writes (ferrite's workload/file.rs). */
     static byte[] pattern(long seed, int size) {
@@ -68,10 +46,8 @@ class FerriteFileWriteKvmTest {
 
     /** The file as e2fsprogs sees it, after e2fsck -fn finds the file system clean. */
     private byte[] hostView(Path image, String path) throws Exception {
-        run(KvmTestSupport.e2fsprogs("e2fsck"), "-fn", image.toString());
-        Path out = dir.resolve("dump-" + path.substring(1));
-        run(KvmTestSupport.e2fsprogs("debugfs"), "-R", "dump " + path + " " + out, image.toString());
-        return Files.readAllBytes(out);
+        WritableExt2.run(KvmTestSupport.e2fsprogs("e2fsck"), "-fn", image.toString());
+        return WritableExt2.dump(dir, image, path);
     }
 
     @ParameterizedTest(name = "{0} cache_pages={1} bs={2} scheduler={3}")
@@ -85,7 +61,7 @@ class FerriteFileWriteKvmTest {
     void overwriteReachesTheImage(String policy, int cachePages, int bs, String scheduler) throws Exception {
         KvmTestSupport.assumeKvm();
         byte[] keep = "untouched\n".getBytes();
-        Path image = image(keep);
+        Path image = WritableExt2.create(dir, 5, keep);
         long seed = 11;
         KvmTestSupport.Capture serial = new KvmTestSupport.Capture();
         MachineConfig config = new MachineConfig(KvmTestSupport.ferrite(),
@@ -95,7 +71,7 @@ class FerriteFileWriteKvmTest {
         try (Machine m = Machine.create(config)) {
             assertEquals(new GuestOutcome.Exited(0), m.run(Duration.ofSeconds(90)), serial.text());
         }
-        String expected = sha256(pattern(seed, FILE_BYTES));
+        String expected = sha256(pattern(seed, WritableExt2.FILE_BYTES));
         String out = serial.text();
         JsonNode result = KvmTestSupport.parseJson(KvmTestSupport.resultLine(out, "filewrite"));
         assertEquals(expected, result.path("sha256").asText(), "read back through the cache: " + out);
@@ -109,18 +85,18 @@ class FerriteFileWriteKvmTest {
     @Test
     void sameOverwriteUnderQemu() throws Exception {
         KvmTestSupport.assumeQemu();
-        Path image = image(new byte[] {2});
+        Path image = WritableExt2.create(dir, 5, new byte[] {2});
         long seed = 12;
         FerriteQemuKvmTest.Run r = FerriteQemuKvmTest.qemu("workload=filewrite file=/w.bin seed=" + seed,
                 "-drive", "id=d0,file=" + image + ",format=raw,if=none", "-device", "virtio-blk-device,drive=d0");
         assertEquals(1, r.status(), r.output());
-        assertEquals(sha256(pattern(seed, FILE_BYTES)), sha256(hostView(image, "/w.bin")), r.output());
+        assertEquals(sha256(pattern(seed, WritableExt2.FILE_BYTES)), sha256(hostView(image, "/w.bin")), r.output());
     }
 
     @Test
     void readOnlyDiskIsRefusedAndUnchanged() throws Exception {
         KvmTestSupport.assumeKvm();
-        Path image = image(new byte[] {1});
+        Path image = WritableExt2.create(dir, 5, new byte[] {1});
         byte[] before = Files.readAllBytes(image);
         KvmTestSupport.Capture serial = new KvmTestSupport.Capture();
         MachineConfig config = new MachineConfig(KvmTestSupport.ferrite(), "workload=filewrite file=/w.bin",

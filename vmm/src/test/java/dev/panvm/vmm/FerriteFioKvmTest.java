@@ -11,13 +11,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
-import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -33,8 +28,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class FerriteFioKvmTest {
     private static final Duration BOOT = Duration.ofSeconds(60);
     private static final Duration COMMAND = Duration.ofSeconds(120);
-    private static final int FILE_BYTES = 2 << 20;
-    private static final int BLOCK = 4096;
 
     @TempDir
     Path dir;
@@ -42,26 +35,6 @@ class FerriteFioKvmTest {
     @BeforeEach
     void needKvm() {
         KvmTestSupport.assumeKvm();
-    }
-
-    /** An image with /w.bin (random bytes, to be overwritten) and /keep.bin (must survive). */
-    private Path image() throws Exception {
-        Path tree = Files.createDirectories(dir.resolve("tree"));
-        byte[] data = new byte[FILE_BYTES];
-        new Random(3).nextBytes(data);
-        Files.write(tree.resolve("w.bin"), data);
-        Files.writeString(tree.resolve("keep.bin"), "untouched\n");
-        Path image = dir.resolve("ext2.img");
-        run(KvmTestSupport.e2fsprogs("mke2fs"), "-q", "-t", "ext2", "-b", "4096", "-d", tree.toString(),
-                image.toString(), "8M");
-        return image;
-    }
-
-    private static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), String.join(" ", cmd) + ": " + out);
-        return out;
     }
 
     /** ferrite on panvm with 2 vCPUs, the image as its disk and the control channel on a console. */
@@ -90,7 +63,7 @@ class FerriteFioKvmTest {
 
     @Test
     void randrwJobsShareOneCacheAndEveryBlockVerifies() throws Exception {
-        Path image = image();
+        Path image = WritableExt2.create(dir, 3, "untouched\n".getBytes());
         KvmTestSupport.Capture serial = new KvmTestSupport.Capture();
         ObjectNode r;
         try (RunningVm vm = start(image, false, serial)) {
@@ -103,27 +76,27 @@ class FerriteFioKvmTest {
         assertEquals(4, r.path("jobs").asInt(), r.toString());
         assertEquals(6000, r.path("ops").asLong(), r.toString());
         assertEquals(r.path("ops").asLong(), r.path("reads").asLong() + r.path("writes").asLong(), r.toString());
-        assertThroughput(r, BLOCK);
+        assertThroughput(r, WritableExt2.BLOCK);
         JsonNode jobs = r.path("per_job");
         assertEquals(4, jobs.size(), r.toString());
         for (JsonNode job : jobs) {
             assertEquals(1500, job.path("ops").asLong(), job.toString());
             assertTrue(job.path("reads").asLong() > 0 && job.path("writes").asLong() > 0, job.toString());
-            assertThroughput(job, BLOCK);
+            assertThroughput(job, WritableExt2.BLOCK);
         }
-        assertEquals(FILE_BYTES / BLOCK, r.path("verified_blocks").asLong(), r.toString());
+        assertEquals(WritableExt2.FILE_BYTES / WritableExt2.BLOCK, r.path("verified_blocks").asLong(), r.toString());
         assertTrue(r.path("device_writes").asLong() > 0, r.toString());
         assertTrue(r.path("device_reads").asLong() > 0 && r.path("evictions").asLong() > 0, r.toString());
         assertTrue(r.path("hits").asLong() > 0 && r.path("misses").asLong() > 0, r.toString());
 
-        run(KvmTestSupport.e2fsprogs("e2fsck"), "-fn", image.toString());
-        assertStamped(dump(image, "/w.bin"));
-        assertEquals("untouched\n", new String(dump(image, "/keep.bin")));
+        WritableExt2.run(KvmTestSupport.e2fsprogs("e2fsck"), "-fn", image.toString());
+        WritableExt2.assertFioStamped(WritableExt2.dump(dir, image, "/w.bin"));
+        assertEquals("untouched\n", new String(WritableExt2.dump(dir, image, "/keep.bin")));
     }
 
     @Test
     void sequentialReadJobsEachReportThroughputAndLatency() throws Exception {
-        Path image = image();
+        Path image = WritableExt2.create(dir, 3, "untouched\n".getBytes());
         KvmTestSupport.Capture serial = new KvmTestSupport.Capture();
         ObjectNode r;
         try (RunningVm vm = start(image, true, serial)) {
@@ -131,7 +104,7 @@ class FerriteFioKvmTest {
             exit(vm, serial);
         }
         // Without ops or runtime_ms each job reads the file once, from its own starting point.
-        long units = FILE_BYTES / 16384;
+        long units = WritableExt2.FILE_BYTES / 16384;
         assertEquals("read", r.path("rw").asText(), r.toString());
         assertEquals(2 * units, r.path("reads").asLong(), r.toString());
         assertEquals(0, r.path("writes").asLong(), r.toString());
@@ -150,7 +123,7 @@ class FerriteFioKvmTest {
 
     @Test
     void aBadParameterIsAnErrorAnswerAndTheVmKeepsServing() throws Exception {
-        Path image = image();
+        Path image = WritableExt2.create(dir, 3, "untouched\n".getBytes());
         KvmTestSupport.Capture serial = new KvmTestSupport.Capture();
         try (RunningVm vm = start(image, true, serial)) {
             ControlChannel ctl = vm.control();
@@ -165,28 +138,4 @@ class FerriteFioKvmTest {
         }
     }
 
-    private byte[] dump(Path image, String path) throws Exception {
-        Path out = dir.resolve("dump-" + path.substring(1));
-        run(KvmTestSupport.e2fsprogs("debugfs"), "-R", "dump " + path + " " + out, image.toString());
-        return Files.readAllBytes(out);
-    }
-
-    /**
-     * Every 4 KiB block of {@code file} is a stamp of the fio crate's verify.rs: magic, its own
-     * block number, a sequence number, and the FNV-1a checksum of the 64-bit words after the header.
-     */
-    private static void assertStamped(byte[] file) {
-        assertEquals(FILE_BYTES, file.length);
-        ByteBuffer b = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN);
-        for (int block = 0; block < FILE_BYTES / BLOCK; block++) {
-            int at = block * BLOCK;
-            long sum = 0xcbf29ce484222325L;
-            for (int off = at + 32; off < at + BLOCK; off += 8) {
-                sum = (sum ^ b.getLong(off)) * 0x100000001b3L;
-            }
-            long[] header = {b.getLong(at), b.getLong(at + 8), b.getLong(at + 24)};
-            assertTrue(Arrays.equals(new long[] {0x6f69662d65746972L, block, sum}, header),
-                    "block " + block + " is not a stamp of itself: " + Arrays.toString(header));
-        }
-    }
 }

@@ -28,7 +28,8 @@ import java.util.concurrent.TimeoutException;
 /**
  * The reference VMM: QEMU microvm with KVM, as a child process, built from the same
  * {@link MachineConfig} as a panvm VM. The kernel boots through its PVH entry (QEMU has no
- * direct 64-bit entry; ferrite then runs on the boot CPU only, whatever {@code cpus} says),
+ * direct 64-bit entry; ferrite then starts the other {@code cpus} itself with INIT-SIPI, see
+ * guest-kernel/BOOT.md; tested under QEMU TCG, not yet on a KVM or PVM host),
  * COM1 is QEMU's stdio (copied to the config's serial output), the guest ends the VM through
  * {@code isa-debug-exit} at 0xf4 (QEMU exits with {@code (value << 1) | 1}), and virtio-mmio
  * transports are modern (QEMU 7.2 makes them legacy unless told otherwise). An in-process console
