@@ -7,15 +7,17 @@
 //! the volatile ring accessors behind [`ring::RingMemory`]. Everything else
 //! lives here:
 //!
-//! - [`mmio`]: virtio-mmio (version 2) register map, status bits, feature
-//!   negotiation, and the `virtio_mmio.device=SIZE@ADDR:IRQ` command-line
-//!   entries that announce transports (QEMU microvm with `acpi=off`, panvm).
+//! - [`mmio`]: virtio-mmio register map (version 2, and the legacy version 1
+//!   registers), status bits, feature negotiation (both versions), and
+//!   the `virtio_mmio.device=SIZE@ADDR:IRQ` command-line entries that
+//!   announce transports (QEMU microvm with `acpi=off`, panvm).
 //! - [`acpi`]: the same transports found in ACPI tables (QEMU microvm's
 //!   default): RSDP -> RSDT/XSDT -> FADT -> DSDT, `LNRO0005` devices; and
 //!   the MADT's processors (local APIC ids), for starting CPUs under QEMU.
 //! - [`ring`]: the driver side of a split virtqueue (virtio 1.2, 2.7) with
-//!   VIRTIO_F_EVENT_IDX, over any [`ring::RingMemory`]; it checks everything
-//!   the device writes (used index, ids, lengths) before believing it.
+//!   VIRTIO_F_EVENT_IDX, in the modern or the legacy layout, over any
+//!   [`ring::RingMemory`]; it checks everything the device writes (used
+//!   index, ids, lengths) before believing it.
 //! - [`blk`]: virtio-blk request headers, status codes, config layout, and
 //!   request checks (read-only, capacity, alignment, segment splitting).
 //! - [`net`]: virtio-net header, Ethernet, ARP, IPv4 and ICMP echo, and an

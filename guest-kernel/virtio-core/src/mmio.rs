@@ -12,10 +12,39 @@ use core::fmt;
 
 /// "virt" in little endian: the MagicValue register.
 pub const MAGIC: u32 = 0x7472_6976;
-/// The only transport version this driver speaks (virtio 1.x, "modern").
+/// Version 2: the virtio 1.x ("modern") register layout (panvm's).
 pub const VERSION_MODERN: u32 = 2;
-/// Version 1 is the legacy (virtio 0.9.5) register layout.
+/// Version 1: the legacy (virtio 0.9.5) register layout, spec 4.2.4 (QEMU's
+/// default unless `-global virtio-mmio.force-legacy=false`).
 pub const VERSION_LEGACY: u32 = 1;
+
+/// The two register layouts a transport may have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// Version 1 (spec 4.2.4): GuestPageSize, QueueAlign, QueuePFN; 32
+    /// feature bits, no FEATURES_OK, no ConfigGeneration.
+    Legacy,
+    /// Version 2 (spec 4.2.2).
+    Modern,
+}
+
+impl Version {
+    /// The Version register's value, if it is one of the two.
+    pub fn from_register(value: u32) -> Option<Self> {
+        match value {
+            VERSION_LEGACY => Some(Self::Legacy),
+            VERSION_MODERN => Some(Self::Modern),
+            _ => None,
+        }
+    }
+}
+
+/// What a driver writes to a legacy transport's GuestPageSize: the unit of
+/// QueuePFN. Ferrite's pages are 4 KiB, like Linux's on x86.
+pub const LEGACY_GUEST_PAGE_SIZE: u32 = 4096;
+/// What a driver writes to a legacy transport's QueueAlign: the used ring's
+/// alignment in the legacy queue layout (Linux: `PAGE_SIZE`).
+pub const LEGACY_QUEUE_ALIGN: u32 = 4096;
 /// Registers end at 0x100; device configuration space follows.
 pub const CONFIG: usize = 0x100;
 /// Smallest window that holds the registers and some configuration space.
@@ -46,6 +75,18 @@ pub mod reg {
     pub const QUEUE_DEVICE_LOW: usize = 0x0a0;
     pub const QUEUE_DEVICE_HIGH: usize = 0x0a4;
     pub const CONFIG_GENERATION: usize = 0x0fc;
+
+    /// Legacy (version 1) registers (spec 4.2.4, table "MMIO Device Legacy
+    /// Register Layout"); the others above with the same offsets are shared
+    /// (DeviceFeatures = HostFeatures, DriverFeatures = GuestFeatures, their
+    /// selectors, QueueSel, QueueNumMax, QueueNum, QueueNotify, the
+    /// interrupt registers, Status, configuration at 0x100). Version 1 has no
+    /// QueueReady, no queue address pairs and no ConfigGeneration.
+    pub mod legacy {
+        pub const GUEST_PAGE_SIZE: usize = 0x028;
+        pub const QUEUE_ALIGN: usize = 0x03c;
+        pub const QUEUE_PFN: usize = 0x040;
+    }
 }
 
 /// Device status bits (spec 2.1).
@@ -60,6 +101,9 @@ pub mod status {
 
 /// Device-independent feature bits (spec 6).
 pub mod feature {
+    /// Legacy only: the device accepts any framing of headers and data over
+    /// descriptors (virtio 1.x devices always do).
+    pub const ANY_LAYOUT: u64 = 1 << 27;
     pub const INDIRECT_DESC: u64 = 1 << 28;
     pub const EVENT_IDX: u64 = 1 << 29;
     pub const VERSION_1: u64 = 1 << 32;
@@ -258,6 +302,27 @@ pub fn negotiate(offered: u64, wanted: u64) -> Result<u64, FeatureError> {
     Ok((offered & wanted & !never) | feature::VERSION_1)
 }
 
+/// Legacy feature negotiation (spec 4.2.4 and 6.3): the device offers 32
+/// bits (HostFeatures with selector 0), the driver accepts what it wants of
+/// them. No VIRTIO_F_VERSION_1 (bit 32 does not exist there) and no
+/// FEATURES_OK step: the device takes what the driver writes.
+pub fn negotiate_legacy(offered: u32, wanted: u64) -> u32 {
+    offered & wanted as u32
+}
+
+/// The QueuePFN value for a legacy queue whose block starts at guest-physical
+/// `pa`: its page number in units of `page_size` (GuestPageSize). `None`
+/// when `pa` is not page-aligned or the page number does not fit 32 bits
+/// (at or above 16 TiB with 4 KiB pages), or `pa` is 0, which QueuePFN reads
+/// as "stop using the queue".
+pub fn legacy_queue_pfn(pa: u64, page_size: u32) -> Option<u32> {
+    let page = u64::from(page_size);
+    if page == 0 || pa == 0 || !pa.is_multiple_of(page) {
+        return None;
+    }
+    u32::try_from(pa / page).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +405,37 @@ mod tests {
             Ok(feature::VERSION_1 | feature::EVENT_IDX)
         );
         assert_eq!(negotiate(offered, 0), Ok(feature::VERSION_1));
+    }
+
+    #[test]
+    fn legacy_negotiation_takes_wanted_low_bits_only() {
+        let offered = (feature::EVENT_IDX | feature::INDIRECT_DESC | 1 << 5 | 1 << 27) as u32;
+        assert_eq!(
+            negotiate_legacy(offered, feature::EVENT_IDX | 1 << 5 | feature::VERSION_1),
+            (feature::EVENT_IDX | 1 << 5) as u32
+        );
+        // Bits at and above 32 are never accepted (there is no VERSION_1).
+        assert_eq!(negotiate_legacy(u32::MAX, feature::VERSION_1 | feature::RING_PACKED), 0);
+        assert_eq!(negotiate_legacy(0, u64::MAX), 0);
+    }
+
+    #[test]
+    fn legacy_queue_pfns() {
+        assert_eq!(legacy_queue_pfn(0x12_3000, 4096), Some(0x123));
+        assert_eq!(legacy_queue_pfn(0x7fff_f000, 4096), Some(0x7_ffff));
+        assert_eq!(legacy_queue_pfn(0xfff_ffff_f000, 4096), Some(u32::MAX));
+        assert_eq!(legacy_queue_pfn(0x1000_0000_0000, 4096), None, "PFN beyond 32 bits");
+        assert_eq!(legacy_queue_pfn(0x12_3800, 4096), None, "not page-aligned");
+        assert_eq!(legacy_queue_pfn(0, 4096), None, "PFN 0 means no queue");
+        assert_eq!(legacy_queue_pfn(0x1000, 0), None);
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(Version::from_register(1), Some(Version::Legacy));
+        assert_eq!(Version::from_register(2), Some(Version::Modern));
+        assert_eq!(Version::from_register(0), None);
+        assert_eq!(Version::from_register(3), None);
     }
 
     #[test]

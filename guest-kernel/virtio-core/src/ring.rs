@@ -9,6 +9,12 @@
 //! used ring         6 + 8 N bytes  flags u16, idx u16, ring[N] {id u32, len u32}, avail_event u16 (device writes)
 //! ```
 //!
+//! That is the modern layout ([`Layout::new`]: the device is told each
+//! area's address). A legacy device (virtio-mmio version 1) is told only
+//! where the block starts and finds the areas itself: [`Layout::legacy`]
+//! puts the used ring at the next QueueAlign boundary instead. The ring
+//! formats are the same (little-endian on x86, the legacy "guest-native").
+//!
 //! The driver adds a buffer chain (descriptors linked with NEXT, device-
 //! readable ones first), puts its head into the available ring, and later
 //! publishes the available index; the device returns the head in the used
@@ -118,6 +124,24 @@ impl Layout {
         let used = (avail + 6 + 2 * n).next_multiple_of(4);
         let total = used + 6 + 8 * n;
         Some(Self { size, desc, avail, used, total })
+    }
+
+    /// The legacy layout (virtio 1.2, 2.7.2 "Legacy Interfaces: A Note on
+    /// Virtqueue Layout"; virtio-mmio version 1, 4.2.4): one physically
+    /// contiguous block the device finds from its first page alone
+    /// (QueuePFN), so the areas' places follow from `size` and `align`
+    /// (QueueAlign): the descriptor table at 0, the available ring right
+    /// after it (with `used_event`), the used ring at the next multiple of
+    /// `align`. This is Linux's `vring_init`/`vring_size`. `align` is a power
+    /// of two of at least 4; `None` for a bad `size` or `align`.
+    pub fn legacy(size: u16, align: usize) -> Option<Self> {
+        if !align.is_power_of_two() || align < 4 {
+            return None;
+        }
+        let modern = Self::new(size)?;
+        let n = usize::from(size);
+        let used = (modern.avail + 6 + 2 * n).next_multiple_of(align);
+        Some(Self { used, total: used + 6 + 8 * n, ..modern })
     }
 
     pub fn desc_at(&self, i: u16) -> usize {

@@ -21,6 +21,8 @@
 //! passed an ACPI RSDP (QEMU microvm's default), the ACPI tables are
 //! searched for virtio-mmio devices instead. Nothing is probed otherwise:
 //! without transports the kernel behaves as it did before drivers existed.
+//! Transports of both virtio-mmio versions are driven: version 2 (modern;
+//! panvm) and version 1 (legacy; QEMU's default), see `transport.rs`.
 //! The first transport that answers the probe is remembered
 //! ([`first_transport`]: the `mmio` exit benchmark reads its registers).
 //! `virtio_queue_max=N` caps every queue at N entries (rounded down to a

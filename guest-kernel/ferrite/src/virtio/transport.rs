@@ -1,6 +1,23 @@
 //! One virtio-mmio transport (spec 4.2): register accesses, the status
 //! handshake (spec 3.1.1), feature negotiation and queue setup.
 //!
+//! Both register layouts are driven, as Linux's `virtio_mmio.c` does:
+//!
+//! - version 2 (modern, spec 4.2.2; panvm): 64 feature bits with
+//!   VIRTIO_F_VERSION_1 required, FEATURES_OK, each queue area's address
+//!   in its own register pair, QueueReady, ConfigGeneration.
+//! - version 1 (legacy, spec 4.2.4; QEMU's default): 32 feature bits, no
+//!   FEATURES_OK step (the device takes what the driver writes), and each
+//!   queue in one page-aligned block in the legacy layout
+//!   (`Layout::legacy`: the used ring at the next QueueAlign boundary),
+//!   announced by GuestPageSize (written once after the reset), QueueNum,
+//!   QueueAlign and QueuePFN (the block's page number; nonzero = in use).
+//!   Configuration fields are read without the generation check (there is
+//!   no ConfigGeneration; Linux's `vm_generation` returns 0 too).
+//!
+//! Everything above the transport is the same for both (ring formats are
+//! little-endian either way on x86), except virtio-net's header (`net.rs`).
+//!
 //! Every register access is a VM exit (~25 us on a PVM host), so drivers
 //! touch registers only to set up and to notify; completions are found in
 //! memory (the used rings). `exits()` counts the accesses.
@@ -13,7 +30,7 @@ use alloc::string::String;
 use core::cell::Cell;
 use core::sync::atomic::{AtomicU16, Ordering::Relaxed};
 
-use virtio_core::mmio::{self, DeviceType, MmioWindow, feature, reg, status};
+use virtio_core::mmio::{self, DeviceType, MmioWindow, Version, feature, reg, status};
 use virtio_core::ring::{Layout, SplitQueue};
 
 use super::dma::DmaRegion;
@@ -39,8 +56,6 @@ const RESET_POLLS: u32 = 1000;
 pub enum ProbeError {
     Window(mmio::WindowError),
     BadMagic(u32),
-    /// Version 1: the legacy interface, which this driver does not speak.
-    Legacy,
     BadVersion(u32),
     /// Device id 0: a transport without a device behind it.
     NoDevice,
@@ -51,10 +66,6 @@ impl core::fmt::Display for ProbeError {
         match self {
             Self::Window(e) => write!(f, "{e}"),
             Self::BadMagic(m) => write!(f, "bad magic {m:#010x} (expected {:#010x} \"virt\")", mmio::MAGIC),
-            Self::Legacy => f.write_str(
-                "legacy virtio-mmio (version 1) not supported; \
-                 on QEMU add -global virtio-mmio.force-legacy=false",
-            ),
             Self::BadVersion(v) => write!(f, "unknown virtio-mmio version {v}"),
             Self::NoDevice => f.write_str("no device behind the transport (device id 0)"),
         }
@@ -65,6 +76,8 @@ pub struct Transport {
     /// Virtual address of the window (identity map: equal to the physical one).
     base: u64,
     pub window: MmioWindow,
+    /// Register layout: version 2 (modern) or 1 (legacy).
+    pub version: Version,
     pub device_type: DeviceType,
     pub device_id: u32,
     /// Features both sides agreed on (after `negotiate`).
@@ -79,6 +92,7 @@ impl Transport {
         let t = Self {
             base: window.base,
             window,
+            version: Version::Modern,
             device_type: DeviceType::Other(0),
             device_id: 0,
             features: 0,
@@ -88,20 +102,23 @@ impl Transport {
         if magic != mmio::MAGIC {
             return Err(ProbeError::BadMagic(magic));
         }
-        match t.read(reg::VERSION) {
-            mmio::VERSION_MODERN => {}
-            mmio::VERSION_LEGACY => return Err(ProbeError::Legacy),
-            v => return Err(ProbeError::BadVersion(v)),
-        }
+        let raw_version = t.read(reg::VERSION);
+        let version = Version::from_register(raw_version).ok_or(ProbeError::BadVersion(raw_version))?;
         let device_id = t.read(reg::DEVICE_ID);
         if device_id == 0 {
             return Err(ProbeError::NoDevice);
         }
         Ok(Self {
+            version,
             device_type: DeviceType::from_id(device_id),
             device_id,
             ..t
         })
+    }
+
+    /// A legacy (version 1) transport.
+    pub fn legacy(&self) -> bool {
+        self.version == Version::Legacy
     }
 
     /// Register and configuration accesses so far (each one a VM exit).
@@ -152,8 +169,12 @@ impl Transport {
     }
 
     /// Reads configuration fields consistently: again if ConfigGeneration
-    /// changed meanwhile (spec 4.2.2.2).
+    /// changed meanwhile (spec 4.2.2.2). Legacy transports have no
+    /// ConfigGeneration: read once.
     fn consistent<R>(&self, f: impl Fn(&Self) -> R) -> R {
+        if self.legacy() {
+            return f(self);
+        }
         loop {
             let before = self.read(reg::CONFIG_GENERATION);
             let value = f(self);
@@ -191,7 +212,8 @@ impl Transport {
     /// Reset, ACKNOWLEDGE, DRIVER, then features: accepts what the device
     /// offers of `wanted` plus VIRTIO_F_VERSION_1 (required) and
     /// VIRTIO_F_EVENT_IDX if offered, sets FEATURES_OK and checks that the
-    /// device kept it. Returns the negotiated features.
+    /// device kept it. Returns the negotiated features. Legacy: see
+    /// [`Self::negotiate_legacy`].
     pub fn negotiate(&mut self, wanted: u64) -> Result<u64, String> {
         // Reset; the device may take a moment to report status 0 (spec 4.2.3.1).
         self.write(reg::STATUS, 0);
@@ -200,6 +222,9 @@ impl Transport {
         }
         self.add_status(status::ACKNOWLEDGE);
         self.add_status(status::DRIVER);
+        if self.legacy() {
+            return Ok(self.negotiate_legacy(wanted));
+        }
         let offered = self.device_features();
         let features = match mmio::negotiate(offered, wanted | feature::EVENT_IDX) {
             Ok(f) => f,
@@ -221,6 +246,21 @@ impl Transport {
         Ok(features)
     }
 
+    /// The legacy rest of [`Self::negotiate`] (spec 4.2.4, 3.1.1 and Linux's
+    /// legacy path): the low 32 feature bits the device offers of `wanted`
+    /// and VIRTIO_F_EVENT_IDX, written as they are (no VIRTIO_F_VERSION_1,
+    /// no FEATURES_OK); then GuestPageSize, which QueuePFN needs.
+    fn negotiate_legacy(&mut self, wanted: u64) -> u64 {
+        self.write(reg::DEVICE_FEATURES_SEL, 0);
+        let offered = self.read(reg::DEVICE_FEATURES);
+        let features = mmio::negotiate_legacy(offered, wanted | feature::EVENT_IDX);
+        self.write(reg::DRIVER_FEATURES_SEL, 0);
+        self.write(reg::DRIVER_FEATURES, features);
+        self.write(reg::legacy::GUEST_PAGE_SIZE, mmio::LEGACY_GUEST_PAGE_SIZE);
+        self.features = u64::from(features);
+        self.features
+    }
+
     fn device_features(&self) -> u64 {
         self.write(reg::DEVICE_FEATURES_SEL, 0);
         let low = self.read(reg::DEVICE_FEATURES);
@@ -233,10 +273,12 @@ impl Transport {
         self.features & feature != 0
     }
 
-    /// Sets up queue `index` with at most `max` entries (spec 4.2.3.2).
+    /// Sets up queue `index` with at most `max` entries (spec 4.2.3.2;
+    /// legacy: 4.2.4).
     pub fn setup_queue<T>(&mut self, index: u16, max: u16) -> Result<Virtqueue<T>, String> {
         self.write(reg::QUEUE_SEL, u32::from(index));
-        if self.read(reg::QUEUE_READY) != 0 {
+        let in_use = if self.legacy() { reg::legacy::QUEUE_PFN } else { reg::QUEUE_READY };
+        if self.read(in_use) != 0 {
             return Err(format!("queue {index} already in use"));
         }
         let device_max = self.read(reg::QUEUE_NUM_MAX);
@@ -246,6 +288,9 @@ impl Transport {
         // The largest power of two within both limits.
         let limit = device_max.min(u32::from(max.min(QUEUE_MAX.load(Relaxed)))).max(1);
         let size = 1u16 << (31 - limit.leading_zeros());
+        if self.legacy() {
+            return self.setup_legacy_queue(index, size);
+        }
         let layout = Layout::new(size).expect("a power of two <= 32768");
         let region = DmaRegion::zeroed(layout.total)
             .ok_or_else(|| format!("queue {index}: out of memory for {} bytes of rings", layout.total))?;
@@ -264,6 +309,24 @@ impl Transport {
         Ok(Virtqueue::new(index, queue))
     }
 
+    /// The legacy rest of [`Self::setup_queue`] (queue `index` selected):
+    /// one zeroed block in the legacy layout, page-aligned (buddy pages), its
+    /// ring headers initialised before the device learns where it is.
+    fn setup_legacy_queue<T>(&mut self, index: u16, size: u16) -> Result<Virtqueue<T>, String> {
+        let align = mmio::LEGACY_QUEUE_ALIGN;
+        let layout = Layout::legacy(size, align as usize).expect("a power of two <= 32768, a power-of-two alignment");
+        let region = DmaRegion::zeroed(layout.total)
+            .ok_or_else(|| format!("queue {index}: out of memory for {} bytes of rings", layout.total))?;
+        let pa = region.pa();
+        let pfn = mmio::legacy_queue_pfn(pa, mmio::LEGACY_GUEST_PAGE_SIZE)
+            .ok_or_else(|| format!("queue {index}: rings at {pa:#x} have no 32-bit page number"))?;
+        let queue = SplitQueue::new(region, layout, self.has(feature::EVENT_IDX));
+        self.write(reg::QUEUE_NUM, u32::from(size));
+        self.write(reg::legacy::QUEUE_ALIGN, align);
+        self.write(reg::legacy::QUEUE_PFN, pfn);
+        Ok(Virtqueue::new(index, queue))
+    }
+
     /// DRIVER_OK: the device is live.
     pub fn driver_ok(&mut self) {
         self.add_status(status::DRIVER_OK);
@@ -274,9 +337,10 @@ impl Transport {
         self.add_status(status::FAILED);
     }
 
-    /// Whether the device says it needs a reset (it hit an error).
+    /// Whether the device says it needs a reset (it hit an error). Legacy
+    /// devices have no such status bit.
     pub fn needs_reset(&self) -> bool {
-        self.status() & status::DEVICE_NEEDS_RESET != 0
+        !self.legacy() && self.status() & status::DEVICE_NEEDS_RESET != 0
     }
 
     /// QueueNotify: the VM exit that tells the device to look at queue `index`.
@@ -284,8 +348,9 @@ impl Transport {
         self.write(reg::QUEUE_NOTIFY, u32::from(index));
     }
 
-    /// `0xADDR irq N`, for messages.
+    /// `0xADDR irq N` (`0xADDR irq N, legacy virtio-mmio` for version 1), for messages.
     pub fn describe(&self) -> String {
-        format!("{:#x} irq {}", self.window.base, self.window.irq)
+        let legacy = if self.legacy() { ", legacy virtio-mmio" } else { "" };
+        format!("{:#x} irq {}{legacy}", self.window.base, self.window.irq)
     }
 }

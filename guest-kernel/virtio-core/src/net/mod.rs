@@ -4,8 +4,12 @@
 //!
 //! Every frame on the virtqueues is preceded by the 12-byte `virtio_net_hdr`
 //! (flags, gso_type, hdr_len, gso_size, csum_start, csum_offset,
-//! num_buffers): with VIRTIO_F_VERSION_1 `num_buffers` is always there.
-//! Without checksum offload or GSO negotiated it is all zeros on transmit.
+//! num_buffers): with VIRTIO_F_VERSION_1 `num_buffers` is always there. A
+//! legacy device (virtio-mmio version 1) without VIRTIO_NET_F_MRG_RXBUF
+//! uses the 10-byte header without it ([`header_len`], spec 5.1.6.1), and
+//! without VIRTIO_F_ANY_LAYOUT expects the header in a descriptor of its own
+//! (spec 5.1.6.6, legacy). Without checksum offload or GSO negotiated the
+//! header is all zeros on transmit.
 
 pub mod addr;
 mod iface;
@@ -35,8 +39,32 @@ pub mod config {
 pub const STATUS_LINK_UP: u16 = 1;
 /// `virtio_net_hdr` length with VIRTIO_F_VERSION_1.
 pub const HDR_LEN: usize = 12;
+/// `virtio_net_hdr` length of a legacy device without VIRTIO_NET_F_MRG_RXBUF
+/// (no `num_buffers`).
+pub const LEGACY_HDR_LEN: usize = 10;
+
+/// The `virtio_net_hdr` length for what was negotiated (spec 5.1.6.1):
+/// `num_buffers` is there with VIRTIO_F_VERSION_1 or VIRTIO_NET_F_MRG_RXBUF.
+pub fn header_len(version_1: bool, mrg_rxbuf: bool) -> usize {
+    if version_1 || mrg_rxbuf { HDR_LEN } else { LEGACY_HDR_LEN }
+}
 /// Largest Ethernet frame without FCS and VLAN tag (1500-byte MTU).
 pub const MAX_FRAME: usize = 1514;
 /// Receive queue index and transmit queue index (no multiqueue).
 pub const RX_QUEUE: u16 = 0;
 pub const TX_QUEUE: u16 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_length_follows_the_negotiated_features() {
+        assert_eq!(header_len(true, false), 12, "modern: num_buffers always there");
+        assert_eq!(header_len(true, true), 12);
+        assert_eq!(header_len(false, true), 12, "legacy with mergeable buffers");
+        assert_eq!(header_len(false, false), 10, "legacy: no num_buffers");
+        // Both fit in front of a full frame in one 2 KiB receive buffer.
+        const { assert!(HDR_LEN + MAX_FRAME <= 2048) };
+    }
+}

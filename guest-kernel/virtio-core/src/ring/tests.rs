@@ -55,6 +55,88 @@ fn layout_is_spec_sized_and_aligned() {
     assert!(Layout::new(MAX_SIZE).is_some());
 }
 
+/// Linux's `vring_size(num, align)` (include/uapi/linux/virtio_ring.h).
+fn linux_vring_size(num: usize, align: usize) -> usize {
+    ((16 * num + 2 * (3 + num) + align - 1) & !(align - 1)) + 2 * 3 + 8 * num
+}
+
+/// Where a legacy device looks for the areas of a queue of `num` entries
+/// given only the block's start and QueueAlign: QEMU's
+/// `virtio_queue_update_rings` (avail right after the descriptors, used at
+/// `avail + offsetof(VRingAvail, ring[num])` rounded up to `align`). QEMU
+/// leaves `used_event` out of the rounding; that places the used ring
+/// differently only when `18 num + 4` is a multiple of `align`, which
+/// needs `align` <= 8 for a power-of-two `num` (ferrite uses 4096).
+fn device_view(num: u16, align: usize) -> Layout {
+    let n = usize::from(num);
+    let avail = 16 * n;
+    let used = (avail + 4 + 2 * n).next_multiple_of(align);
+    Layout { size: num, desc: 0, avail, used, total: used + 6 + 8 * n }
+}
+
+#[test]
+fn legacy_layout_aligns_the_used_ring() {
+    let l = Layout::legacy(256, 4096).unwrap();
+    assert_eq!((l.desc, l.avail, l.used, l.total), (0, 4096, 8192, 8192 + 6 + 2048));
+    assert_eq!(l.used_event(), 4096 + 4 + 512);
+    assert_eq!(l.avail_event(), 8192 + 4 + 2048);
+    let one = Layout::legacy(1, 4096).unwrap();
+    assert_eq!((one.avail, one.used, one.total), (16, 4096, 4096 + 14));
+    // 128 entries: 2048 + 6 + 256 bytes fit the first page.
+    let l = Layout::legacy(128, 4096).unwrap();
+    assert_eq!((l.avail, l.used, l.total), (2048, 4096, 4096 + 6 + 1024));
+    for bad_align in [0, 1, 2, 3, 12, 4095] {
+        assert!(Layout::legacy(8, bad_align).is_none(), "align {bad_align}");
+    }
+    assert!(Layout::legacy(0, 4096).is_none());
+    assert!(Layout::legacy(3, 4096).is_none());
+    assert!(Layout::legacy(MAX_SIZE, 4096).is_some());
+}
+
+#[test]
+fn legacy_layout_matches_linux_and_qemu() {
+    for align in [4, 8, 16, 64, 4096, 65536] {
+        for shift in 0..=15 {
+            let num = 1u16 << shift;
+            let l = Layout::legacy(num, align).unwrap();
+            assert_eq!(l.total, linux_vring_size(usize::from(num), align), "num {num} align {align}");
+            assert_eq!(l.used % align, 0);
+            assert!(l.used >= l.used_event() + 2, "used ring after used_event");
+            let d = device_view(num, align);
+            if align >= 16 {
+                assert_eq!((l.desc, l.avail, l.used), (d.desc, d.avail, d.used), "num {num} align {align}");
+            }
+            // The rest is the modern layout's.
+            let m = Layout::new(num).unwrap();
+            assert_eq!((l.desc, l.avail), (m.desc, m.avail));
+        }
+    }
+}
+
+/// A queue in the legacy layout, and a device that found the areas itself.
+#[test]
+fn legacy_layout_round_trip_with_a_device_that_computes_its_own_offsets() {
+    for event_idx in [false, true] {
+        let layout = Layout::legacy(64, 4096).unwrap();
+        let mem = vec![0xa5u8; layout.total];
+        let mut q: SplitQueue<Vec<u8>, u32> = SplitQueue::new(mem, layout, event_idx);
+        let mut dev = MockDevice::new(device_view(64, 4096), event_idx);
+        for round in 0..300u32 {
+            dev.want_next(q.memory_mut());
+            let bufs = [Buffer::readable(0x1000, 16), Buffer::writable(0x2000, 512)];
+            let head = q.add(&bufs, round).unwrap();
+            assert!(q.publish(), "device asked to hear about every chain");
+            let (h, descs) = dev.pop(q.memory()).unwrap();
+            assert_eq!((h, descs.len()), (head, 2));
+            assert_eq!((descs[1].addr, descs[1].len, descs[1].writable()), (0x2000, 512, true));
+            dev.push(q.memory_mut(), u32::from(head), 100);
+            assert_eq!(q.poll().unwrap(), Some(Used { token: round, len: 100, head }));
+        }
+        assert_eq!(q.in_flight(), 0);
+        assert_eq!(dev.interrupts, 0, "polling asks for no interrupts in either layout");
+    }
+}
+
 #[test]
 fn add_publish_poll_round_trip() {
     let (mut q, mut dev) = queue(8, true);

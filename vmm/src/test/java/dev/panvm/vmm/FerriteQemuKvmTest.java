@@ -24,7 +24,8 @@ class FerriteQemuKvmTest {
 
     /**
      * The QEMU command line for ferrite plus {@code extra} arguments (devices). virtio-mmio
-     * transports must be modern (version 2): QEMU 7.2 makes them legacy unless told otherwise.
+     * transports are made modern (version 2), the one panvm offers, so both VMMs are compared on
+     * the same transport (ferrite drives QEMU 7.2's default, legacy, too: FerriteLegacyMmioTcgTest).
      */
     static List<String> qemuCommand(Path kernel, String cmdline, String... extra) {
         return command(List.of("-enable-kvm", "-cpu", "host,-arch-capabilities"), kernel, cmdline, extra);
