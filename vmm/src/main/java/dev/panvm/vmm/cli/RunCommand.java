@@ -4,10 +4,8 @@ import dev.panvm.vmm.GuestOutcome;
 import dev.panvm.vmm.Machine;
 import dev.panvm.vmm.MachineConfig;
 import dev.panvm.vmm.MachineException;
-import dev.panvm.vmm.boot.BootProtocol;
 import dev.panvm.vmm.devices.console.ConsoleTarget;
 import dev.panvm.vmm.devices.legacy.Serial16550;
-import dev.panvm.vmm.devices.virtio.DeviceSpec;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -22,64 +20,85 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
-/** {@code panvm run}: boots a kernel and runs it until it exits. */
-@Command(name = "run", mixinStandardHelpOptions = true,
+/**
+ * {@code panvm run}: boots a kernel and runs it until it exits. The VM comes from the flags, or
+ * from a {@code --config} file (vmm/CONFIG.md, {@link VmConfigJson}) with the flags given as
+ * well overriding its values; {@code --print-config} prints the result instead of booting it.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Boot an ELF64 x86_64 kernel (e.g. ferrite) and run it until it exits.",
-                "COM1 (16550A at 0x3f8) is connected to the --serial target and to standard input."},
+                "COM1 (16550A at 0x3f8) is connected to the --serial target and to standard input.",
+                "The VM can be described in a JSON file (--config, schema in vmm/CONFIG.md); a flag given as well "
+                        + "overrides the file's value, and any --disk (or --net) replaces all the file's drives "
+                        + "(or network-interfaces)."},
         footerHeading = "%nExit status:%n",
         footer = {"  the guest's exit value (written to port 0xf4), or",
                 "  " + RunCommand.EXIT_GUEST_CRASHED + "  the guest crashed (triple fault, emulation failure, ...) or timed out",
                 "  " + RunCommand.EXIT_VMM_ERROR + "  the VM could not be built (bad kernel, too little memory, no /dev/kvm, ...)",
-                "  2    bad command-line usage"})
+                "  2    bad command-line usage or config file"})
 final class RunCommand implements Callable<Integer> {
     static final int EXIT_GUEST_CRASHED = 124;
     static final int EXIT_VMM_ERROR = 125;
 
-    @Option(names = "--kernel", required = true, paramLabel = "PATH", description = "ELF64 kernel image.")
+    @Option(names = "--config", paramLabel = "FILE",
+            description = {"VM config file (JSON: boot-source, machine-config, drives, network-interfaces, rng, "
+                    + "console, serial, limits; see vmm/CONFIG.md). Relative paths in it are relative to its directory."})
+    Path configFile;
+
+    @Option(names = "--print-config",
+            description = "Print the effective configuration (--config file and flags) as a config file and exit without booting.")
+    boolean printConfig;
+
+    @Option(names = "--kernel", paramLabel = "PATH",
+            description = "ELF64 kernel image (required, here or as boot-source.kernel_image_path in --config).")
     Path kernel;
 
-    @Option(names = "--cmdline", paramLabel = "S", defaultValue = "", description = "Kernel command line (default: empty).")
+    @Option(names = "--cmdline", paramLabel = "S", description = "Kernel command line (default: empty).")
     String cmdline;
 
-    @Option(names = "--mem", paramLabel = "SIZE", defaultValue = "512M", converter = SizeConverter.class,
-            description = "Guest RAM, e.g. 512M or 2G (default: ${DEFAULT-VALUE}).")
-    long memory;
+    @Option(names = "--mem", paramLabel = "SIZE", converter = SizeConverter.class,
+            description = "Guest RAM, e.g. 512M or 2G (default: " + VmConfig.DEFAULT_MEMORY + ").")
+    Long memory;
 
-    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "Number of vCPUs (default: ${DEFAULT-VALUE}).")
-    int cpus;
+    @Option(names = "--cpus", paramLabel = "N", description = "Number of vCPUs (default: 1).")
+    Integer cpus;
 
-    @Option(names = "--serial", paramLabel = "stdout|file:PATH", defaultValue = "stdout",
-            description = "Where COM1 output goes (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--serial", paramLabel = "stdout|file:PATH", description = "Where COM1 output goes (default: stdout).")
     String serial;
 
-    @Option(names = "--boot", paramLabel = "direct|pvh", defaultValue = "direct",
-            description = "Entry path: direct 64-bit entry at e_entry, or PVH 32-bit entry (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--boot", paramLabel = "direct|pvh",
+            description = "Entry path: direct 64-bit entry at e_entry, or PVH 32-bit entry (default: direct).")
     String boot;
 
-    @Option(names = "--disk", paramLabel = "PATH[,ro]|null:SIZE",
+    @Option(names = "--disk", paramLabel = "PATH[,ro]|null:SIZE|none",
             description = {"virtio-blk disk: a raw image (',ro' for read-only), or 'null:SIZE', a device that "
-                    + "completes requests without media (to measure the block path). Repeatable."})
-    List<String> disks = new ArrayList<>();
+                    + "completes requests without media (to measure the block path). Repeatable; replaces the "
+                    + "--config file's drives ('none': no drives)."})
+    List<String> disks;
 
-    @Option(names = "--net", paramLabel = "tap:NAME[,mac=MAC]", description = "virtio-net on a TAP interface.")
-    List<String> nets = new ArrayList<>();
+    @Option(names = "--net", paramLabel = "tap:NAME[,mac=MAC]|none",
+            description = "virtio-net on a TAP interface. Repeatable; replaces the --config file's network-interfaces ('none': no networks).")
+    List<String> nets;
 
-    @Option(names = "--rng", description = "virtio-rng fed from the host's /dev/urandom.")
-    boolean rng;
+    @Option(names = "--rng", arity = "0..1", fallbackValue = "true", paramLabel = "true|false",
+            description = "virtio-rng fed from the host's /dev/urandom ('--rng=false' turns off the --config file's).")
+    Boolean rng;
 
-    @Option(names = "--console", paramLabel = "unix:PATH|stdio", converter = ConsoleTargetConverter.class,
+    @Option(names = "--console", paramLabel = "unix:PATH|stdio|none",
             description = {"virtio-console with one port (ferrite's control channel with ctl=console): "
                     + "'unix:PATH', a socket panvm listens on (one client at a time; output waits for a client), "
-                    + "or 'stdio', panvm's standard input and output (standard input then no longer feeds COM1)."})
-    ConsoleTarget console;
+                    + "or 'stdio', panvm's standard input and output (standard input then no longer feeds COM1); "
+                    + "'none' turns off the --config file's."})
+    String console;
 
-    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0",
-            description = "Stop the guest after this many seconds and exit " + EXIT_GUEST_CRASHED + " (default: no limit).")
-    long timeoutSeconds;
+    @Option(names = "--timeout", paramLabel = "SECONDS",
+            description = "Stop the guest after this many seconds and exit " + EXIT_GUEST_CRASHED + " (default: 0, no limit).")
+    Long timeoutSeconds;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -87,26 +106,36 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         PrintWriter err = spec.commandLine().getErr();
-        BootProtocol protocol = switch (boot) {
-            case "direct" -> BootProtocol.DIRECT;
-            case "pvh" -> BootProtocol.PVH;
-            default -> throw new CommandLine.ParameterException(spec.commandLine(),
-                    "--boot must be 'direct' or 'pvh', not '" + boot + "'");
-        };
+        VmConfig vm;
+        try {
+            vm = effectiveConfig();
+        } catch (ConfigException e) {
+            err.println("panvm: " + e.getMessage());
+            return e.exitStatus();
+        }
+        if (printConfig) {
+            PrintWriter out = spec.commandLine().getOut();
+            out.println(VmConfigJson.write(vm));
+            out.flush();
+            return 0;
+        }
         OutputStream out;
         try {
-            out = openSerial(serial);
+            out = vm.serialFile().isPresent()
+                    ? Files.newOutputStream(vm.serialFile().get())
+                    : new FileOutputStream(FileDescriptor.out);
         } catch (IOException e) {
-            err.println("panvm: cannot open serial output " + serial + ": " + e.getMessage());
+            err.println("panvm: cannot open serial output " + vm.serialFile().get() + ": " + e.getMessage());
             return EXIT_VMM_ERROR;
         }
-        MachineConfig config = new MachineConfig(kernel, cmdline, memory, cpus, protocol, out, deviceSpecs());
+        MachineConfig config = vm.toMachineConfig(out);
         try (Machine machine = Machine.create(config)) {
             machine.start();
-            if (!(console instanceof ConsoleTarget.Stdio)) {
+            if (!(vm.console().orElse(null) instanceof ConsoleTarget.Stdio)) {
                 startInputPump(System.in, machine.serial());
             }
-            Duration limit = timeoutSeconds > 0 ? Duration.ofSeconds(timeoutSeconds) : Duration.ofDays(3650);
+            long timeout = vm.timeoutSeconds();
+            Duration limit = timeout > 0 ? Duration.ofSeconds(timeout) : Duration.ofDays(3650);
             GuestOutcome outcome = machine.awaitOutcome(limit);
             out.flush();
             return switch (outcome) {
@@ -117,7 +146,7 @@ final class RunCommand implements Callable<Integer> {
                     yield EXIT_GUEST_CRASHED;
                 }
                 case GuestOutcome.TimedOut t -> {
-                    err.println("panvm: guest did not exit within " + timeoutSeconds + " s; stopped");
+                    err.println("panvm: guest did not exit within " + timeout + " s; stopped");
                     yield EXIT_GUEST_CRASHED;
                 }
                 case GuestOutcome.Stopped s -> {
@@ -134,84 +163,142 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    /** The virtio devices: disks in the order given, then networks, entropy, console. */
-    private List<DeviceSpec> deviceSpecs() {
-        List<DeviceSpec> specs = new ArrayList<>();
-        for (String d : disks) {
-            specs.add(parseDisk(d));
+    /** The defaults, then the --config file's values, then the flags given. */
+    VmConfig effectiveConfig() throws ConfigException {
+        VmConfig.Builder b = new VmConfig.Builder();
+        if (configFile != null) {
+            VmConfigJson.read(configFile, b);
         }
-        for (String n : nets) {
-            specs.add(parseNet(n));
-        }
-        if (rng) {
-            specs.add(new DeviceSpec.Rng());
-        }
-        if (console != null) {
-            specs.add(new DeviceSpec.Console(console));
-        }
-        return specs;
+        applyFlags(b);
+        return b.build();
     }
 
-    private DeviceSpec parseDisk(String value) {
+    private void applyFlags(VmConfig.Builder b) throws ConfigException {
+        if (kernel != null) {
+            b.kernel(kernel, "--kernel");
+        }
+        if (cmdline != null) {
+            b.bootArgs(VmConfig.checkBootArgs(cmdline, "--cmdline"));
+        }
+        if (boot != null) {
+            b.boot(VmConfig.parseBoot(boot, "--boot"));
+        }
+        if (cpus != null) {
+            b.vcpus(VmConfig.checkVcpus(cpus, "--cpus"));
+        }
+        if (memory != null) {
+            b.memoryBytes(VmConfig.checkMemory(memory, "--mem"));
+        }
+        if (disks != null && !disks.isEmpty()) {
+            List<VmConfig.Drive> drives = new ArrayList<>();
+            if (!isNone(disks, "--disk")) {
+                for (String d : disks) {
+                    drives.add(parseDisk(d, "disk" + drives.size()));
+                }
+            }
+            b.drives(drives, Collections.nCopies(drives.size(), "--disk"));
+        }
+        if (nets != null && !nets.isEmpty()) {
+            List<VmConfig.NetIface> ifaces = new ArrayList<>();
+            if (!isNone(nets, "--net")) {
+                for (String n : nets) {
+                    VmConfig.NetIface iface = parseNet(n, "net" + ifaces.size());
+                    for (VmConfig.NetIface other : ifaces) {
+                        if (other.hostDevName().equals(iface.hostDevName())) {
+                            throw ConfigException.usage("--net " + n, "TAP interface '" + iface.hostDevName() + "' already used");
+                        }
+                        if (iface.guestMac().isPresent() && other.guestMac().equals(iface.guestMac())) {
+                            throw ConfigException.usage("--net " + n, "MAC address '" + iface.guestMac().get() + "' already used");
+                        }
+                    }
+                    ifaces.add(iface);
+                }
+            }
+            b.nets(ifaces);
+        }
+        if (rng != null) {
+            b.rng(rng);
+        }
+        if (console != null) {
+            b.console(parseConsole(console));
+        }
+        if (serial != null) {
+            b.serialFile(parseSerial(serial));
+        }
+        if (timeoutSeconds != null) {
+            b.timeoutSeconds(VmConfig.checkTimeout(timeoutSeconds, "--timeout"));
+        }
+    }
+
+    /** True for a lone {@code none}; {@code none} among other values is an error. */
+    private static boolean isNone(List<String> values, String flag) throws ConfigException {
+        if (!values.contains("none")) {
+            return false;
+        }
+        if (values.size() > 1) {
+            throw ConfigException.usage(flag + " none", "'none' cannot be combined with other " + flag + " values");
+        }
+        return true;
+    }
+
+    private static VmConfig.Drive parseDisk(String value, String id) throws ConfigException {
         if (value.startsWith("null:")) {
             try {
-                return new DeviceSpec.NullDisk(new SizeConverter().convert(value.substring(5)));
+                return new VmConfig.NullDrive(id, new SizeConverter().convert(value.substring(5)));
             } catch (CommandLine.TypeConversionException e) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--disk " + value + ": " + e.getMessage());
+                throw ConfigException.usage("--disk " + value, e.getMessage());
             }
         }
         String[] parts = value.split(",");
         boolean ro = false;
         for (int i = 1; i < parts.length; i++) {
             if (!parts[i].equals("ro")) {
-                throw new CommandLine.ParameterException(spec.commandLine(),
-                        "--disk " + value + ": unknown option '" + parts[i] + "' (only 'ro')");
+                throw ConfigException.usage("--disk " + value, "unknown option '" + parts[i] + "' (only 'ro')");
             }
             ro = true;
         }
-        if (parts[0].isEmpty()) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--disk needs a path");
+        if (parts.length == 0 || parts[0].isEmpty()) {
+            throw ConfigException.usage("--disk " + value, "needs a path");
         }
-        return new DeviceSpec.Disk(Path.of(parts[0]), ro);
+        return new VmConfig.ImageDrive(id, Path.of(parts[0]), ro);
     }
 
-    private DeviceSpec parseNet(String value) {
+    private static VmConfig.NetIface parseNet(String value, String id) throws ConfigException {
         String[] parts = value.split(",");
-        if (!parts[0].startsWith("tap:") || parts[0].length() == 4) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--net must be tap:NAME[,mac=MAC], not '" + value + "'");
+        if (parts.length == 0 || !parts[0].startsWith("tap:") || parts[0].length() == 4) {
+            throw ConfigException.usage("--net", "must be tap:NAME[,mac=MAC] (or 'none'), not '" + value + "'");
         }
+        String field = "--net " + value;
+        String name = VmConfig.checkTapName(parts[0].substring(4), field);
         Optional<String> mac = Optional.empty();
         for (int i = 1; i < parts.length; i++) {
             if (!parts[i].startsWith("mac=")) {
-                throw new CommandLine.ParameterException(spec.commandLine(),
-                        "--net " + value + ": unknown option '" + parts[i] + "' (only 'mac=')");
+                throw ConfigException.usage(field, "unknown option '" + parts[i] + "' (only 'mac=')");
             }
-            mac = Optional.of(parts[i].substring(4));
+            mac = Optional.of(VmConfig.checkMac(parts[i].substring(4), field));
         }
-        return new DeviceSpec.Tap(parts[0].substring(4), mac);
+        return new VmConfig.NetIface(id, name, mac);
     }
 
-    private OutputStream openSerial(String spec) throws IOException {
-        if (spec.equals("stdout")) {
-            return new FileOutputStream(FileDescriptor.out);
+    private static Optional<ConsoleTarget> parseConsole(String value) throws ConfigException {
+        if (value.equals("none")) {
+            return Optional.empty();
         }
-        if (spec.startsWith("file:") && spec.length() > 5) {
-            return Files.newOutputStream(Path.of(spec.substring(5)));
+        try {
+            return Optional.of(ConsoleTarget.parse(value));
+        } catch (IllegalArgumentException e) {
+            throw ConfigException.usage("--console", "must be 'unix:PATH' or 'stdio' (or 'none'), not '" + value + "'");
         }
-        throw new CommandLine.ParameterException(this.spec.commandLine(),
-                "--serial must be 'stdout' or 'file:PATH', not '" + spec + "'");
     }
 
-    /** {@code --console} values: a parse error becomes picocli's usage error (exit 2). */
-    static final class ConsoleTargetConverter implements CommandLine.ITypeConverter<ConsoleTarget> {
-        @Override
-        public ConsoleTarget convert(String value) {
-            try {
-                return ConsoleTarget.parse(value);
-            } catch (IllegalArgumentException e) {
-                throw new CommandLine.TypeConversionException(e.getMessage());
-            }
+    private static Optional<Path> parseSerial(String value) throws ConfigException {
+        if (value.equals("stdout")) {
+            return Optional.empty();
         }
+        if (value.startsWith("file:") && value.length() > 5) {
+            return Optional.of(Path.of(value.substring(5)));
+        }
+        throw ConfigException.usage("--serial", "must be 'stdout' or 'file:PATH', not '" + value + "'");
     }
 
     /** Copies standard input to COM1, holding bytes back while the guest's FIFO is full. */
