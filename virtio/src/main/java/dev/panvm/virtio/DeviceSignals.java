@@ -15,4 +15,13 @@ public interface DeviceSignals {
 
     /** The device hit an error only a reset recovers from; it stops processing until then. */
     void needsReset();
+
+    /**
+     * The device stopped work on queue {@code queueIndex} at its per-pass budget with work left
+     * (as Linux vhost's weight limit requeues the virtqueue's poll): {@link VirtioDevice#processQueue}
+     * must run again soon, after whatever else is waiting, without a notification from the driver
+     * (notifications stay suppressed meanwhile). Never runs the queue before returning: the pass
+     * that asked still holds the device.
+     */
+    void requeue(int queueIndex);
 }

@@ -63,6 +63,12 @@ public interface VirtioDevice {
      */
     boolean hasAvailable(int index);
 
-    /** Stops the device and forgets the driver's setup; waits for a running {@link #processQueue}. */
+    /**
+     * Stops the device and forgets the driver's setup. Waits for a running {@link #processQueue},
+     * but only for a bounded time (a vCPU waits here, holding the transport): if the request in
+     * progress is stuck in its backend, the device gives up on it, is marked broken and returns;
+     * the stuck request then completes into nothing (no used ring entry, no notification) and
+     * the device refuses activation until it has returned.
+     */
     void reset();
 }

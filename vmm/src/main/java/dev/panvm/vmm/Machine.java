@@ -330,8 +330,11 @@ public final class Machine implements AutoCloseable {
         if (vm != null) {
             vm.close();
         }
-        if (memory != null) {
+        if (memory != null && virtio.stream().noneMatch(VirtioMmioSlot::stuck)) {
             memory.close();
+        } else if (memory != null) {
+            // A device thread stuck in a backend call may still write guest RAM: leave it mapped.
+            LOG.warn("a virtio device thread is still running; not releasing guest RAM");
         }
         kvm.close();
     }

@@ -144,7 +144,16 @@ public final class VirtioBlk extends VirtioDeviceBase {
         return limits.capacity();
     }
 
-    /** Executes one chain; returns the bytes written into it (data and status byte). */
+    /**
+     * Executes one chain; returns the used length: the bytes written into the device-writable
+     * area from its start, without a gap (2.7.8.1: "the device MUST write at least len bytes to
+     * descriptor, beginning at the first device-writable buffer"; an underestimate is allowed,
+     * an overestimate is not). The status byte is the area's last byte, so it counts only when
+     * every data byte before it was written: a read that failed, or GET_ID into a buffer longer
+     * than the 20-byte ID, wrote a prefix and the status byte after a gap, and len is that prefix
+     * (0 for the failed read, 20 for GET_ID). QEMU reports the whole writable length whatever it
+     * wrote; Linux's virtio_blk ignores len.
+     */
     private long handle(DescriptorChain chain, Activation a) {
         return switch (BlockRequestParser.parse(chain, a.memory(), limits)) {
             case ParsedChain.NoStatusByte n -> {
@@ -154,13 +163,22 @@ public final class VirtioBlk extends VirtioDeviceBase {
             }
             case ParsedChain.Request r -> {
                 Completion c = execute(r.request(), a);
+                if (a.isRevoked()) {
+                    // A reset gave up on this request while the backend had it: not even the
+                    // status byte goes into memory the driver may have reused.
+                    yield 0;
+                }
                 a.memory().slice(r.statusAddress(), 1).set(ValueLayout.JAVA_BYTE, 0, (byte) c.status());
-                yield c.written() + 1;
+                long dataArea = chain.writable().length() - 1;
+                yield c.written() == dataArea ? dataArea + 1 : c.written();
             }
         };
     }
 
-    /** A status and the data bytes the device put into the request's writable buffers. */
+    /**
+     * A status and how many bytes of the request's writable data area the device wrote, from
+     * its start without a gap.
+     */
     private record Completion(int status, long written) {
         static final Completion OK = new Completion(VIRTIO_BLK_S_OK, 0);
         static final Completion IOERR = new Completion(VIRTIO_BLK_S_IOERR, 0);
@@ -197,15 +215,20 @@ public final class VirtioBlk extends VirtioDeviceBase {
     private Completion read(In in, Activation a) throws IOException {
         long offset = in.sector() * BlockRequest.SECTOR_SIZE;
         long written = 0;
+        boolean gap = false;
         for (MemorySegment dst : in.data().segments(a.memory())) {
-            written += backend.read(offset, dst);
+            long n = backend.read(offset, dst);
+            // Only the prefix up to the first segment the backend skipped counts (a backend
+            // that skips the data, the null one, writes none of it).
+            gap |= n != dst.byteSize();
+            if (!gap) {
+                written += n;
+            }
             offset += dst.byteSize();
         }
         metrics.reads.increment();
         metrics.readBytes.add(in.data().length());
-        // 2.7.8: len counts bytes written from the first writable byte; a backend that skipped
-        // the data (null) wrote none, so only the status byte counts.
-        return new Completion(VIRTIO_BLK_S_OK, written == in.data().length() ? written : 0);
+        return new Completion(VIRTIO_BLK_S_OK, written);
     }
 
     private Completion write(Out out, Activation a) throws IOException {
@@ -233,6 +256,7 @@ public final class VirtioBlk extends VirtioDeviceBase {
         return Completion.OK;
     }
 
+    /** 5.2.6: the NUL-padded ID, 20 bytes at most; a longer buffer's rest is left as it was. */
     private Completion getId(GetId id, Activation a) {
         long n = Math.min(BlockRequest.ID_BYTES, id.data().length());
         id.data().first(n).copyFrom(a.memory(), deviceId.asSlice(0, n));

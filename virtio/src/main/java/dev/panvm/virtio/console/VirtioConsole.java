@@ -163,15 +163,22 @@ public final class VirtioConsole extends VirtioDeviceBase {
     /**
      * 5.3.5.1: the device MUST allow a write to emerg_wr even on an unconfigured device and
      * SHOULD transmit its lower byte. On the device's lock, so the byte does not land in the
-     * middle of a transmitq buffer that another thread is writing to the port.
+     * middle of a transmitq buffer that another thread is writing to the port; a vCPU writes it,
+     * so it waits for the lock only as long as a reset would, then drops the byte.
      */
-    private synchronized void emergencyWrite(MemorySegment lowByte) {
-        try {
-            port.write(lowByte);
-            metrics.emergencyWrites.increment();
-        } catch (IOException e) {
+    private void emergencyWrite(MemorySegment lowByte) {
+        boolean done = lockedBounded(() -> {
+            try {
+                port.write(lowByte);
+                metrics.emergencyWrites.increment();
+            } catch (IOException e) {
+                metrics.portWriteErrors.increment();
+                guestErrors.report("port-write", e.toString());
+            }
+        });
+        if (!done) {
             metrics.portWriteErrors.increment();
-            guestErrors.report("port-write", e.toString());
+            guestErrors.report("port-write", "emerg_wr byte dropped: the device is busy in its port");
         }
     }
 

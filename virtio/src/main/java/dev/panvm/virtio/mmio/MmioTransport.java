@@ -62,10 +62,15 @@ public final class MmioTransport implements MmioDevice {
     private final GuestMemory memory;
     private final InterruptSink interrupt;
     private final QueueNotifier notifier;
-    private final List<Virtqueue> queues;
+    /**
+     * The queues of the current driver setup. A reset replaces them (and {@link #signals}) rather
+     * than clearing them: a device thread the reset gave up waiting for (a backend that hangs)
+     * may still hold the old ones, and must not see them change under it.
+     */
+    private volatile List<Virtqueue> queues;
     private final long deviceFeatures;
     private final GuestErrorLog guestErrors;
-    private final DeviceSignals signals = new Signals();
+    private volatile Signals signals = new Signals();
 
     // Registers written by the driver, guarded by this.
     private int deviceFeaturesSel;
@@ -90,12 +95,16 @@ public final class MmioTransport implements MmioDevice {
         this.interrupt = interrupt;
         this.notifier = notifier;
         this.deviceFeatures = device.features();
+        this.queues = freshQueues(device);
+        this.guestErrors = new GuestErrorLog(LOG, device.type().shortName() + "-mmio");
+    }
+
+    private static List<Virtqueue> freshQueues(VirtioDevice device) {
         List<Virtqueue> qs = new ArrayList<>();
         for (int i = 0; i < device.queueCount(); i++) {
             qs.add(new Virtqueue(device.queueMaxSize(i)));
         }
-        this.queues = List.copyOf(qs);
-        this.guestErrors = new GuestErrorLog(LOG, device.type().shortName() + "-mmio");
+        return List.copyOf(qs);
     }
 
     /** A transport whose queue notifications run the device on the notifying thread. */
@@ -369,6 +378,15 @@ public final class MmioTransport implements MmioDevice {
                 }
             }
         }
+        // Overlapping rings are a driver error (2.7: one writer per part), refused here like a
+        // misaligned ring. The device survives the aliasing this cannot see (buffers over rings,
+        // other devices' rings) through its per-pass budget and pop-consistent re-checks.
+        Optional<QueueError> overlap = Virtqueue.findOverlap(queues);
+        if (overlap.isPresent()) {
+            guestErrors.report("queue-setup", overlap.get().describe() + "; device needs reset");
+            signals.needsReset();
+            return;
+        }
         try {
             device.activate(driverFeatures, queues, memory, signals);
             activated = true;
@@ -378,12 +396,17 @@ public final class MmioTransport implements MmioDevice {
         }
     }
 
-    /** Status = 0 (2.4): the device forgets everything the driver set up. */
+    /**
+     * Status = 0 (2.4): the device forgets everything the driver set up. Bounded: the device's
+     * reset waits for a request in progress only so long (then gives up on it and is marked
+     * broken); whatever that request does later cannot reach the new setup, because the old
+     * signals are cut off first and the queues are replaced, not cleared.
+     */
     private void reset() {
+        signals.revoke();
         device.reset();
-        for (Virtqueue q : queues) {
-            q.reset();
-        }
+        queues = freshQueues(device);
+        signals = new Signals();
         activated = false;
         deviceFeaturesSel = 0;
         driverFeaturesSel = 0;
@@ -425,25 +448,52 @@ public final class MmioTransport implements MmioDevice {
         return internalErrors.get();
     }
 
-    /** How devices reach the driver; atomics only, so device threads never wait for register accesses. */
+    /**
+     * How devices reach the driver; atomics only, so device threads never wait for register
+     * accesses. One per driver setup: a reset revokes it, so a device thread that finishes an
+     * old request late changes nothing the next setup sees (each update re-reads {@link #live}
+     * inside its compare-and-set loop, so it cannot land after the reset cleared the registers).
+     */
     private final class Signals implements DeviceSignals {
+        private volatile boolean live = true;
+
+        void revoke() {
+            live = false;
+        }
+
         @Override
         public void usedBuffers(int queueIndex) {
-            interrupt.raise(interruptStatus.updateAndGet(s -> s | INTERRUPT_USED_BUFFER));
+            raise(INTERRUPT_USED_BUFFER);
         }
 
         @Override
         public void configChanged() {
-            configGeneration.incrementAndGet();
-            interrupt.raise(interruptStatus.updateAndGet(s -> s | INTERRUPT_CONFIG_CHANGE));
+            if (live) {
+                configGeneration.incrementAndGet();
+                raise(INTERRUPT_CONFIG_CHANGE);
+            }
         }
 
         @Override
         public void needsReset() {
-            int s = status.updateAndGet(x -> x | DEVICE_NEEDS_RESET);
+            int s = status.updateAndGet(x -> live ? x | DEVICE_NEEDS_RESET : x);
             // 2.1.2: with DRIVER_OK set, tell the driver through a configuration change notification.
-            if ((s & DRIVER_OK) != 0) {
-                interrupt.raise(interruptStatus.updateAndGet(x -> x | INTERRUPT_CONFIG_CHANGE));
+            if ((s & DRIVER_OK) != 0 && (s & DEVICE_NEEDS_RESET) != 0) {
+                raise(INTERRUPT_CONFIG_CHANGE);
+            }
+        }
+
+        @Override
+        public void requeue(int queueIndex) {
+            if (live) {
+                notifier.requeue(queueIndex);
+            }
+        }
+
+        private void raise(int bit) {
+            int bits = interruptStatus.updateAndGet(x -> live ? x | bit : x);
+            if (live && (bits & bit) != 0) {
+                interrupt.raise(bits);
             }
         }
     }

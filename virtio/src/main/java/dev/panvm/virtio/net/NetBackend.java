@@ -10,8 +10,9 @@ import java.util.OptionalInt;
  * buffers are guest memory (or device scratch memory), so a TAP backend reads and writes them
  * with one read(2)/write(2) each, without Java arrays.
  *
- * <p>The device offers neither GSO nor VIRTIO_NET_F_MTU, so frames are at most 1514 bytes: a
- * TAP device behind it keeps MTU 1500.
+ * <p>The device offers neither GSO nor VIRTIO_NET_F_MTU, so frames are at most 1514 bytes, 1518
+ * with an 802.1Q tag ({@link VirtioNet#MAX_TX_FRAME}; the device drops bigger ones before they
+ * get here): a TAP device behind it keeps MTU 1500.
  */
 public interface NetBackend extends AutoCloseable {
 

@@ -44,6 +44,15 @@ public final class VirtioNet extends VirtioDeviceBase {
 
     /** An Ethernet frame without FCS or VLAN tag at MTU 1500: the largest the device handles without GSO. */
     public static final int MAX_FRAME = 1514;
+    /** The MTU the device works with: VIRTIO_NET_F_MTU is not offered, so the Ethernet default. */
+    public static final int MTU = 1500;
+    /**
+     * The largest frame the driver may transmit: without GSO (no VIRTIO_NET_F_HOST_TSO4/6, UFO,
+     * USO) and without VIRTIO_NET_F_MTU, an MTU-sized packet with its Ethernet header and one
+     * 802.1Q tag. The limit Linux puts on a frame a device passes on (is_skb_forwardable:
+     * mtu + hard_header_len + VLAN_HLEN); bigger frames are dropped and counted, not sent.
+     */
+    public static final int MAX_TX_FRAME = 14 + 4 + MTU;
     /** Scratch space for gathering and scattering: the largest frame a TAP device can return. */
     private static final int SCRATCH_SIZE = 65550;
     /** How many frames one call drops when no receive buffer is posted, so a flood cannot pin the thread. */
@@ -85,10 +94,10 @@ public final class VirtioNet extends VirtioDeviceBase {
         this.features = f;
         config.putU16(CONFIG_STATUS, VIRTIO_NET_S_LINK_UP);
         config.putU16(CONFIG_MAX_VIRTQUEUE_PAIRS, 1);
-        config.putU16(CONFIG_MTU, 1500);
+        config.putU16(CONFIG_MTU, MTU);
         Arena arena = Arena.ofAuto();
         this.rxScratch = arena.allocate(SCRATCH_SIZE, 64);
-        this.txScratch = arena.allocate(SCRATCH_SIZE, 64);
+        this.txScratch = arena.allocate(MAX_TX_FRAME, 64);
     }
 
 
@@ -119,12 +128,12 @@ public final class VirtioNet extends VirtioDeviceBase {
      * backend is readable. Before the driver is ready (or after the device failed) the frames are
      * dropped, so a level-triggered poll on the backend never spins.
      */
-    public synchronized void receiveFromBackend() {
-        if (isActive()) {
-            runActive(this::receive);
-        } else {
-            dropWaitingFrames();
-        }
+    public void receiveFromBackend() {
+        locked(() -> {
+            if (!runActive(this::receive)) {
+                dropWaitingFrames();
+            }
+        });
     }
 
     @Override
@@ -152,9 +161,18 @@ public final class VirtioNet extends VirtioDeviceBase {
             guestErrors.report("tx-gso", "frame with gso_type " + header.gsoType() + " (GSO was not offered)");
             return 0;
         }
-        if (frame.length() == 0 || frame.length() > SCRATCH_SIZE) {
+        if (frame.length() == 0) {
             metrics.txDropped.increment();
-            guestErrors.report("tx-size", "frame of " + frame.length() + " bytes");
+            guestErrors.report("tx-size", "empty frame");
+            return 0;
+        }
+        if (frame.length() > MAX_TX_FRAME) {
+            // What the device offered caps the frame, not what a TAP would take (65535): a
+            // backend, and the host network behind it, never see a frame the device could not
+            // have sent. Dropped as Linux drops an oversized frame a device passes on.
+            metrics.txDropped.increment();
+            metrics.txDroppedTooBig.increment();
+            guestErrors.report("tx-too-big", "frame of " + frame.length() + " bytes (at most " + MAX_TX_FRAME + ")");
             return 0;
         }
         MemorySegment out;
@@ -181,12 +199,19 @@ public final class VirtioNet extends VirtioDeviceBase {
     private void receive(Activation a) {
         Virtqueue rx = a.queues().get(RECEIVE_QUEUE);
         if (!rx.isActive()) {
+            // Broken since the last pass by a check outside pop (hasAvailable's): report it now.
+            rx.error().ifPresent(e -> queueError(e, a));
             dropWaitingFrames();
             return;
         }
         int used = 0;
         try {
-            while (true) {
+            for (int budget = DRAIN_BUDGET; ; budget--) {
+                if (budget <= 0) {
+                    // As drain: one pass per wake-up; the backend's readable fd, or this, brings the device back.
+                    a.signals().requeue(RECEIVE_QUEUE);
+                    return;
+                }
                 PopResult r = rx.pop();
                 if (r instanceof PopResult.Empty) {
                     // Ask to be notified of new buffers, and look once more before giving up.
@@ -204,6 +229,9 @@ public final class VirtioNet extends VirtioDeviceBase {
                     used++;
                 } else if (r instanceof DescriptorChain chain) {
                     long written = receiveInto(chain, a);
+                    if (a.isRevoked()) {
+                        return;
+                    }
                     if (written < 0) {
                         rx.undoPop();
                         return;
@@ -213,7 +241,7 @@ public final class VirtioNet extends VirtioDeviceBase {
                 }
             }
         } finally {
-            if (used > 0 && rx.needsNotification()) {
+            if (used > 0 && !a.isRevoked() && rx.needsNotification()) {
                 a.signals().usedBuffers(RECEIVE_QUEUE);
             }
         }

@@ -9,9 +9,11 @@ import dev.panvm.virtio.queue.VirtqueueError.InvalidQueueSize;
 import dev.panvm.virtio.queue.VirtqueueError.QueueError;
 import dev.panvm.virtio.queue.VirtqueueError.RingMisaligned;
 import dev.panvm.virtio.queue.VirtqueueError.RingOutsideMemory;
+import dev.panvm.virtio.queue.VirtqueueError.RingsOverlap;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -172,6 +174,51 @@ public final class Virtqueue {
         return null;
     }
 
+    /**
+     * Finds a used ring that overlaps any ring of {@code queues} (ready queues only, sizes already
+     * checked by {@link #activate}). 2.7: each part "is write-able by either the driver or the
+     * device, but not both", and the used ring is "only written to by the device"; a used ring
+     * over another part makes the device's own writes rewrite what the driver published (used
+     * flags over avail idx: every NO_NOTIFY toggle moves the avail idx). No correct driver does
+     * that, so the transport refuses it at DRIVER_OK like a misaligned ring. Overlaps between
+     * parts only the driver writes are harmless to the device and left alone.
+     */
+    public static Optional<QueueError> findOverlap(List<Virtqueue> queues) {
+        for (int i = 0; i < queues.size(); i++) {
+            Virtqueue q = queues.get(i);
+            if (!q.isReady()) {
+                continue;
+            }
+            long used = q.usedRingAddress;
+            long usedEnd = used + VirtqueuePart.USED_RING.size(q.size);
+            for (int j = 0; j < queues.size(); j++) {
+                Virtqueue o = queues.get(j);
+                if (!o.isReady()) {
+                    continue;
+                }
+                for (VirtqueuePart part : VirtqueuePart.values()) {
+                    if (i == j && part == VirtqueuePart.USED_RING) {
+                        continue;
+                    }
+                    long at = o.address(part);
+                    long end = at + part.size(o.size);
+                    if (at < usedEnd && used < end) {
+                        return Optional.of(new RingsOverlap(i, j, part, at));
+                    }
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    private long address(VirtqueuePart part) {
+        return switch (part) {
+            case DESCRIPTOR_TABLE -> descTableAddress;
+            case AVAILABLE_RING -> availRingAddress;
+            case USED_RING -> usedRingAddress;
+        };
+    }
+
     /** Back to the state after a device reset: not ready, size = max, addresses 0, indices 0. */
     public void reset() {
         size = maxSize;
@@ -193,9 +240,14 @@ public final class Virtqueue {
         signalledUsedValid = false;
     }
 
-    /** True once {@link #activate} succeeded and until {@link #reset}. */
+    /** True once {@link #activate} succeeded and until {@link #reset} or an error breaks the queue. */
     public boolean isActive() {
         return active && broken == null;
+    }
+
+    /** Why the queue stopped: set at {@link #activate} or when the driver's indices became garbage. */
+    public Optional<QueueError> error() {
+        return Optional.ofNullable(broken);
     }
 
     // ---- device side ----
@@ -211,16 +263,12 @@ public final class Virtqueue {
         if (broken != null) {
             return broken;
         }
-        int availIdx = readAvailIdx();
-        int pending = (availIdx - nextAvail) & 0xffff;
+        int pending = pendingChains();
+        if (pending < 0) {
+            return broken;
+        }
         if (pending == 0) {
             return PopResult.EMPTY;
-        }
-        // The driver cannot have more chains outstanding than there are ring entries; an idx
-        // further ahead is garbage, and nothing read through it could be trusted.
-        if (pending > size) {
-            broken = new AvailIndexTooFarAhead(availIdx, nextAvail, size);
-            return broken;
         }
         int head = LittleEndian.u16(availRing, AVAIL_RING + 2L * (nextAvail & (size - 1)));
         if (head >= size) {
@@ -229,6 +277,25 @@ public final class Virtqueue {
         }
         nextAvail = (nextAvail + 1) & 0xffff;
         return DescriptorChainReader.read(memory, descTable, size, head, indirectDesc);
+    }
+
+    /**
+     * How many chains the driver made available that the device has not taken, by {@link #pop}'s
+     * rule, or -1 when the queue broke on it. Every "is there work?" question goes through here,
+     * so no caller can see work that pop then refuses to hand out (a re-check that said "more"
+     * while pop said "nothing" was a busy loop for a driver whose avail idx moved backwards).
+     */
+    private int pendingChains() {
+        int availIdx = readAvailIdx();
+        int pending = (availIdx - nextAvail) & 0xffff;
+        // The driver cannot have more chains outstanding than there are ring entries; an idx
+        // further ahead (or behind: 2.7.6 forbids decrementing it) is garbage, and nothing read
+        // through it could be trusted.
+        if (pending > size) {
+            broken = new AvailIndexTooFarAhead(availIdx, nextAvail, size);
+            return -1;
+        }
+        return pending;
     }
 
     /** Puts the chain most recently taken by {@link #pop} back (a net device with no frame for it). */
@@ -305,7 +372,9 @@ public final class Virtqueue {
     /**
      * Asks for available buffer notifications again, then checks whether the driver added
      * chains meanwhile: if so it returns true and the caller must process them, because the
-     * driver may have decided not to notify before it saw this request.
+     * driver may have decided not to notify before it saw this request. The check applies
+     * {@link #pop}'s rules: true means pop returns a chain, or the queue broke and pop returns
+     * the error; never "more work" that pop would not hand out.
      */
     public boolean enableNotification() {
         if (!isActive()) {
@@ -317,12 +386,15 @@ public final class Virtqueue {
             LittleEndian.putU16(usedRing, 0, 0);
         }
         VarHandle.fullFence();
-        return readAvailIdx() != nextAvail;
+        return pendingChains() != 0;
     }
 
-    /** Whether the driver has made buffers available that the device has not popped yet. */
+    /**
+     * Whether {@link #pop} has something to hand out: a chain, or an error found now (an avail
+     * idx out of range breaks the queue here, so the device's next pass reports it).
+     */
     public boolean hasAvailable() {
-        return isActive() && readAvailIdx() != nextAvail;
+        return isActive() && pendingChains() != 0;
     }
 
     private int readAvailIdx() {

@@ -43,6 +43,18 @@ public sealed interface VirtqueueError extends PopResult {
         }
     }
 
+    /**
+     * Queue {@code queue}'s used ring overlaps {@code part} of queue {@code otherQueue} (the
+     * same queue or another of the device's), at {@code address}: 2.7 gives every part one
+     * writer, and the used ring's is the device.
+     */
+    record RingsOverlap(int queue, int otherQueue, VirtqueuePart part, long address) implements QueueError {
+        public String describe() {
+            return String.format("the used ring of queue %d overlaps the %s of queue %d at %#x",
+                    queue, part, otherQueue, address);
+        }
+    }
+
     /** The available idx ran more than Queue Size entries ahead of the device (2.7.13). */
     record AvailIndexTooFarAhead(int availIdx, int nextAvail, int size) implements QueueError {
         public String describe() {

@@ -240,7 +240,9 @@ class VirtioBlkTest {
             BufferElement st = queue.writable(1);
             UsedElement used = submit(List.of(header(c[0], c[1]), data, st));
             assertEquals(VIRTIO_BLK_S_IOERR, status(st), Arrays.toString(c));
-            assertEquals(1, used.length());
+            // 2.7.8.1: len counts from the start of the writable area. An IN's starts with the
+            // data, which was not written; an OUT's is the status byte alone.
+            assertEquals(c[0] == VIRTIO_BLK_T_IN ? 0 : 1, used.length(), Arrays.toString(c));
         }
         // The last whole sector is fine.
         BufferElement st = queue.writable(1);
@@ -335,6 +337,55 @@ class VirtioBlkTest {
         assertEquals(2, blk.metrics().snapshot().backendErrors());
     }
 
+    /**
+     * 2.7.8.1: "The device MUST write at least len bytes to descriptor, beginning at the first
+     * device-writable buffer". The status byte is the writable area's last byte: it counts only
+     * when the data before it was written in full.
+     */
+    @Test
+    void usedLengthCountsTheBytesWrittenFromTheStartOfTheWritableArea() {
+        BlockBackend failing = new BlockBackend() {
+            public long size() { return 1 << 20; }
+            public boolean isReadOnly() { return false; }
+            public String deviceId() { return "panvm-id-0123456789x"; }  // 20 bytes: no NUL
+            public long read(long offset, MemorySegment dst) throws IOException { throw new IOException("EIO"); }
+            public void write(long offset, MemorySegment src) { }
+            public void flush() { }
+            public void close() { }
+        };
+        start(failing, ALL);
+        // A failed read wrote the status byte only, after 1024 bytes it did not write.
+        BufferElement data = queue.writable(1024);
+        BufferElement st = queue.writable(1);
+        UsedElement used = submit(List.of(header(VIRTIO_BLK_T_IN, 0), data, st));
+        assertEquals(VIRTIO_BLK_S_IOERR, status(st));
+        assertEquals(0, used.length(), "a failed read wrote nothing from the start of the writable area");
+
+        // GET_ID into 64 bytes: the 20-byte ID, then 44 bytes left alone, then the status.
+        BufferElement id = queue.writable(64);
+        queue.memory().slice(id.address(), id.length()).fill((byte) 0x77);
+        BufferElement st2 = queue.writable(1);
+        used = submit(List.of(header(VIRTIO_BLK_T_GET_ID, 0), id, st2));
+        assertEquals(VIRTIO_BLK_S_OK, status(st2));
+        assertEquals(20, used.length(), "the ID; the status byte is 44 unwritten bytes further");
+        byte[] got = queue.contents(id);
+        assertArrayEquals("panvm-id-0123456789x".getBytes(StandardCharsets.US_ASCII), Arrays.copyOf(got, 20));
+        assertEquals(0x77, got[20]);
+
+        // GET_ID into exactly 20 bytes (what Linux posts): ID and status are contiguous.
+        BufferElement id20 = queue.writable(20);
+        BufferElement st3 = queue.writable(1);
+        assertEquals(21, submit(List.of(header(VIRTIO_BLK_T_GET_ID, 0), id20, st3)).length());
+        // Into 8 bytes: a truncated ID, then the status.
+        BufferElement id8 = queue.writable(8);
+        BufferElement st4 = queue.writable(1);
+        assertEquals(9, submit(List.of(header(VIRTIO_BLK_T_GET_ID, 0), id8, st4)).length());
+        assertArrayEquals("panvm-id".getBytes(StandardCharsets.US_ASCII), queue.contents(id8));
+        // An OUT's writable area is the status byte alone.
+        BufferElement st5 = queue.writable(1);
+        assertEquals(1, submit(List.of(header(VIRTIO_BLK_T_OUT, 0), queue.readable(new byte[512]), st5)).length());
+    }
+
     @Test
     void theNullBackendCompletesWithoutTouchingBuffers() {
         start(new NullBackend(64L << 30), ALL);
@@ -344,7 +395,7 @@ class VirtioBlkTest {
         BufferElement st = queue.writable(1);
         UsedElement used = submit(List.of(header(VIRTIO_BLK_T_IN, 1000), data, st));
         assertEquals(VIRTIO_BLK_S_OK, status(st));
-        assertEquals(1, used.length(), "only the status byte was written");
+        assertEquals(0, used.length(), "the data was not written, so nothing from the start of the writable area");
         assertEquals(0x77, queue.contents(data)[100]);
 
         byte[] seg = new byte[16];

@@ -386,7 +386,9 @@ class VirtioConsoleTest {
         MemorySegment emergWr = MemorySegment.ofArray(new byte[] {'!', 0, 0, 0});
         Thread vcpuThread = Thread.ofPlatform().start(() -> transport.write(MmioRegister.CONFIG + CONFIG_EMERG_WR, emergWr));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (vcpuThread.isAlive() && vcpuThread.getState() != Thread.State.BLOCKED && System.nanoTime() < deadline) {
+        // Waiting for the device's lock (parked: the lock is a ReentrantLock, with a bounded wait).
+        while (vcpuThread.isAlive() && vcpuThread.getState() != Thread.State.TIMED_WAITING
+                && vcpuThread.getState() != Thread.State.BLOCKED && System.nanoTime() < deadline) {
             Thread.onSpinWait();
         }
         release.countDown();

@@ -98,6 +98,27 @@ class VirtioNetTest {
     }
 
     @Test
+    void dropsAndCountsTransmitFramesAboveTheMtuTheDeviceOffers() {
+        // Neither GSO nor VIRTIO_NET_F_MTU: at most MTU + Ethernet header + one VLAN tag.
+        assertEquals(1518, VirtioNet.MAX_TX_FRAME);
+        byte[] largest = frame(VirtioNet.MAX_TX_FRAME, 5);
+        tx.addChain(List.of(tx.readable(concat(new byte[VirtioNetHeader.SIZE], largest))));
+        tx.addChain(List.of(tx.readable(new byte[VirtioNetHeader.SIZE]), tx.readable(frame(VirtioNet.MAX_TX_FRAME + 1, 6))));
+        tx.addChain(List.of(tx.readable(new byte[VirtioNetHeader.SIZE]), tx.readable(frame(65_550, 7))));
+        tx.addChain(List.of(tx.readable(concat(new byte[VirtioNetHeader.SIZE], frame(9000, 8)))));
+        driver.kick(VirtioNet.TRANSMIT_QUEUE);
+        assertEquals(4, tx.takeUsed().size(), "every chain goes back, sent or dropped");
+        List<byte[]> sent = backend.takeSent();
+        assertEquals(1, sent.size(), "only the frame within the limit reaches the backend");
+        assertArrayEquals(largest, sent.getFirst());
+        NetMetrics.Snapshot m = net.metrics().snapshot();
+        assertEquals(1, m.txFrames());
+        assertEquals(3, m.txDroppedTooBig());
+        assertEquals(3, m.txDropped());
+        assertTrue(net.isActive(), "an oversized frame is the guest's loss, not a device error");
+    }
+
+    @Test
     void dropsMalformedTransmitChains() {
         tx.addChain(List.of(tx.readable(new byte[8])));                         // shorter than the header
         tx.addChain(List.of(tx.readable(new byte[12]), tx.writable(64)));       // writable buffer

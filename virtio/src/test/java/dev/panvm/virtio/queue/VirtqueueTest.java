@@ -439,6 +439,62 @@ class VirtqueueTest {
     }
 
     @Test
+    void theReCheckAfterEnablingNotificationsAppliesPopsRules() {
+        MockSplitQueue d = driver(8);
+        Virtqueue q = device(d, NO_INDIRECT);
+        d.addChain(List.of(d.writable(8)));
+        q.disableNotification();
+        chain(q.pop());
+        // The avail idx moves back (2.7.6: a driver never does that; aliasing rings can): pop
+        // would see 65535 chains in a ring of 8. The re-check must not report work pop refuses
+        // to hand out (a drain loop that never ended); it reports the error pop then returns.
+        d.setAvailIdx(0);
+        assertTrue(q.enableNotification());
+        assertFalse(q.isActive());
+        assertInstanceOf(AvailIndexTooFarAhead.class, q.pop());
+        assertFalse(q.enableNotification(), "a broken queue has nothing more to say");
+
+        MockSplitQueue d2 = driver(8);
+        Virtqueue q2 = device(d2, NO_INDIRECT);
+        d2.setAvailIdx(9);
+        assertTrue(q2.hasAvailable(), "an idx out of range is something for the device to report");
+        assertInstanceOf(AvailIndexTooFarAhead.class, q2.error().orElseThrow());
+        assertInstanceOf(AvailIndexTooFarAhead.class, q2.pop());
+    }
+
+    @Test
+    void findsAUsedRingOverlappingAnyRing() {
+        MockSplitQueue a = driver(16);
+        MockSplitQueue b = driver(16);
+        Virtqueue qa = new Virtqueue(16);
+        Virtqueue qb = new Virtqueue(16);
+        a.configure(qa);
+        b.configure(qb);
+        assertTrue(Virtqueue.findOverlap(List.of(qa, qb)).isEmpty(), "separate rings");
+
+        // used.flags over avail.idx: every NO_NOTIFY toggle would move the driver's idx.
+        qa.setUsedRingAddress(a.availableRingAddress() + 2);
+        assertEquals(new VirtqueueError.RingsOverlap(0, 0, VirtqueuePart.AVAILABLE_RING, a.availableRingAddress()),
+                Virtqueue.findOverlap(List.of(qa, qb)).orElseThrow());
+        // Over another queue's descriptor table.
+        a.configure(qa);
+        qa.setUsedRingAddress(b.descriptorTableAddress() + 16);
+        assertEquals(new VirtqueueError.RingsOverlap(0, 1, VirtqueuePart.DESCRIPTOR_TABLE, b.descriptorTableAddress()),
+                Virtqueue.findOverlap(List.of(qa, qb)).orElseThrow());
+        // A queue that is not ready does not count.
+        qb.setReady(false);
+        assertTrue(Virtqueue.findOverlap(List.of(qa, qb)).isEmpty());
+        // Parts only the driver writes may overlap: nothing the device writes lands there.
+        a.configure(qa);
+        qa.setAvailableRingAddress(a.descriptorTableAddress());
+        assertTrue(Virtqueue.findOverlap(List.of(qa)).isEmpty());
+        // Adjacent is fine.
+        a.configure(qa);
+        qa.setUsedRingAddress(a.availableRingAddress() + VirtqueuePart.AVAILABLE_RING.size(16) + 2);
+        assertTrue(Virtqueue.findOverlap(List.of(qa)).isEmpty());
+    }
+
+    @Test
     void anInactiveQueueIsEmpty() {
         Virtqueue q = new Virtqueue(8);
         assertInstanceOf(PopResult.Empty.class, q.pop());

@@ -14,6 +14,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -27,6 +28,8 @@ public final class VirtioMmioSlot implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioMmioSlot.class);
     private static final long STOP = -1;
     private static final long BACKEND = -2;
+    /** How long close waits for the device thread (a reset waits at most 2 s for a backend call). */
+    private static final Duration JOIN_TIMEOUT = Duration.ofSeconds(5);
     /**
      * After each wake-up the device thread keeps polling its queues this long before it sleeps
      * again (as QEMU's event loop polls, poll-max-ns): waking a sleeping thread costs tens of
@@ -46,6 +49,8 @@ public final class VirtioMmioSlot implements AutoCloseable {
     private final Runnable backendService;
     private EventFd backendWake;
     private Thread thread;
+    /** Set by {@link #close} when the device thread did not stop. */
+    private volatile boolean stuck;
 
     /**
      * Places {@code device} at MMIO {@code base} with interrupt {@code gsi}. Without ioeventfd or
@@ -207,8 +212,16 @@ public final class VirtioMmioSlot implements AutoCloseable {
 
     /**
      * Stops the device thread and closes the backend. The backend is closed first: a device
-     * thread waiting on it (a console whose host side does not read) is woken by that.
+     * thread waiting on it (a console whose host side does not read) is woken by that. A thread
+     * still running after {@link #JOIN_TIMEOUT} is stuck in a backend call (a hung disk): it may
+     * still use its eventfds and write into guest memory when the call returns, so they are left
+     * open and {@link #stuck()} tells the machine to leave guest RAM mapped too.
      */
+    /** Whether {@link #close} left the device thread running. */
+    public boolean stuck() {
+        return stuck;
+    }
+
     @Override
     public void close() throws InterruptedException {
         try {
@@ -218,7 +231,12 @@ public final class VirtioMmioSlot implements AutoCloseable {
         }
         if (thread != null) {
             signal(stop);
-            thread.join();
+            if (!thread.join(JOIN_TIMEOUT)) {
+                stuck = true;
+                LOG.warn("{}: the device thread did not stop within {} s (a backend call hangs); "
+                        + "leaving its file descriptors and guest RAM in place", device.type(), JOIN_TIMEOUT.toSeconds());
+                return;
+            }
         }
         if (backendWake != null) {
             backendWake.close();
