@@ -3,14 +3,19 @@
 //! write paths (`readpath.rs`), and reports each policy's hit ratio and device requests: a
 //! table, or JSON with `--json`. Run it through `scripts/cachesim`.
 //!
-//! Two modes:
+//! Three modes:
 //! - one trace at one or more cache sizes (`--trace`), read-ahead off unless `--readahead N`;
 //! - `--matrix` (`matrix.rs`): fio jobs and traces x cache sizes x policies, with the guest's
 //!   read-ahead and write-back, and how often the Q-learning manager is at least as good as
-//!   LRU and ARC.
+//!   LRU and ARC;
+//! - `--bench` (`bench.rs`): accesses per second per policy and cache size on a large Zipf
+//!   trace generated in memory, and the policies' metadata bytes per cached page.
 
+mod bench;
 mod matrix;
 mod readpath;
+#[cfg(test)]
+mod reference;
 mod trace;
 
 use std::process::ExitCode;
@@ -25,6 +30,7 @@ const USAGE: &str = "usage: cachesim --trace FILE [--policy all|NAME[,...]] [--s
                 [--json]
        cachesim --matrix [--traces DIR] [FILE...] [--policy ...] [--sizes ...] [--readahead PAGES]
                 [--tolerance PCT] [--threads N] [--json]
+       cachesim --bench [--policy ...] [--sizes ...] [--accesses N] [--repeat N]
   policies: lru, clock, arc, lecar, qlearn (the Q-learning manager), qrule (Q-learning rule chooser)
   Every run models the guest's CachedDisk: reads look pages up and fill misses, writes dirty
   whole pages (no read), write-back of every dirty page (block order, merged) when they pass
@@ -40,11 +46,19 @@ const USAGE: &str = "usage: cachesim --trace FILE [--policy all|NAME[,...]] [--s
                      I/Os in all), then each trace (--traces DIR: its *.csv files; or FILEs);
                      default sizes 256,1024,4096. Prints device requests (hit ratio) per row and
                      the rows where qlearn needs at most PCT % (default 1) more requests than
-                     lru and than arc. --threads: default all cores.";
+                     lru and than arc. --threads: default all cores.
+  --bench            replays N (default 10000000) accesses, zipf:0.9 over 4 Mi pages (seeded),
+                     through each policy's access() at each size (default 1024,16384,262144,
+                     1048576), --repeat times (default 3); prints M accesses per CPU second
+                     (min/median/max; and per wall-clock second, median),
+                     hit ratio and policy metadata bytes per cached page. Build with --release.";
 
 #[derive(Debug)]
 struct Options {
     matrix: bool,
+    bench: bool,
+    accesses: usize,
+    repeat: usize,
     traces: Vec<String>,
     trace_dir: Option<String>,
     policies: Vec<String>,
@@ -56,8 +70,12 @@ struct Options {
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
+    let defaults = bench::BenchOptions::default();
     let mut o = Options {
         matrix: false,
+        bench: false,
+        accesses: defaults.accesses,
+        repeat: defaults.repeat,
         traces: Vec::new(),
         trace_dir: None,
         policies: Vec::new(),
@@ -67,15 +85,20 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         json: false,
     };
+    let mut sizes_given = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
         match a.as_str() {
             "--matrix" => o.matrix = true,
+            "--bench" => o.bench = true,
+            "--accesses" => o.accesses = count(&value()?, "access count")?,
+            "--repeat" => o.repeat = count(&value()?, "repeat count")?,
             "--trace" => o.traces.push(value()?),
             "--traces" => o.trace_dir = Some(value()?),
             "--policy" => o.policies = value()?.split(',').map(String::from).collect(),
             "--sizes" => {
+                sizes_given = true;
                 o.sizes = value()?
                     .split(',')
                     .map(|s| s.parse::<usize>().ok().filter(|&n| n > 0).ok_or(format!("bad cache size '{s}'")))
@@ -100,8 +123,11 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
-    if !o.matrix && o.traces.len() != 1 {
-        return Err("--trace FILE is required (once), or --matrix".into());
+    if o.bench && !sizes_given {
+        o.sizes = vec![1 << 10, 16 << 10, 256 << 10, 1 << 20];
+    }
+    if !o.matrix && !o.bench && o.traces.len() != 1 {
+        return Err("--trace FILE is required (once), or --matrix, or --bench".into());
     }
     if o.policies.is_empty() || o.policies == ["all"] {
         o.policies = POLICY_NAMES.iter().map(|s| s.to_string()).collect();
@@ -110,6 +136,11 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         return Err(format!("unknown policy '{bad}' (one of {})", POLICY_NAMES.join(", ")));
     }
     Ok(o)
+}
+
+/// A positive count named `what`.
+fn count(v: &str, what: &str) -> Result<usize, String> {
+    v.parse().ok().filter(|&n| n > 0).ok_or(format!("bad {what} '{v}'"))
 }
 
 fn load_trace(path: &str) -> Result<Workload, String> {
@@ -326,6 +357,33 @@ fn print_matrix_json(o: &Options, workloads: &[Workload], rows: &[Row], readahea
     );
 }
 
+fn bench(o: &Options) -> Result<(), String> {
+    let b = bench::BenchOptions { accesses: o.accesses, repeat: o.repeat, ..bench::BenchOptions::default() };
+    let keys = bench::zipf_keys(&b);
+    println!(
+        "cachesim --bench: {} accesses, zipf:{} over {} pages (seed {}), {} runs each: M accesses per CPU \
+second (and per wall-clock second, median)",
+        b.accesses, b.theta, b.pages, b.seed, b.repeat
+    );
+    println!("| policy | cache pages | min | median | max | wall | hit ratio | metadata bytes/page |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for row in bench::run(&keys, &o.policies, &o.sizes, &b) {
+        let (min, med, max) = bench::spread(&row.rates);
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} | {:.1} |",
+            row.policy,
+            row.cache_pages,
+            min / 1e6,
+            med / 1e6,
+            max / 1e6,
+            bench::spread(&row.wall_rates).1 / 1e6,
+            row.hit_ratio,
+            row.bytes_per_page
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let o = match parse_args(&args) {
@@ -339,7 +397,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match if o.matrix { matrix(&o) } else { single(&o) } {
+    let run = if o.bench {
+        bench(&o)
+    } else if o.matrix {
+        matrix(&o)
+    } else {
+        single(&o)
+    };
+    match run {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cachesim: {e}");

@@ -7,16 +7,27 @@
 //! eviction hands the victim's payload back, flagged dirty if the caller must
 //! write it before reusing the buffer; `writeback` names the dirty pages to
 //! write (as Linux's `filemap_fdatawrite` or xv6's `bwrite` callers do).
+//!
+//! Pages are found through the page index (`index.rs`), kept densely in
+//! an array of the policy's capacity allocated at creation: `get` and
+//! `insert` allocate nothing, and an evicted page's slot takes the new one.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+use crate::index::{Keyed, KeyedVec};
 use crate::{Access, CacheEvent, Knobs, PageKey, ReplacementPolicy};
 
 struct Page<T> {
+    key: PageKey,
     data: T,
     dirty: bool,
+}
+
+impl<T> Keyed for Page<T> {
+    fn key(&self) -> PageKey {
+        self.key
+    }
 }
 
 /// A page that left the cache, or a payload displaced by re-inserting a key.
@@ -51,7 +62,7 @@ impl PageCacheStats {
 
 pub struct PageCache<T> {
     policy: Box<dyn ReplacementPolicy>,
-    pages: BTreeMap<PageKey, Page<T>>,
+    pages: KeyedVec<Page<T>>,
     /// Pages with the dirty bit set.
     dirty: usize,
     stats: PageCacheStats,
@@ -60,7 +71,8 @@ pub struct PageCache<T> {
 impl<T> PageCache<T> {
     /// A cache whose capacity is the policy's.
     pub fn new(policy: Box<dyn ReplacementPolicy>) -> Self {
-        PageCache { policy, pages: BTreeMap::new(), dirty: 0, stats: PageCacheStats::default() }
+        let pages = KeyedVec::new(policy.capacity());
+        PageCache { policy, pages, dirty: 0, stats: PageCacheStats::default() }
     }
 
     /// A cache using policy `name` (see [`crate::by_name`]) with `capacity` pages.
@@ -75,7 +87,7 @@ impl<T> PageCache<T> {
         self.pages.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.pages.is_empty()
+        self.pages.len() == 0
     }
     pub fn policy_name(&self) -> &'static str {
         self.policy.name()
@@ -92,7 +104,15 @@ impl<T> PageCache<T> {
         self.stats = PageCacheStats::default();
     }
     pub fn contains(&self, key: PageKey) -> bool {
-        self.pages.contains_key(&key)
+        self.pages.find(key).is_ok()
+    }
+
+    fn page(&self, key: PageKey) -> Option<&Page<T>> {
+        self.pages.find(key).ok().map(|i| &self.pages.items()[i])
+    }
+
+    fn page_mut(&mut self, key: PageKey) -> Option<&mut Page<T>> {
+        self.pages.find(key).ok().map(|i| &mut self.pages.items_mut()[i])
     }
 
     /// Look a page up, counting a hit (and telling the policy) or a miss.
@@ -102,11 +122,11 @@ impl<T> PageCache<T> {
 
     /// As `get`, for modifying the payload (call `mark_dirty` too).
     pub fn get_mut(&mut self, key: PageKey) -> Option<&mut T> {
-        if self.pages.contains_key(&key) {
+        if let Ok(i) = self.pages.find(key) {
             self.stats.hits += 1;
             let a = self.policy.access(key);
             debug_assert_eq!(a, Access::Hit, "policy and page map disagree");
-            self.pages.get_mut(&key).map(|p| &mut p.data)
+            Some(&mut self.pages.items_mut()[i].data)
         } else {
             self.stats.misses += 1;
             None
@@ -115,13 +135,13 @@ impl<T> PageCache<T> {
 
     /// The payload without counting an access or touching the policy.
     pub fn peek(&self, key: PageKey) -> Option<&T> {
-        self.pages.get(&key).map(|p| &p.data)
+        self.page(key).map(|p| &p.data)
     }
 
     /// As `peek`, mutably: for the I/O path itself (e.g. to lend a page's
     /// buffer to the device during write-back), not for the cache's users.
     pub fn peek_mut(&mut self, key: PageKey) -> Option<&mut T> {
-        self.pages.get_mut(&key).map(|p| &mut p.data)
+        self.page_mut(key).map(|p| &mut p.data)
     }
 
     /// Put a (clean) page in the cache, normally after a `get` miss and the
@@ -139,33 +159,39 @@ impl<T> PageCache<T> {
     }
 
     fn fill(&mut self, key: PageKey, data: T, prefetched: bool) -> Option<Evicted<T>> {
-        if let Some(page) = self.pages.get_mut(&key) {
-            let old = core::mem::replace(&mut page.data, data);
-            return Some(Evicted { key, data: old, dirty: false });
-        }
+        let v = match self.pages.find(key) {
+            Ok(i) => {
+                let old = core::mem::replace(&mut self.pages.items_mut()[i].data, data);
+                return Some(Evicted { key, data: old, dirty: false });
+            }
+            Err(v) => v,
+        };
         let access = if prefetched { self.policy.prefetch(key) } else { self.policy.access(key) };
-        let evicted = match access {
+        let page = Page { key, data, dirty: false };
+        match access {
             Access::Miss { evicted: Some(victim) } => {
-                let page = self.pages.remove(&victim).expect("policy evicted a page the cache does not hold");
+                // The new page takes the victim's slot.
+                let i = self.pages.find(victim).ok().expect("policy evicted a page the cache does not hold");
+                let old = self.pages.replace(v, i, page);
                 self.stats.evictions += 1;
-                if page.dirty {
+                if old.dirty {
                     self.stats.dirty_evictions += 1;
                     self.dirty -= 1;
                 }
-                Some(Evicted { key: victim, data: page.data, dirty: page.dirty })
+                Some(Evicted { key: victim, data: old.data, dirty: old.dirty })
             }
-            Access::Miss { evicted: None } => None,
+            Access::Miss { evicted: None } => {
+                self.pages.push(v, page);
+                None
+            }
             Access::Hit => unreachable!("policy holds a key the cache does not"),
-        };
-        self.pages.insert(key, Page { data, dirty: false });
-        debug_assert!(self.pages.len() <= self.policy.capacity());
-        evicted
+        }
     }
 
     /// Mark a cached page modified (a write; the policy is told); false if
     /// it is not cached.
     pub fn mark_dirty(&mut self, key: PageKey) -> bool {
-        match self.pages.get_mut(&key) {
+        match self.page_mut(key) {
             Some(p) => {
                 let rewrite = p.dirty;
                 if !rewrite {
@@ -193,7 +219,7 @@ impl<T> PageCache<T> {
     }
 
     pub fn is_dirty(&self, key: PageKey) -> bool {
-        self.pages.get(&key).is_some_and(|p| p.dirty)
+        self.page(key).is_some_and(|p| p.dirty)
     }
 
     /// Number of dirty pages.
@@ -204,24 +230,35 @@ impl<T> PageCache<T> {
     /// Clear every dirty bit and return those pages' keys in (dev, block)
     /// order, ready to be merged into large writes; read their payloads with
     /// `peek`. A write that fails should `mark_dirty` the page again.
+    /// (The sort is here, once per write-back, not on every access.)
     pub fn writeback(&mut self) -> Vec<PageKey> {
-        let mut out = Vec::new();
-        for (key, page) in self.pages.iter_mut() {
-            if page.dirty {
-                page.dirty = false;
-                out.push(*key);
-            }
+        let mut out = Vec::with_capacity(self.dirty);
+        for page in self.pages.items_mut().iter_mut().filter(|p| p.dirty) {
+            page.dirty = false;
+            out.push(page.key);
         }
+        out.sort_unstable();
         self.stats.writebacks += out.len() as u64;
         self.dirty = 0;
         self.policy.note(CacheEvent::WriteBack);
         out
     }
 
+    /// Checks that the pages are indexed, agree with the policy's resident
+    /// set and the dirty count, and the policy's own invariants.
+    #[cfg(test)]
+    pub fn check_invariants(&self) {
+        self.pages.check();
+        self.policy.check_invariants();
+        assert_eq!(self.pages.len(), self.policy.len(), "cache and policy hold as many pages");
+        assert!(self.pages.items().iter().all(|p| self.policy.contains(p.key)), "a cached page the policy lost");
+        assert_eq!(self.pages.items().iter().filter(|p| p.dirty).count(), self.dirty, "dirty count");
+    }
+
     /// Drop a page (invalidate) without counting an eviction; the payload
     /// comes back with its dirty bit so the caller can still write it.
     pub fn remove(&mut self, key: PageKey) -> Option<Evicted<T>> {
-        let page = self.pages.remove(&key)?;
+        let page = self.pages.swap_remove(self.pages.find(key).ok()?);
         self.policy.remove(key);
         if page.dirty {
             self.dirty -= 1;

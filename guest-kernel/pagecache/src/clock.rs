@@ -8,45 +8,68 @@
 //! is the victim and its slot takes the new page. A new page enters with its
 //! bit clear, so a page must be re-referenced to earn its second chance.
 
-use alloc::collections::{BTreeMap, BTreeSet};
-use alloc::vec::Vec;
-
+use crate::index::{Keyed, KeyedVec, PackedKey, Vacancy};
 use crate::{Access, PageKey, PolicyStats, ReplacementPolicy};
 
 struct Slot {
-    key: PageKey,
+    key: PackedKey,
     referenced: bool,
+    /// Prefetched and not referenced since: its first reference leaves the
+    /// bit clear, as a demand miss's insert does.
+    unreferenced: bool,
+}
+
+impl Slot {
+    fn new(key: PageKey, unreferenced: bool) -> Self {
+        Slot { key: PackedKey::new(key), referenced: false, unreferenced }
+    }
+}
+
+impl Keyed for Slot {
+    fn key(&self) -> PageKey {
+        self.key.get()
+    }
 }
 
 pub struct Clock {
     capacity: usize,
-    slots: Vec<Slot>,
-    /// key -> index in `slots`
-    index: BTreeMap<PageKey, usize>,
+    /// The ring, indexed by key.
+    slots: KeyedVec<Slot>,
     hand: usize,
-    /// Pages prefetched and not referenced since: their first reference
-    /// leaves the bit clear, as a demand miss's insert does.
-    unreferenced: BTreeSet<PageKey>,
     stats: PolicyStats,
 }
 
 impl Clock {
     pub fn new(capacity: usize) -> Self {
-        Clock { capacity: capacity.max(1), slots: Vec::new(), index: BTreeMap::new(), hand: 0, unreferenced: BTreeSet::new(), stats: PolicyStats::default() }
+        let capacity = capacity.max(1);
+        Clock { capacity, slots: KeyedVec::new(capacity), hand: 0, stats: PolicyStats::default() }
     }
 
     /// Sweep to the first slot whose bit is clear, clearing bits on the way;
     /// returns its index. Ends within two turns (after one turn all bits are clear).
     fn find_victim(&mut self) -> usize {
+        let slots = self.slots.items_mut();
         loop {
             let i = self.hand;
-            self.hand = (self.hand + 1) % self.slots.len();
-            if self.slots[i].referenced {
-                self.slots[i].referenced = false;
+            self.hand = (self.hand + 1) % slots.len();
+            if slots[i].referenced {
+                slots[i].referenced = false;
             } else {
                 return i;
             }
         }
+    }
+
+    /// A miss on `key` (its place in the index `v`): a free slot while the
+    /// ring is not full, else the victim's.
+    fn insert(&mut self, v: Vacancy, key: PageKey, unreferenced: bool) -> Access {
+        if self.slots.len() < self.capacity {
+            self.slots.push(v, Slot::new(key, unreferenced));
+            return Access::Miss { evicted: None };
+        }
+        let i = self.find_victim();
+        let victim = self.slots.replace(v, i, Slot::new(key, unreferenced));
+        Access::Miss { evicted: Some(victim.key()) }
     }
 }
 
@@ -58,49 +81,37 @@ impl ReplacementPolicy for Clock {
         self.capacity
     }
     fn len(&self) -> usize {
-        self.index.len()
+        self.slots.len()
     }
     fn contains(&self, key: PageKey) -> bool {
-        self.index.contains_key(&key)
+        self.slots.find(key).is_ok()
     }
 
     fn access(&mut self, key: PageKey) -> Access {
-        let result = if let Some(&i) = self.index.get(&key) {
-            self.slots[i].referenced = !self.unreferenced.remove(&key);
-            Access::Hit
-        } else if self.slots.len() < self.capacity {
-            self.index.insert(key, self.slots.len());
-            self.slots.push(Slot { key, referenced: false });
-            Access::Miss { evicted: None }
-        } else {
-            let i = self.find_victim();
-            let victim = self.slots[i].key;
-            self.index.remove(&victim);
-            self.unreferenced.remove(&victim);
-            self.slots[i] = Slot { key, referenced: false };
-            self.index.insert(key, i);
-            Access::Miss { evicted: Some(victim) }
+        let result = match self.slots.find(key) {
+            Ok(i) => {
+                let slot = &mut self.slots.items_mut()[i];
+                slot.referenced = !slot.unreferenced;
+                slot.unreferenced = false;
+                Access::Hit
+            }
+            Err(v) => self.insert(v, key, false),
         };
         self.stats.record(result);
         result
     }
 
     fn prefetch(&mut self, key: PageKey) -> Access {
-        if self.contains(key) {
-            return Access::Hit;
-        }
-        self.unreferenced.insert(key);
-        self.access(key)
+        let Err(v) = self.slots.find(key) else { return Access::Hit };
+        let result = self.insert(v, key, true);
+        self.stats.record(result);
+        result
     }
 
     fn remove(&mut self, key: PageKey) -> bool {
-        self.unreferenced.remove(&key);
-        let Some(i) = self.index.remove(&key) else { return false };
-        // Fill the hole with the last slot so the array stays dense.
+        // The last slot fills the hole so the ring stays dense.
+        let Ok(i) = self.slots.find(key) else { return false };
         self.slots.swap_remove(i);
-        if i < self.slots.len() {
-            self.index.insert(self.slots[i].key, i);
-        }
         if self.hand >= self.slots.len() {
             self.hand = 0;
         }
@@ -109,5 +120,14 @@ impl ReplacementPolicy for Clock {
 
     fn stats(&self) -> PolicyStats {
         self.stats
+    }
+    fn metadata_bytes(&self) -> usize {
+        size_of::<Self>() + self.slots.bytes()
+    }
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        self.slots.check();
+        assert!(self.slots.len() <= self.capacity);
+        assert!(self.hand < self.slots.len().max(1), "hand {} past the ring", self.hand);
     }
 }

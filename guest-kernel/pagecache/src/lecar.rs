@@ -20,16 +20,19 @@
 //! "Time" is the number of accesses so far. Randomness is xorshift64* with
 //! a caller-given seed, so runs are reproducible.
 //!
+//! A key has one node whether resident or in a history, so eviction into a
+//! history and a miss found there relink it without touching the index;
+//! LFU order is the O(1) bucket lists of `list::FrequencyIndex`.
+//!
 //! Read-ahead (`prefetch`, not in the paper): a prefetched page is inserted
 //! with count 1 and no regret update (a prefetch is no request; it leaves
 //! the history it was in), and its first demand hit keeps the count at 1
 //! (refreshing its recency), so pages a sequential reader has read once do
 //! not outrank the read-ahead pages it has yet to read.
 
-use alloc::collections::{BTreeMap, BTreeSet};
-
-use crate::list::{FrequencyIndex, RecencyList};
-use crate::rng::{exp, XorShift64};
+use crate::index::{Keyed, PackedKey, Vacancy};
+use crate::list::{Counted, FrequencyIndex, Linked, Links, List, Pool};
+use crate::rng::{XorShift64, exp};
 use crate::{Access, PageKey, PolicyStats, ReplacementPolicy};
 
 /// Learning rate lambda (paper, Section 4).
@@ -37,48 +40,40 @@ pub const LEARNING_RATE: f64 = 0.45;
 /// ln(0.005): the discount is d = 0.005^(1/N) = e^(ln(0.005) / N).
 const LN_0_005: f64 = -5.298_317_366_548_036;
 
-/// An expert's history of evicted keys: FIFO order, eviction time and the
-/// key's access count when it was evicted.
-struct History {
-    order: RecencyList,
-    meta: BTreeMap<PageKey, (u64, u64)>,
-    cap: usize,
-}
+/// Where a node's key is (its tag's low bits): in the cache, or in an
+/// expert's history.
+const RESIDENT: u8 = 0;
+const H_LRU: u8 = 1;
+const H_LFU: u8 = 2;
+/// Tag bit: a resident page prefetched and not referenced since.
+const UNREFERENCED: u8 = 4;
 
-impl History {
-    fn new(cap: usize) -> Self {
-        History { order: RecencyList::new(), meta: BTreeMap::new(), cap }
-    }
-    fn add(&mut self, key: PageKey, time: u64, freq: u64) {
-        if self.order.len() >= self.cap
-            && let Some(old) = self.order.pop_lru()
-        {
-            self.meta.remove(&old);
-        }
-        self.order.push_mru(key);
-        self.meta.insert(key, (time, freq));
-    }
-    /// Remove `key`, returning (eviction time, frequency) if it was present.
-    fn take(&mut self, key: PageKey) -> Option<(u64, u64)> {
-        self.order.remove(key);
-        self.meta.remove(&key)
-    }
+/// A key, resident or in a history (see the module doc). Resident: recency order (`order`) and its count's bucket (`by_count`,
+/// `bucket`). In a history: the history's FIFO order (`order`), when it was
+/// evicted and its access count then.
+struct Node {
+    key: PackedKey,
+    order: Links,
+    by_count: Links,
+    bucket: u32,
+    evicted_at: u64,
+    count: u64,
 }
 
 pub struct LeCaR {
     capacity: usize,
-    recency: RecencyList,
+    /// Every key: at most N resident and N in each history.
+    nodes: Pool<Node>,
+    recency: List<0>,
     freq: FrequencyIndex,
-    h_lru: History,
-    h_lfu: History,
+    /// H_LRU and H_LFU, indexed by tag - 1.
+    histories: [List<0>; 2],
     w_lru: f64,
     w_lfu: f64,
     /// ln(d) = ln(0.005) / N.
     ln_discount: f64,
     time: u64,
     rng: XorShift64,
-    /// Pages prefetched and not referenced since.
-    unreferenced: BTreeSet<PageKey>,
     stats: PolicyStats,
 }
 
@@ -87,16 +82,15 @@ impl LeCaR {
         let n = capacity.max(1);
         LeCaR {
             capacity: n,
-            recency: RecencyList::new(),
-            freq: FrequencyIndex::new(),
-            h_lru: History::new(n),
-            h_lfu: History::new(n),
+            nodes: Pool::new(3 * n, 3 * n),
+            recency: List::default(),
+            freq: FrequencyIndex::new(n),
+            histories: [List::default(); 2],
             w_lru: 0.5,
             w_lfu: 0.5,
             ln_discount: LN_0_005 / n as f64,
             time: 0,
             rng: XorShift64::new(seed),
-            unreferenced: BTreeSet::new(),
             stats: PolicyStats::default(),
         }
     }
@@ -117,16 +111,108 @@ impl LeCaR {
         self.w_lfu = 1.0 - self.w_lru;
     }
 
-    /// Evict one resident key, choosing the expert at random by weight.
-    fn evict(&mut self) -> Option<PageKey> {
+    fn tag(&self, s: u32) -> u8 {
+        Linked::<0>::links(self.nodes.node(s)).tag()
+    }
+
+    fn set_tag(&mut self, s: u32, tag: u8) {
+        Linked::<0>::links_mut(&mut self.nodes.nodes_mut()[s as usize]).set_tag(tag);
+    }
+
+    /// Takes history key `s` out of its history (its node stays).
+    fn leave_history(&mut self, s: u32) {
+        let h = usize::from(self.tag(s)) - 1;
+        self.histories[h].unlink(self.nodes.nodes_mut(), s);
+    }
+
+    /// Evict one resident key, choosing the expert at random by weight: it
+    /// moves, node and all, to that expert's history. Returns it, and the
+    /// node of the history's oldest key if that had to leave to make room
+    /// (off every list, for the caller to free or reuse).
+    fn evict(&mut self) -> Option<(PageKey, Option<u32>)> {
         let use_lru = self.rng.next_f64() < self.w_lru;
-        let victim = if use_lru { self.recency.peek_lru()? } else { self.freq.peek_lfu()? };
-        self.recency.remove(victim);
-        self.unreferenced.remove(&victim);
-        let f = self.freq.remove(victim).unwrap_or(1);
-        let history = if use_lru { &mut self.h_lru } else { &mut self.h_lfu };
-        history.add(victim, self.time, f);
-        Some(victim)
+        let victim = if use_lru { self.recency.front()? } else { self.freq.peek_lfu()? };
+        let nodes = self.nodes.nodes_mut();
+        self.recency.unlink(nodes, victim);
+        let count = self.freq.remove(nodes, victim);
+        let node = &mut nodes[victim as usize];
+        node.evicted_at = self.time;
+        node.count = count;
+        let tag = if use_lru { H_LRU } else { H_LFU };
+        let history = &mut self.histories[usize::from(tag) - 1];
+        let oldest = if history.len() >= self.capacity { history.pop_front(nodes) } else { None };
+        history.push_back(nodes, victim);
+        self.set_tag(victim, tag);
+        Some((self.nodes.node(victim).key(), oldest))
+    }
+
+    /// Makes `q` resident with access count `count` and `tag`: its node `at`
+    /// (from a history), or a new node for its place in the index. Evicts
+    /// first if the cache is full; returns the evicted key.
+    fn admit(&mut self, q: PageKey, at: Result<u32, Vacancy>, count: u64, tag: u8) -> Option<PageKey> {
+        let (evicted, gone) = match self.recency.len() >= self.capacity {
+            true => self.evict().map_or((None, None), |(k, g)| (Some(k), g)),
+            false => (None, None),
+        };
+        let node = Node {
+            key: PackedKey::new(q),
+            order: Links::new(tag),
+            by_count: Links::new(0),
+            bucket: 0,
+            evicted_at: 0,
+            count: 0,
+        };
+        let s = match (at, gone) {
+            (Ok(s), gone) => {
+                if let Some(g) = gone {
+                    self.nodes.remove(g);
+                }
+                self.set_tag(s, tag);
+                s
+            }
+            (Err(v), Some(g)) => {
+                self.nodes.reuse(v, g, node);
+                g
+            }
+            (Err(v), None) => self.nodes.insert(v, node),
+        };
+        let nodes = self.nodes.nodes_mut();
+        self.recency.push_back(nodes, s);
+        self.freq.insert(nodes, s, count);
+        evicted
+    }
+}
+
+impl Keyed for Node {
+    fn key(&self) -> PageKey {
+        self.key.get()
+    }
+}
+
+impl Linked<0> for Node {
+    fn links(&self) -> &Links {
+        &self.order
+    }
+    fn links_mut(&mut self) -> &mut Links {
+        &mut self.order
+    }
+}
+
+impl Linked<1> for Node {
+    fn links(&self) -> &Links {
+        &self.by_count
+    }
+    fn links_mut(&mut self) -> &mut Links {
+        &mut self.by_count
+    }
+}
+
+impl Counted for Node {
+    fn bucket(&self) -> u32 {
+        self.bucket
+    }
+    fn set_bucket(&mut self, b: u32) {
+        self.bucket = b;
     }
 }
 
@@ -141,67 +227,97 @@ impl ReplacementPolicy for LeCaR {
         self.recency.len()
     }
     fn contains(&self, key: PageKey) -> bool {
-        self.recency.contains(key)
+        self.nodes.find(key).is_ok_and(|s| self.tag(s) & 3 == RESIDENT)
     }
 
     fn access(&mut self, q: PageKey) -> Access {
         self.time += 1;
-        let result = if self.recency.contains(q) {
-            self.recency.push_mru(q);
-            if self.unreferenced.remove(&q) {
-                self.freq.set(q, 1);
-            } else {
-                self.freq.bump(q);
+        let at = self.nodes.find(q);
+        let result = match at.as_ref().map(|&s| (s, self.tag(s))) {
+            Ok((s, tag)) if tag & 3 == RESIDENT => {
+                let nodes = self.nodes.nodes_mut();
+                self.recency.move_to_back(nodes, s);
+                if tag == UNREFERENCED {
+                    Linked::<0>::links_mut(&mut nodes[s as usize]).set_tag(RESIDENT);
+                    self.freq.remove(nodes, s);
+                    self.freq.insert(nodes, s, 1);
+                } else {
+                    self.freq.bump(nodes, s);
+                }
+                Access::Hit
             }
-            Access::Hit
-        } else {
-            // UpdateWeight: regret for the expert that evicted q.
-            let mut old_freq = 0;
-            if let Some((evicted_at, f)) = self.h_lru.take(q) {
-                let r = self.reward(self.time - evicted_at);
-                self.w_lfu *= exp(LEARNING_RATE * r);
+            Ok((s, tag)) => {
+                // UpdateWeight: regret for the expert that evicted q.
+                let node = self.nodes.node(s);
+                let (r, old_count) = (self.reward(self.time - node.evicted_at), node.count);
+                if tag == H_LRU {
+                    self.w_lfu *= exp(LEARNING_RATE * r);
+                } else {
+                    self.w_lru *= exp(LEARNING_RATE * r);
+                }
                 self.normalise();
-                old_freq = f;
-            } else if let Some((evicted_at, f)) = self.h_lfu.take(q) {
-                let r = self.reward(self.time - evicted_at);
-                self.w_lru *= exp(LEARNING_RATE * r);
-                self.normalise();
-                old_freq = f;
+                self.leave_history(s);
+                Access::Miss { evicted: self.admit(q, at, old_count + 1, RESIDENT) }
             }
-            let evicted = if self.recency.len() >= self.capacity { self.evict() } else { None };
-            self.recency.push_mru(q);
-            self.freq.set(q, old_freq + 1);
-            Access::Miss { evicted }
+            Err(_) => Access::Miss { evicted: self.admit(q, at, 1, RESIDENT) },
         };
         self.stats.record(result);
         result
     }
 
     fn prefetch(&mut self, q: PageKey) -> Access {
-        if self.contains(q) {
-            return Access::Hit;
+        let at = self.nodes.find(q);
+        if let Ok(s) = at {
+            if self.tag(s) & 3 == RESIDENT {
+                return Access::Hit;
+            }
+            self.leave_history(s);
         }
         self.time += 1;
-        self.h_lru.take(q);
-        self.h_lfu.take(q);
-        let evicted = if self.recency.len() >= self.capacity { self.evict() } else { None };
-        self.recency.push_mru(q);
-        self.freq.set(q, 1);
-        self.unreferenced.insert(q);
-        let result = Access::Miss { evicted };
+        let result = Access::Miss { evicted: self.admit(q, at, 1, UNREFERENCED) };
         self.stats.record(result);
         result
     }
 
     fn remove(&mut self, key: PageKey) -> bool {
-        self.unreferenced.remove(&key);
-        self.h_lru.take(key);
-        self.h_lfu.take(key);
-        self.freq.remove(key);
-        self.recency.remove(key)
+        let Ok(s) = self.nodes.find(key) else { return false };
+        let resident = self.tag(s) & 3 == RESIDENT;
+        if resident {
+            let nodes = self.nodes.nodes_mut();
+            self.recency.unlink(nodes, s);
+            self.freq.remove(nodes, s);
+        } else {
+            self.leave_history(s);
+        }
+        self.nodes.remove(s);
+        resident
     }
 
     fn stats(&self) -> PolicyStats {
         self.stats
+    }
+    fn metadata_bytes(&self) -> usize {
+        size_of::<Self>() + self.nodes.bytes() + self.freq.bytes()
+    }
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        let nodes = self.nodes.nodes();
+        let resident = self.recency.check(nodes);
+        assert!(resident.len() <= self.capacity);
+        assert!(resident.iter().all(|&s| self.tag(s) & 3 == RESIDENT), "resident tags");
+        let mut by_count = self.freq.check(nodes);
+        by_count.sort_unstable();
+        let mut sorted = resident.clone();
+        sorted.sort_unstable();
+        assert_eq!(by_count, sorted, "LFU order holds the resident pages");
+        // Histories: bounded, and with the cache every key once.
+        let mut all = resident;
+        for (h, history) in self.histories.iter().enumerate() {
+            let keys = history.check(nodes);
+            assert!(keys.len() <= self.capacity, "history over N");
+            assert!(keys.iter().all(|&s| usize::from(self.tag(s)) == h + 1), "history tags");
+            all.extend(keys);
+        }
+        self.nodes.check(&all);
     }
 }

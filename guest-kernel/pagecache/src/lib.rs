@@ -6,12 +6,19 @@
 //! the trace simulator (`scripts/cachesim`), which drives the policies
 //! directly through [`ReplacementPolicy`] and [`by_name`].
 //!
+//! Every structure is sized at creation from the capacity (ghost lists and
+//! histories are bounded by it, as the policies define them) and nothing
+//! allocates per access: pages are found through a hash table and kept in
+//! order on intrusive lists, each operation O(1), as Linux finds a page
+//! through the mapping's xarray and ages it on `page->lru` lists.
+//!
 //! Reading order, one concept per file:
 //!
 //! | file | what | reference |
 //! | --- | --- | --- |
 //! | `lib.rs` | `PageKey`, the `ReplacementPolicy` trait, `Knobs`, `CacheEvent`, `by_name` | |
-//! | `list.rs` | recency list and frequency index the policies share | |
+//! | `index.rs` | the page index: Robin Hood hash table from `PageKey` to a slot | Celis, Larson & Munro, 1985 |
+//! | `list.rs` | intrusive lists over node arenas, O(1) LFU buckets, histories | Shah, Mitra & Matani, 2010 |
 //! | `lru.rs` | least recently used | textbook |
 //! | `clock.rs` | CLOCK, second chance | Corbató, 1968 |
 //! | `arc.rs` | Adaptive Replacement Cache | Megiddo & Modha, FAST '03 |
@@ -43,6 +50,7 @@ extern crate std;
 
 use alloc::boxed::Box;
 
+mod index;
 mod list;
 
 pub mod arc;
@@ -191,6 +199,12 @@ pub trait ReplacementPolicy: Send {
     fn remove(&mut self, key: PageKey) -> bool;
     /// Hit, miss and eviction counters.
     fn stats(&self) -> PolicyStats;
+    /// Bytes of the policy's bookkeeping (all allocated at creation, for
+    /// `capacity()` pages).
+    fn metadata_bytes(&self) -> usize;
+    /// Panics if the policy's structures disagree with each other.
+    #[cfg(test)]
+    fn check_invariants(&self);
     /// The knobs to apply now, given those the user configured. Default:
     /// the configured ones (a policy that only replaces pages).
     fn knobs(&self, configured: Knobs) -> Knobs {
@@ -199,6 +213,14 @@ pub trait ReplacementPolicy: Send {
     /// Learn from `event`. Default: ignore it.
     fn note(&mut self, _event: CacheEvent) {}
 }
+
+/// The largest cache ferrite creates, in pages (64 MiB of 4 KiB pages): the
+/// policies' arrays are sized at creation, and at this capacity none needs
+/// a block larger than the 4 MiB the kernel's buddy allocator hands out at
+/// once (tests/no_alloc.rs checks every policy). LeCaR sets the bound (9 MiB
+/// in one array at 2^16 pages; LRU needs 3 MiB there); arrays split into
+/// chunks would lift it.
+pub const KERNEL_MAX_PAGES: usize = 1 << 14;
 
 /// Names accepted by [`by_name`], in the order the simulator prints them.
 pub const POLICY_NAMES: [&str; 6] = ["lru", "clock", "arc", "lecar", "qlearn", "qrule"];

@@ -1,17 +1,28 @@
 //! Least recently used: evict the page whose last reference is oldest.
+//! One intrusive list, least recent at the front, over a node per resident
+//! key; a hit moves its node to the back, a miss reuses the victim's node.
 
-use crate::list::RecencyList;
+use crate::list::{KeyNode, List, Pool};
 use crate::{Access, PageKey, PolicyStats, ReplacementPolicy};
 
 pub struct Lru {
     capacity: usize,
-    list: RecencyList,
+    pool: Pool<KeyNode>,
+    list: List<0>,
     stats: PolicyStats,
 }
 
 impl Lru {
     pub fn new(capacity: usize) -> Self {
-        Lru { capacity: capacity.max(1), list: RecencyList::new(), stats: PolicyStats::default() }
+        let capacity = capacity.max(1);
+        Lru { capacity, pool: Pool::new(capacity, capacity), list: List::default(), stats: PolicyStats::default() }
+    }
+}
+
+impl Lru {
+    /// Bytes allocated (the list's nodes and index).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.pool.bytes()
     }
 }
 
@@ -26,25 +37,49 @@ impl ReplacementPolicy for Lru {
         self.list.len()
     }
     fn contains(&self, key: PageKey) -> bool {
-        self.list.contains(key)
+        self.pool.find(key).is_ok()
     }
 
     fn access(&mut self, key: PageKey) -> Access {
-        let result = if self.list.contains(key) {
-            Access::Hit
-        } else {
-            let evicted = if self.list.len() >= self.capacity { self.list.pop_lru() } else { None };
-            Access::Miss { evicted }
+        let result = match self.pool.find(key) {
+            Ok(s) => {
+                self.list.move_to_back(self.pool.nodes_mut(), s);
+                Access::Hit
+            }
+            Err(v) => {
+                let node = KeyNode::new(key, 0);
+                let (s, evicted) = match self.list.len() >= self.capacity {
+                    // The victim's node takes the new key.
+                    true => {
+                        let victim = self.list.pop_front(self.pool.nodes_mut()).expect("a full list");
+                        (victim, Some(self.pool.reuse(v, victim, node)))
+                    }
+                    false => (self.pool.insert(v, node), None),
+                };
+                self.list.push_back(self.pool.nodes_mut(), s);
+                Access::Miss { evicted }
+            }
         };
-        self.list.push_mru(key);
         self.stats.record(result);
         result
     }
 
     fn remove(&mut self, key: PageKey) -> bool {
-        self.list.remove(key)
+        let Ok(s) = self.pool.find(key) else { return false };
+        self.list.unlink(self.pool.nodes_mut(), s);
+        self.pool.remove(s);
+        true
     }
     fn stats(&self) -> PolicyStats {
         self.stats
+    }
+    fn metadata_bytes(&self) -> usize {
+        size_of::<Self>() + self.heap_bytes()
+    }
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        let slots = self.list.check(self.pool.nodes());
+        self.pool.check(&slots);
+        assert!(slots.len() <= self.capacity);
     }
 }

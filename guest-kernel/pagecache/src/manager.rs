@@ -56,19 +56,18 @@
 //!   tried at once. Greedy ties go to keep (back toward the default first
 //!   for read-ahead, whose keep earns 0). Epsilon-greedy, epsilon = 0.02,
 //!   from a seeded xorshift64*: same seed and events, same decisions.
-//! - **Cost.** ARC's lists plus two sets of dirty keys (the cache's, at
-//!   most its capacity, and the shadow's, at most half) and two 27-entry
-//!   tables; the sets are walked once an epoch. No allocation per access
-//!   beyond ARC's own.
+//! - **Cost.** ARC's lists plus two sets of dirty keys (hash sets of the
+//!   cache's capacity, and half of it for the shadow's) and two 27-entry
+//!   tables; the sets are walked once an epoch. Nothing allocates after
+//!   creation.
 //!
 //! Not an action: the cache's share of memory (the paper's third knob).
 //! Capacity is fixed by whoever creates the cache, and it is the variable
 //! the evaluation sweeps: a policy that grew itself would not be compared
 //! at the same size.
 
-use alloc::collections::BTreeSet;
-
 use crate::arc::{Arc, ArcSignals};
+use crate::index::{KeyedVec, PackedKey};
 use crate::rng::XorShift64;
 use crate::{Access, CacheEvent, Knobs, PageKey, PolicyStats, ReplacementPolicy};
 
@@ -203,29 +202,48 @@ impl<const LEVELS: usize> Learner<LEVELS> {
     }
 }
 
-/// A set of dirty pages and what writing them costs.
-#[derive(Clone, Debug, Default)]
+/// A set of dirty pages and what writing them costs. They are cached
+/// pages, so there are at most the cache's capacity.
 struct DirtySet {
-    keys: BTreeSet<PageKey>,
+    keys: KeyedVec<PackedKey>,
 }
 
 impl DirtySet {
+    fn new(capacity: usize) -> Self {
+        DirtySet { keys: KeyedVec::new(capacity) }
+    }
+
+    fn contains(&self, key: PageKey) -> bool {
+        self.keys.find(key).is_ok()
+    }
+
+    fn insert(&mut self, key: PageKey) {
+        if let Err(v) = self.keys.find(key) {
+            self.keys.push(v, PackedKey::new(key));
+        }
+    }
+
+    fn remove(&mut self, key: PageKey) -> bool {
+        // Every eviction asks: with no dirty page, answer without a probe.
+        self.keys.len() > 0 && self.keys.find(key).map(|i| self.keys.swap_remove(i)).is_ok()
+    }
+
     /// The requests one write-back of these pages makes: each run of
     /// adjacent pages, split every [`MAX_REQUEST_PAGES`] (as the request
-    /// queue merges the write-back's one-page writes).
+    /// queue merges the write-back's one-page writes). Each run is measured
+    /// from its first page, so every key is looked at about twice.
     fn requests(&self) -> u64 {
         let mut requests = 0;
-        let mut run: Option<(PageKey, u64)> = None;
-        for &k in &self.keys {
-            run = match run {
-                Some((first, n)) if n < MAX_REQUEST_PAGES && k.dev == first.dev && k.block == first.block + n => {
-                    Some((first, n + 1))
-                }
-                _ => {
-                    requests += 1;
-                    Some((k, 1))
-                }
-            };
+        for key in self.keys.items() {
+            let PageKey { dev, block } = key.get();
+            if block.checked_sub(1).is_some_and(|b| self.contains(PageKey::new(dev, b))) {
+                continue; // not the first page of its run
+            }
+            let mut n = 1;
+            while block.checked_add(n).is_some_and(|b| self.contains(PageKey::new(dev, b))) {
+                n += 1;
+            }
+            requests += n.div_ceil(MAX_REQUEST_PAGES);
         }
         requests
     }
@@ -237,7 +255,6 @@ impl DirtySet {
 /// without, it mirrors the cache, whose write-backs are reported. Both
 /// sides count alike (an evicted dirty page is one request), so at the
 /// same limit they agree exactly and the reward is only the limit's doing.
-#[derive(Clone, Debug, Default)]
 struct WriteModel {
     dirty: DirtySet,
     limit: Option<usize>,
@@ -245,8 +262,12 @@ struct WriteModel {
 }
 
 impl WriteModel {
+    fn new(capacity: usize, limit: Option<usize>) -> Self {
+        WriteModel { dirty: DirtySet::new(capacity), limit, made: 0 }
+    }
+
     fn write(&mut self, key: PageKey) {
-        self.dirty.keys.insert(key);
+        self.dirty.insert(key);
         if self.limit.is_some_and(|l| self.dirty.keys.len() > l) {
             self.write_back();
         }
@@ -259,7 +280,7 @@ impl WriteModel {
 
     /// A page the cache evicted: written on its own if dirty.
     fn evicted(&mut self, key: PageKey) {
-        if self.dirty.keys.remove(&key) {
+        if self.dirty.remove(key) {
             self.made += 1;
         }
     }
@@ -320,13 +341,15 @@ impl Manager {
         let arc = Arc::new(capacity);
         let c = arc.capacity();
         let (n, d) = DIRTY_SHARE[DEFAULT_DIRTY_LEVEL];
+        let shadow_limit = (c * n / d).max(1);
         Manager {
             // A smaller window can only pay when read-ahead pages go unread, a
             // higher dirty limit only when writes find their page still dirty.
             readahead: Learner::new(DEFAULT_READAHEAD_LEVEL, READAHEAD_WASTED, DOWN, true),
             dirty: Learner::new(DEFAULT_DIRTY_LEVEL, REWRITES, UP, false),
-            written: WriteModel::default(),
-            shadow: WriteModel { limit: Some((c * n / d).max(1)), ..WriteModel::default() },
+            written: WriteModel::new(c, None),
+            // Past its limit the shadow writes back at once.
+            shadow: WriteModel::new(c.min(shadow_limit + 1), Some(shadow_limit)),
             epoch_len: (c as u64).clamp(256, 1024),
             epoch: Epoch::default(),
             read_baseline: None,
@@ -425,13 +448,25 @@ impl ReplacementPolicy for Manager {
     }
 
     fn remove(&mut self, key: PageKey) -> bool {
-        self.written.dirty.keys.remove(&key);
-        self.shadow.dirty.keys.remove(&key);
+        self.written.dirty.remove(key);
+        self.shadow.dirty.remove(key);
         self.arc.remove(key)
     }
 
     fn stats(&self) -> PolicyStats {
         self.arc.stats()
+    }
+    fn metadata_bytes(&self) -> usize {
+        size_of::<Self>() + self.arc.heap_bytes() + self.written.dirty.keys.bytes() + self.shadow.dirty.keys.bytes()
+    }
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        self.arc.check_invariants();
+        for model in [&self.written, &self.shadow] {
+            model.dirty.keys.check();
+            assert!(model.dirty.keys.items().iter().all(|k| self.arc.contains(k.get())), "dirty keys are cached");
+            assert!(model.limit.is_none_or(|l| model.dirty.keys.len() <= l), "shadow past its limit");
+        }
     }
 
     fn knobs(&self, configured: Knobs) -> Knobs {
@@ -445,6 +480,9 @@ impl ReplacementPolicy for Manager {
 
     fn note(&mut self, event: CacheEvent) {
         match event {
+            // Only cached pages become dirty (`PageCache::mark_dirty`),
+            // which bounds the dirty sets by the capacity.
+            CacheEvent::Write { key, .. } if !self.arc.contains(key) => {}
             CacheEvent::Write { key, rewrite } => {
                 self.epoch.writes += 1;
                 self.epoch.rewrites += u64::from(rewrite);
@@ -455,6 +493,58 @@ impl ReplacementPolicy for Manager {
             CacheEvent::Request { write: false, .. } => self.epoch.read_requests += 1,
             // Write requests are modelled (`WriteModel`), as for the shadow.
             CacheEvent::Request { write: true, .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::XorShift64;
+    use alloc::collections::BTreeSet;
+
+    /// The requests of a write-back as counted before the hash set: a walk
+    /// of the keys in (dev, block) order, a new request at each gap or
+    /// every `MAX_REQUEST_PAGES` pages.
+    fn sorted_walk(keys: &BTreeSet<PageKey>) -> u64 {
+        let mut requests = 0;
+        let mut run: Option<(PageKey, u64)> = None;
+        for &k in keys {
+            run = match run {
+                Some((first, n)) if n < MAX_REQUEST_PAGES && k.dev == first.dev && k.block == first.block + n => {
+                    Some((first, n + 1))
+                }
+                _ => {
+                    requests += 1;
+                    Some((k, 1))
+                }
+            };
+        }
+        requests
+    }
+
+    #[test]
+    fn dirty_set_requests_match_a_sorted_walk() {
+        for seed in 1..=20u64 {
+            let mut rng = XorShift64::new(seed);
+            let mut set = DirtySet::new(400);
+            let mut model = BTreeSet::new();
+            for _ in 0..2000 {
+                // Runs of adjacent pages (some longer than a request), both
+                // devices, and the ends of the block range.
+                let start = [0, u64::MAX - 40, rng.below(300)][rng.below(3) as usize];
+                let key = PageKey::new(rng.below(2) as u32, start + rng.below(40));
+                if rng.below(3) == 0 {
+                    assert_eq!(set.remove(key), model.remove(&key), "seed {seed}");
+                } else if model.len() < 400 {
+                    set.insert(key);
+                    model.insert(key);
+                }
+                assert_eq!(set.requests(), sorted_walk(&model), "seed {seed}: {model:?}");
+            }
+            set.keys.clear();
+            assert_eq!(set.requests(), 0);
+            set.keys.check();
         }
     }
 }

@@ -61,9 +61,9 @@
 //! below ARC/LeCaR; on a loop larger than the cache all three rules behave
 //! like LRU (equal frequencies tie-break to the oldest), so it gets 0 hits.
 
-use alloc::collections::BTreeMap;
-
-use crate::list::{FrequencyIndex, RecencyList};
+use crate::index::{Keyed, PackedKey, Vacancy};
+use crate::list::{Counted, FrequencyIndex, History, Linked, Links, List, Pool};
+use crate::lru::Lru;
 use crate::rng::XorShift64;
 use crate::{Access, PageKey, PolicyStats, ReplacementPolicy};
 
@@ -83,23 +83,36 @@ pub const Q_INIT: f64 = 0.1;
 /// How many of the least recent pages action 2 considers.
 const LRU_LFU_WINDOW: usize = 8;
 
+/// A resident page's half (the tag of its recency links).
+const YOUNG: u8 = 1;
+const OLD: u8 = 2;
+
+/// A resident page: its place in recency order (links 0, tagged with its
+/// half) and in the young list or, when old, its count's bucket (links 1).
+struct Page {
+    key: PackedKey,
+    recency: Links,
+    half: Links,
+    bucket: u32,
+    count: u64,
+}
+
 pub struct QLearn {
     capacity: usize,
+    /// Every resident key with its access count.
+    pages: Pool<Page>,
     /// Every resident key, least to most recent.
-    recency: RecencyList,
-    /// Access count of every resident key.
-    counts: BTreeMap<PageKey, u64>,
+    recency: List<0>,
     /// The most recent `young_cap` keys (the frequency rules spare them).
-    young: RecencyList,
+    young: List<1>,
     young_cap: usize,
     /// The other resident keys, by (count, when they left `young`): the
     /// LFU order outside the young half.
     old_by_freq: FrequencyIndex,
-    /// Recently evicted keys (FIFO) with the action that evicted them.
-    ghosts: RecencyList,
-    ghost_by: BTreeMap<PageKey, u8>,
+    /// Recently evicted keys (FIFO), tagged with the action that evicted them.
+    ghosts: History,
     /// Baseline: an LRU of the same capacity over the same accesses.
-    shadow_lru: RecencyList,
+    shadow_lru: Lru,
 
     q: [[f64; ACTIONS]; STATES],
     state: usize,
@@ -120,14 +133,13 @@ impl QLearn {
         let capacity = capacity.max(1);
         QLearn {
             capacity,
-            recency: RecencyList::new(),
-            counts: BTreeMap::new(),
-            young: RecencyList::new(),
+            pages: Pool::new(capacity, capacity),
+            recency: List::default(),
+            young: List::default(),
             young_cap: capacity / 2,
-            old_by_freq: FrequencyIndex::new(),
-            ghosts: RecencyList::new(),
-            ghost_by: BTreeMap::new(),
-            shadow_lru: RecencyList::new(),
+            old_by_freq: FrequencyIndex::new(capacity),
+            ghosts: History::new(capacity),
+            shadow_lru: Lru::new(capacity),
             q: [[Q_INIT; ACTIONS]; STATES],
             state: 0,
             action: 0,
@@ -159,66 +171,94 @@ impl QLearn {
     /// Whether `key` is resident and among the most recent half of the
     /// cache (its correlated-reference period).
     pub fn is_young(&self, key: PageKey) -> bool {
-        self.young.contains(key)
+        self.pages.find(key).is_ok_and(|s| self.half(s) == YOUNG)
     }
 
-    fn pick_victim(&self) -> Option<PageKey> {
+    fn half(&self, s: u32) -> u8 {
+        Linked::<0>::links(self.pages.node(s)).tag()
+    }
+
+    fn pick_victim(&self) -> Option<u32> {
         // Keys outside the young half come first in recency order.
         let old = self.recency.len() - self.young.len();
         match self.action {
-            0 => self.recency.peek_lru(),
-            _ if old == 0 => self.recency.peek_lru(),
+            0 => self.recency.front(),
+            _ if old == 0 => self.recency.front(),
             1 => self.old_by_freq.peek_lfu(),
             _ => {
-                let mut best: Option<(u64, PageKey)> = None;
-                for key in self.recency.iter_lru().take(LRU_LFU_WINDOW.min(old)) {
-                    let f = self.counts.get(&key).copied().unwrap_or(0);
+                let mut best: Option<(u64, u32)> = None;
+                for s in self.recency.iter(self.pages.nodes()).take(LRU_LFU_WINDOW.min(old)) {
+                    let f = self.pages.node(s).count;
                     if best.is_none_or(|(bf, _)| f < bf) {
-                        best = Some((f, key));
+                        best = Some((f, s));
                     }
                 }
-                best.map(|(_, k)| k)
+                best.map(|(_, s)| s)
             }
         }
     }
 
-    /// Records a reference to resident `key` with count `count`: it becomes
-    /// the most recent key, and the least recent young key beyond
-    /// `young_cap` leaves the young half.
-    fn touch(&mut self, key: PageKey, count: u64) {
-        self.recency.push_mru(key);
-        self.counts.insert(key, count);
-        self.old_by_freq.remove(key);
-        self.young.push_mru(key);
+    /// Records a reference to resident `s` (most recent already) with
+    /// count `count`: it joins the young half, and the least recent young
+    /// key beyond `young_cap` leaves it.
+    fn touch(&mut self, s: u32, count: u64) {
+        let half = self.half(s);
+        let nodes = self.pages.nodes_mut();
+        nodes[s as usize].count = count;
+        match half {
+            YOUNG => self.young.move_to_back(nodes, s),
+            h => {
+                if h == OLD {
+                    self.old_by_freq.remove(nodes, s);
+                }
+                Linked::<0>::links_mut(&mut nodes[s as usize]).set_tag(YOUNG);
+                self.young.push_back(nodes, s);
+            }
+        }
         if self.young.len() > self.young_cap
-            && let Some(aged) = self.young.pop_lru()
+            && let Some(aged) = self.young.pop_front(nodes)
         {
-            let f = self.counts.get(&aged).copied().unwrap_or(1);
-            self.old_by_freq.set(aged, f);
+            Linked::<0>::links_mut(&mut nodes[aged as usize]).set_tag(OLD);
+            let f = nodes[aged as usize].count;
+            self.old_by_freq.insert(nodes, aged, f);
         }
     }
 
-    /// Forgets resident `key` everywhere but the ghost history. (After
-    /// `remove` of a young key the young half is one short until the next
-    /// reference refills it.)
-    fn drop_resident(&mut self, key: PageKey) -> bool {
-        self.counts.remove(&key);
-        self.young.remove(key);
-        self.old_by_freq.remove(key);
-        self.recency.remove(key)
+    /// Takes resident `s` off every list; its node is for the caller to
+    /// free or reuse. (After `remove` of a young key the young half is one
+    /// short until the next reference refills it.)
+    fn unlink(&mut self, s: u32) {
+        let half = self.half(s);
+        let nodes = self.pages.nodes_mut();
+        if half == YOUNG {
+            self.young.unlink(nodes, s);
+        } else {
+            self.old_by_freq.remove(nodes, s);
+        }
+        self.recency.unlink(nodes, s);
     }
 
-    fn evict(&mut self) -> Option<PageKey> {
-        let victim = self.pick_victim()?;
-        self.drop_resident(victim);
-        if self.ghosts.len() >= self.capacity
-            && let Some(old) = self.ghosts.pop_lru()
-        {
-            self.ghost_by.remove(&old);
+    /// A miss on `key` (its place in the index `v`): the victim, if the
+    /// cache is full, joins the ghosts and its node takes `key`.
+    fn insert(&mut self, v: Vacancy, key: PageKey) -> Access {
+        if let Some(by) = self.ghosts.take(key) {
+            self.epoch_ghost_hits[usize::from(by)] += 1;
         }
-        self.ghosts.push_mru(victim);
-        self.ghost_by.insert(victim, self.action as u8);
-        Some(victim)
+        let page = Page { key: PackedKey::new(key), recency: Links::new(0), half: Links::new(0), bucket: 0, count: 0 };
+        let victim = if self.recency.len() >= self.capacity { self.pick_victim() } else { None };
+        let (s, evicted) = match victim {
+            Some(victim) => {
+                self.unlink(victim);
+                let old = self.pages.reuse(v, victim, page);
+                self.ghosts.add(old, self.action as u8);
+                (victim, Some(old))
+            }
+            None => (self.pages.insert(v, page), None),
+        };
+        self.recency.push_back(self.pages.nodes_mut(), s);
+        self.touch(s, 1);
+        self.epoch_misses += 1;
+        Access::Miss { evicted }
     }
 
     fn observe_state(&self) -> usize {
@@ -269,6 +309,39 @@ impl QLearn {
     }
 }
 
+impl Keyed for Page {
+    fn key(&self) -> PageKey {
+        self.key.get()
+    }
+}
+
+impl Linked<0> for Page {
+    fn links(&self) -> &Links {
+        &self.recency
+    }
+    fn links_mut(&mut self) -> &mut Links {
+        &mut self.recency
+    }
+}
+
+impl Linked<1> for Page {
+    fn links(&self) -> &Links {
+        &self.half
+    }
+    fn links_mut(&mut self) -> &mut Links {
+        &mut self.half
+    }
+}
+
+impl Counted for Page {
+    fn bucket(&self) -> u32 {
+        self.bucket
+    }
+    fn set_bucket(&mut self, b: u32) {
+        self.bucket = b;
+    }
+}
+
 impl ReplacementPolicy for QLearn {
     fn name(&self) -> &'static str {
         "qrule"
@@ -280,33 +353,23 @@ impl ReplacementPolicy for QLearn {
         self.recency.len()
     }
     fn contains(&self, key: PageKey) -> bool {
-        self.recency.contains(key)
+        self.pages.find(key).is_ok()
     }
 
     fn access(&mut self, key: PageKey) -> Access {
         // Baseline LRU sees the same access.
-        if !self.shadow_lru.contains(key) {
+        if !self.shadow_lru.access(key).is_hit() {
             self.epoch_baseline_misses += 1;
-            if self.shadow_lru.len() >= self.capacity {
-                self.shadow_lru.pop_lru();
-            }
         }
-        self.shadow_lru.push_mru(key);
 
-        let result = if self.recency.contains(key) {
-            let count = self.counts.get(&key).copied().unwrap_or(0) + 1;
-            self.touch(key, count);
-            self.epoch_hits += 1;
-            Access::Hit
-        } else {
-            if let Some(by) = self.ghost_by.remove(&key) {
-                self.ghosts.remove(key);
-                self.epoch_ghost_hits[by as usize] += 1;
+        let result = match self.pages.find(key) {
+            Ok(s) => {
+                self.recency.move_to_back(self.pages.nodes_mut(), s);
+                self.touch(s, self.pages.node(s).count + 1);
+                self.epoch_hits += 1;
+                Access::Hit
             }
-            let evicted = if self.recency.len() >= self.capacity { self.evict() } else { None };
-            self.touch(key, 1);
-            self.epoch_misses += 1;
-            Access::Miss { evicted }
+            Err(v) => self.insert(v, key),
         };
         self.stats.record(result);
         self.epoch_accesses += 1;
@@ -317,13 +380,40 @@ impl ReplacementPolicy for QLearn {
     }
 
     fn remove(&mut self, key: PageKey) -> bool {
-        self.ghosts.remove(key);
-        self.ghost_by.remove(&key);
+        self.ghosts.take(key);
         self.shadow_lru.remove(key);
-        self.drop_resident(key)
+        let Ok(s) = self.pages.find(key) else { return false };
+        self.unlink(s);
+        self.pages.remove(s);
+        true
     }
 
     fn stats(&self) -> PolicyStats {
         self.stats
+    }
+    fn metadata_bytes(&self) -> usize {
+        size_of::<Self>()
+            + self.pages.bytes()
+            + self.old_by_freq.bytes()
+            + self.ghosts.bytes()
+            + self.shadow_lru.heap_bytes()
+    }
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        let nodes = self.pages.nodes();
+        let resident = self.recency.check(nodes);
+        self.pages.check(&resident);
+        assert!(resident.len() <= self.capacity);
+        // The young half is the most recent end of the recency order.
+        let young = self.young.check(nodes);
+        assert!(young.len() <= self.young_cap);
+        assert_eq!(young[..], resident[resident.len() - young.len()..], "young = most recent");
+        let old = self.old_by_freq.check(nodes);
+        assert_eq!(young.len() + old.len(), resident.len());
+        assert!(young.iter().all(|&s| self.half(s) == YOUNG) && old.iter().all(|&s| self.half(s) == OLD));
+        for k in self.ghosts.check() {
+            assert!(self.pages.find(k).is_err(), "ghost {k:?} resident");
+        }
+        self.shadow_lru.check_invariants();
     }
 }
