@@ -13,7 +13,7 @@ final class ConfigException extends Exception {
     private final int exitStatus;
 
     ConfigException(String field, String problem, int exitStatus) {
-        super(field + ": " + problem, null, false, false);
+        super(printable(field) + ": " + printable(problem), null, false, false);
         this.field = field;
         this.problem = problem;
         this.exitStatus = exitStatus;
@@ -35,5 +35,36 @@ final class ConfigException extends Exception {
 
     int exitStatus() {
         return exitStatus;
+    }
+
+    /**
+     * {@code s} with its control characters (line breaks, escape, NUL, ...) written as escapes:
+     * backslash-n, -r, -t, or backslash-u and four hex digits. Field names, values and the JSON
+     * parser's messages come from the config file or the command line; escaped, an error stays
+     * one line (vmm/CONFIG.md) that cannot move the terminal's cursor, whatever they hold.
+     */
+    static String printable(String s) {
+        StringBuilder sb = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            String escape = switch (c) {
+                case '\n' -> "\\n";
+                case '\r' -> "\\r";
+                case '\t' -> "\\t";
+                default -> Character.isISOControl(c) || c == '\u2028' || c == '\u2029'
+                        ? String.format("\\u%04X", (int) c) : null;
+            };
+            if (escape != null && sb == null) {
+                sb = new StringBuilder(s.length() + 8).append(s, 0, i);
+            }
+            if (sb != null) {
+                if (escape != null) {
+                    sb.append(escape);
+                } else {
+                    sb.append(c);
+                }
+            }
+        }
+        return sb == null ? s : sb.toString();
     }
 }
