@@ -1,6 +1,5 @@
 package dev.panvm.bench.report;
 
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,91 +32,34 @@ public final class CacheMatrixReport {
         System.exit(run(args, System.out, System.err));
     }
 
-    /** A usage error: status {@value Report#USAGE}. */
-    private static final class UsageException extends Exception {
-        private static final long serialVersionUID = 1L;
-
-        UsageException(String message) {
-            super(message);
-        }
-    }
-
-    /** The command-line arguments. */
-    private record Arguments(Path matrix, Path out, Path readme) {
-        private static final List<String> OPTIONS = List.of("--matrix", "--out", "--readme");
-
-        static Arguments parse(String[] args) throws UsageException {
-            Path matrix = null;
-            Path out = null;
-            Path readme = null;
-            for (int i = 0; i < args.length; i += 2) {
-                String option = args[i];
-                if (!OPTIONS.contains(option)) {
-                    throw new UsageException("unknown argument " + option);
-                }
-                if (i + 1 == args.length) {
-                    throw new UsageException(option + " needs a value");
-                }
-                Path value = Path.of(args[i + 1]);
-                switch (option) {
-                    case "--matrix" -> matrix = existing(value);
-                    case "--out" -> out = value;
-                    default -> readme = existing(value);
-                }
-            }
-            if (matrix == null || out == null) {
-                throw new UsageException("--matrix and --out are required");
-            }
-            return new Arguments(matrix, out, readme);
-        }
-
-        private static Path existing(Path file) throws UsageException {
-            if (!Files.isRegularFile(file)) {
-                throw new UsageException("no such file: " + file);
-            }
-            return file;
-        }
-    }
-
     /** Does what {@link #main} does; returns the exit status. */
     static int run(String[] args, PrintStream out, PrintStream err) {
-        // Charts are drawn off-screen; never look for a display.
-        System.setProperty("java.awt.headless", "true");
-        try {
-            Arguments a = Arguments.parse(args);
-            CacheMatrix m = CacheMatrix.read(a.matrix());
+        return ReportCommand.run(NAME, "--matrix matrix.json --out DIR [--readme README.md]", args,
+                List.of("--matrix", "--out", "--readme"), List.of("--matrix", "--out"), List.of("--matrix", "--readme"),
+                err, a -> {
+            CacheMatrix m = CacheMatrix.read(a.get("--matrix"));
+            Path outDir = a.get("--out");
+            Path readmeFile = a.get("--readme");
             // The README is checked before anything is written: one without its markers stops the run.
             String readme = null;
-            if (a.readme() != null) {
-                Path from = a.readme().toAbsolutePath().getParent();
-                String linkDir = from.relativize(a.out().toAbsolutePath()).toString().replace('\\', '/') + "/";
-                readme = ReadmeSplice.splice(a.readme().toString(), Files.readString(a.readme()),
+            if (readmeFile != null) {
+                String linkDir = ReportCommand.linkPath(readmeFile.toAbsolutePath().getParent(), outDir.toAbsolutePath());
+                readme = ReadmeSplice.splice(readmeFile.toString(), Files.readString(readmeFile),
                         CacheMatrixMarkdown.summary(m, linkDir, linkDir + MARKDOWN), START, END);
             }
-            Optional<String> noFonts = BarCharts.fontProblem();
+            Optional<Integer> noFonts = ReportCommand.noFonts(NAME, err);
             if (noFonts.isPresent()) {
-                err.println(NAME + ": " + noFonts.get());
-                return Report.BAD_DATA;
+                return noFonts.get();
             }
-            Files.createDirectories(a.out());
-            CacheMatrixCharts.write(m, a.out());
-            Files.writeString(a.out().resolve(MARKDOWN), CacheMatrixMarkdown.render(m));
+            Files.createDirectories(outDir);
+            CacheMatrixCharts.write(m, outDir);
+            Files.writeString(outDir.resolve(MARKDOWN), CacheMatrixMarkdown.render(m));
             if (readme != null) {
-                Files.writeString(a.readme(), readme);
+                Files.writeString(readmeFile, readme);
             }
             out.printf("%s: %d rows, %d charts -> %s%s%n", NAME, m.rows().size(), CacheMatrixCharts.files(m).size(),
-                    a.out().resolve(MARKDOWN), readme == null ? "" : " and " + a.readme());
-            return Report.OK;
-        } catch (UsageException e) {
-            err.println(NAME + ": " + e.getMessage());
-            err.println("usage: " + NAME + " --matrix matrix.json --out DIR [--readme README.md]");
-            return Report.USAGE;
-        } catch (BadDataException e) {
-            err.println(NAME + ": " + e.getMessage());
-            return Report.BAD_DATA;
-        } catch (IOException e) {
-            err.println(NAME + ": cannot read or write a file: " + e); // the exception's class says what failed
-            return Report.BAD_DATA;
-        }
+                    outDir.resolve(MARKDOWN), readme == null ? "" : " and " + readmeFile);
+            return ReportCommand.OK;
+        });
     }
 }

@@ -24,7 +24,7 @@ class BarChartsTest {
     @Test
     void oneReadablePngPerAreaAndPerUnitOfTheVmmArea() throws Exception {
         RenderedReport report = RenderedReport.of(RenderedReport.JMH, dir);
-        assertEquals(Report.OK, report.status(), report.err());
+        assertEquals(ReportCommand.OK, report.status(), report.err());
         Set<String> files;
         try (Stream<Path> charts = Files.list(dir.resolve("charts"))) {
             files = charts.map(p -> p.getFileName().toString()).collect(Collectors.toSet());

@@ -60,7 +60,7 @@ class CacheMatrixReportTest {
     /** Renders {@code matrix} into {@code dir}/out and returns matrix.md. */
     private String render(Path matrix) throws IOException {
         Run r = run("--matrix", matrix.toString(), "--out", dir.resolve("out").toString());
-        assertEquals(Report.OK, r.status(), r.err());
+        assertEquals(ReportCommand.OK, r.status(), r.err());
         return Files.readString(dir.resolve("out").resolve(CacheMatrixReport.MARKDOWN));
     }
 
@@ -282,7 +282,7 @@ class CacheMatrixReportTest {
     void aBadMatrixIsRefusedNamingWhatIsWrong(String what, Consumer<ObjectNode> edit, String message) throws Exception {
         Path bad = edited(edit);
         Run r = run("--matrix", bad.toString(), "--out", dir.resolve("out").toString());
-        assertEquals(Report.BAD_DATA, r.status(), what);
+        assertEquals(ReportCommand.BAD_DATA, r.status(), what);
         assertTrue(r.err().startsWith("CacheMatrixReport: edited.json: ") && r.err().contains(message), r.err());
         assertFalse(Files.exists(dir.resolve("out")), "nothing written");
     }
@@ -291,7 +291,7 @@ class CacheMatrixReportTest {
     void textThatIsNotJsonIsRefused() throws Exception {
         Path bad = Files.writeString(dir.resolve("matrix.json"), "cachesim: 20/396 runs\n| workload |");
         Run r = run("--matrix", bad.toString(), "--out", dir.resolve("out").toString());
-        assertEquals(Report.BAD_DATA, r.status());
+        assertEquals(ReportCommand.BAD_DATA, r.status());
         assertTrue(r.err().contains("matrix.json: not JSON"), r.err());
     }
 
@@ -305,7 +305,7 @@ class CacheMatrixReportTest {
                 + "\nold summary\n" + CacheMatrixReport.END + README_AFTER);
         Run r = run("--matrix", MATRIX.toString(), "--out", dir.resolve("bench/results/cache-matrix").toString(),
                 "--readme", readme.toString());
-        assertEquals(Report.OK, r.status(), r.err());
+        assertEquals(ReportCommand.OK, r.status(), r.err());
         String text = Files.readString(readme);
         String start = README_BEFORE + CacheMatrixReport.START + "\n";
         String end = CacheMatrixReport.END + README_AFTER;
@@ -331,7 +331,7 @@ class CacheMatrixReportTest {
         Path readme = Files.writeString(dir.resolve("README.md"), original);
         Run r = run("--matrix", MATRIX.toString(), "--out", dir.resolve("out").toString(), "--readme",
                 readme.toString());
-        assertEquals(Report.BAD_DATA, r.status());
+        assertEquals(ReportCommand.BAD_DATA, r.status());
         assertTrue(r.err().contains(CacheMatrixReport.START) && r.err().contains("found it 0 times"), r.err());
         assertEquals(original, Files.readString(readme));
         assertFalse(Files.exists(dir.resolve("out")), "nothing written");
@@ -346,7 +346,7 @@ class CacheMatrixReportTest {
     void usageErrorsExitWithTwo(String args, String message) {
         String[] argv = args.replace("MATRIX", MATRIX.toString()).replace("OUT", dir.toString()).split(" ");
         Run r = run(argv);
-        assertEquals(Report.USAGE, r.status());
+        assertEquals(ReportCommand.USAGE, r.status());
         assertTrue(r.err().contains(message) && r.err().contains("usage: CacheMatrixReport --matrix"), r.err());
     }
 }

@@ -48,7 +48,7 @@ class ReportTableTest {
     @BeforeEach
     void render() {
         report = RenderedReport.of(RenderedReport.JMH, dir);
-        assertEquals(Report.OK, report.status(), report.err());
+        assertEquals(ReportCommand.OK, report.status(), report.err());
     }
 
     /** One figure's JMH results by system, as the test reads them from the JSON. */
@@ -144,7 +144,7 @@ class ReportTableTest {
         Path jmh = RenderedReport.edited(dir, results -> results.removeIf(
                 r -> RenderedReport.isResult(r, "ExitBenchmark.portIo", "qemu")));
         RenderedReport edited = RenderedReport.of(jmh, dir.resolve("edited"));
-        assertEquals(Report.OK, edited.status(), edited.err());
+        assertEquals(ReportCommand.OK, edited.status(), edited.err());
         List<String> row = edited.row(PORT_IO, "QEMU");
         assertTrue(row.get(PANVM).matches("[0-9,.]+ ± [0-9,.]+"), row.get(PANVM));
         assertEquals(List.of("—", "—", "—", "—"), row.subList(PEER_VALUE, GUEST + 1));
@@ -165,7 +165,7 @@ class ReportTableTest {
             }
         }));
         RenderedReport edited = RenderedReport.of(jmh, dir.resolve("edited"));
-        assertEquals(Report.OK, edited.status(), edited.err());
+        assertEquals(ReportCommand.OK, edited.status(), edited.err());
         List<String> row = edited.row(PORT_IO, "QEMU");
         assertTrue(row.get(PANVM).endsWith(" ±?"), row.get(PANVM));
         assertEquals("±?", row.get(ERROR));

@@ -31,7 +31,7 @@ class ReportTest {
     void theReadmeGetsTheTableWithLinksRelativeToIt() throws Exception {
         Path readme = Files.writeString(dir.resolve("README.md"), README_BEFORE + "old table\n" + README_AFTER);
         RenderedReport r = withReadme(readme);
-        assertEquals(Report.OK, r.status(), r.err());
+        assertEquals(ReportCommand.OK, r.status(), r.err());
         String text = Files.readString(readme);
         assertTrue(text.startsWith(README_BEFORE) && text.endsWith(README_AFTER), text);
         assertFalse(text.contains("old table"));
@@ -46,7 +46,7 @@ class ReportTest {
         String original = "# panvm\n\nno markers here\n";
         Path readme = Files.writeString(dir.resolve("README.md"), original);
         RenderedReport r = withReadme(readme);
-        assertEquals(Report.BAD_DATA, r.status());
+        assertEquals(ReportCommand.BAD_DATA, r.status());
         assertTrue(r.err().contains(ReadmeSplice.START), r.err());
         assertEquals(original, Files.readString(readme));
         assertFalse(Files.exists(dir.resolve("bench/results")), "nothing written");
@@ -63,7 +63,7 @@ class ReportTest {
         String[] argv = args.replace("JMH", RenderedReport.JMH.toString()).replace("RUN", RenderedReport.RUN.toString())
                 .replace("OUT", dir.toString()).split(" ");
         RenderedReport r = RenderedReport.run(dir, argv);
-        assertEquals(Report.USAGE, r.status());
+        assertEquals(ReportCommand.USAGE, r.status());
         assertTrue(r.err().contains(message) && r.err().contains("usage: Report --jmh"), r.err());
     }
 
@@ -80,7 +80,7 @@ class ReportTest {
     void jsonThatIsNotAJmhRunExitsWithOne(String json, String message) throws Exception {
         Path jmh = Files.writeString(dir.resolve("bad.jmh.json"), json);
         RenderedReport r = RenderedReport.of(jmh, dir.resolve("out"));
-        assertEquals(Report.BAD_DATA, r.status());
+        assertEquals(ReportCommand.BAD_DATA, r.status());
         assertTrue(r.err().contains(jmh.toString()) && r.err().contains(message), r.err());
         assertFalse(Files.exists(dir.resolve("out")), "nothing written");
     }
@@ -90,7 +90,7 @@ class ReportTest {
         Path run = Files.writeString(dir.resolve("bad.run.json"), "host=PVM");
         RenderedReport r = RenderedReport.run(dir, "--jmh", RenderedReport.JMH.toString(), "--run", run.toString(),
                 "--out", dir.toString());
-        assertEquals(Report.BAD_DATA, r.status());
+        assertEquals(ReportCommand.BAD_DATA, r.status());
         assertTrue(r.err().contains("bad.run.json: not a run description"), r.err());
     }
 
@@ -98,7 +98,7 @@ class ReportTest {
     void twoResultsForOneFigureAndSystemExitWithOne() throws Exception {
         Path jmh = RenderedReport.edited(dir, results -> results.add(results.get(0).deepCopy()));
         RenderedReport r = RenderedReport.of(jmh, dir.resolve("out"));
-        assertEquals(Report.BAD_DATA, r.status());
+        assertEquals(ReportCommand.BAD_DATA, r.status());
         assertTrue(r.err().contains("two results for dev.panvm.bench."), r.err());
     }
 
@@ -112,7 +112,7 @@ class ReportTest {
             results.add(extra);
         });
         RenderedReport r = RenderedReport.of(jmh, dir.resolve("out"));
-        assertEquals(Report.OK, r.status(), r.err());
+        assertEquals(ReportCommand.OK, r.status(), r.err());
         assertTrue(r.err().contains("NewBenchmark.fresh is not in the report's catalog"), r.err());
         assertTrue(r.markdown().contains("## other (not in the report's catalog)"));
         assertEquals("ops/ms", r.row("NewBenchmark.fresh (threads=1, size=4096)", "—").get(1));
