@@ -32,6 +32,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.text.DecimalFormat;
 import java.text.DecimalFormatSymbols;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -50,9 +51,12 @@ public final class BarCharts {
     private static final int CATEGORY_GAP_PX = 14;
     /** Title, subtitle, legend and value axis. */
     private static final int FRAME_PX = 170;
-    private static final Color PANVM = new Color(0x4C, 0x78, 0xA8);
-    private static final Color[] PEERS = {new Color(0xF5, 0x85, 0x18), new Color(0x54, 0xA2, 0x4B),
-        new Color(0xB2, 0x79, 0xA2)};
+    /** The report's colours, the system under test first (Tableau 10's), shared by every chart. */
+    static final Color[] PALETTE = {new Color(0x4C, 0x78, 0xA8), new Color(0xF5, 0x85, 0x18),
+        new Color(0x54, 0xA2, 0x4B), new Color(0xB2, 0x79, 0xA2), new Color(0xE4, 0x57, 0x56),
+        new Color(0x72, 0xB7, 0xB2), new Color(0x9D, 0x75, 0x5D)};
+    private static final Color PANVM = PALETTE[0];
+    private static final Color[] PEERS = Arrays.copyOfRange(PALETTE, 1, 4);
 
     private BarCharts() {
     }

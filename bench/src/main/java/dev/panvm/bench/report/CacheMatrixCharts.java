@@ -30,6 +30,7 @@ import java.nio.file.Path;
 import java.text.DecimalFormat;
 import java.text.DecimalFormatSymbols;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -49,15 +50,13 @@ public final class CacheMatrixCharts {
     /** Title, subtitles, legend and value axis. */
     private static final int FRAME_PX = 190;
     private static final int MIN_HEIGHT = 400;
-    private static final Color MANAGER = new Color(0x4C, 0x78, 0xA8);
-    private static final Color[] OTHERS = {new Color(0xF5, 0x85, 0x18), new Color(0x54, 0xA2, 0x4B),
-        new Color(0xB2, 0x79, 0xA2), new Color(0xE4, 0x57, 0x56), new Color(0x72, 0xB7, 0xB2),
-        new Color(0x9D, 0x75, 0x5D)};
-    /** Per baseline: exactly, within the tolerance (lighter). */
+    private static final Color MANAGER = BarCharts.PALETTE[0];
+    private static final Color[] OTHERS = Arrays.copyOfRange(BarCharts.PALETTE, 1, BarCharts.PALETTE.length);
+    /** Per baseline: exactly, within the tolerance (a lighter shade of the same colour). */
     private static final Color[][] BASELINE_PAIRS = {
-        {new Color(0x4C, 0x78, 0xA8), new Color(0x9E, 0xCA, 0xE9)},
-        {new Color(0xF5, 0x85, 0x18), new Color(0xFF, 0xBF, 0x79)}};
-    private static final Color FEWEST = new Color(0x54, 0xA2, 0x4B);
+        {BarCharts.PALETTE[0], new Color(0x9E, 0xCA, 0xE9)},
+        {BarCharts.PALETTE[1], new Color(0xFF, 0xBF, 0x79)}};
+    private static final Color FEWEST = BarCharts.PALETTE[2];
     private static final Font TITLE = new Font(Font.SANS_SERIF, Font.BOLD, 18);
     private static final Font SMALL = new Font(Font.SANS_SERIF, Font.PLAIN, 12);
     private static final Font LABELS = new Font(Font.SANS_SERIF, Font.PLAIN, 13);
