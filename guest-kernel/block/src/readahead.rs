@@ -54,6 +54,8 @@ struct Stream {
 pub struct Readahead {
     initial_pages: u32,
     max_pages: u32,
+    /// The most `set_max_pages` may set: half the cache for `for_cache`.
+    cap: u32,
     streams: alloc::vec::Vec<Stream>,
     clock: u64,
 }
@@ -66,6 +68,7 @@ impl Readahead {
         Readahead {
             initial_pages: initial_pages.clamp(1, max_pages),
             max_pages,
+            cap: u32::MAX,
             streams: alloc::vec::Vec::with_capacity(STREAMS),
             clock: 0,
         }
@@ -76,8 +79,9 @@ impl Readahead {
     /// not evict itself, or the page asked for), starting at 4 pages. None
     /// when that leaves nothing: read-ahead off.
     pub fn for_cache(max_pages: u32, cache_pages: usize) -> Option<Self> {
-        let max = max_pages.min(u32::try_from(cache_pages / 2).unwrap_or(u32::MAX));
-        (max > 0).then(|| Readahead::new(4.min(max), max))
+        let cap = u32::try_from(cache_pages / 2).unwrap_or(u32::MAX);
+        let max = max_pages.min(cap);
+        (max > 0).then(|| Readahead { cap, ..Readahead::new(4.min(max), max) })
     }
 
     /// The largest window now.
@@ -89,8 +93,13 @@ impl Readahead {
     /// manager tuning read-ahead at run time). A stream's window larger
     /// than the new maximum shrinks to it. 0 turns read-ahead off but still
     /// follows the streams, which read ahead again from their next miss
-    /// once the maximum is raised.
+    /// once the maximum is raised. Capped as `for_cache` caps it; setting
+    /// the maximum it has already is free (callers set it on every read).
     pub fn set_max_pages(&mut self, max_pages: u32) {
+        let max_pages = max_pages.min(self.cap);
+        if max_pages == self.max_pages {
+            return;
+        }
         self.max_pages = max_pages;
         for s in &mut self.streams {
             s.window = s.window.min(max_pages);

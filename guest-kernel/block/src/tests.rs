@@ -429,6 +429,13 @@ fn readahead_max_can_change_while_streams_go_on() {
     ra.set_max_pages(64);
     assert_eq!(ra.on_miss(15, 1), Some(ReadaheadWindow { start: 16, len: 4 }));
     assert_eq!(ra.on_read(16, 1), Some(ReadaheadWindow { start: 20, len: 8 }));
+    // A cache's read-ahead never goes past half the cache, whatever is asked.
+    let mut ra = Readahead::for_cache(32, 40).unwrap();
+    assert_eq!(ra.max_pages(), 20);
+    ra.set_max_pages(64);
+    assert_eq!(ra.max_pages(), 20);
+    ra.set_max_pages(8);
+    assert_eq!(ra.max_pages(), 8);
 }
 
 #[test]

@@ -84,8 +84,6 @@ pub struct ReadPath {
     readahead: Option<Readahead>,
     /// What the guest is configured with; the policy may override it (`PageCache::knobs`).
     configured: Knobs,
-    /// Half the cache: the guest's bound on a read-ahead window.
-    readahead_cap: u32,
     device_pages: u64,
     /// The pages of the batch being formed, and dirty pages evicted since the last write of them.
     batch: Vec<u64>,
@@ -102,7 +100,6 @@ impl ReadPath {
             cache: PageCache::new(policy),
             readahead: Readahead::for_cache(readahead_max, capacity),
             configured: Knobs::defaults(readahead_max, capacity),
-            readahead_cap: u32::try_from(capacity / 2).unwrap_or(u32::MAX),
             device_pages,
             batch: Vec::new(),
             evicted_dirty: Vec::new(),
@@ -112,12 +109,10 @@ impl ReadPath {
 
     /// `CachedDisk::read_block`.
     pub fn read(&mut self, page: u64) {
-        let max = self.cache.knobs(self.configured).readahead_max.min(self.readahead_cap);
+        let max = self.cache.knobs(self.configured).readahead_max;
         let present = self.cache.contains(key(page));
         let window = self.readahead.as_mut().and_then(|ra| {
-            if ra.max_pages() != max {
-                ra.set_max_pages(max);
-            }
+            ra.set_max_pages(max);
             if present { ra.on_read(page, 1) } else { ra.on_miss(page, 1) }
         });
         self.batch.clear();

@@ -318,11 +318,9 @@ impl CachedDisk {
         if !read.begun {
             read.begun = true;
             let present = self.cache.contains(key) || self.reading.contains(&page);
-            let depth = self.knobs().readahead_max.min(self.cache.capacity() as u32 / 2);
+            let depth = self.knobs().readahead_max;
             read.window = ra.as_mut().and_then(|ra| {
-                if ra.max_pages() != depth {
-                    ra.set_max_pages(depth);
-                }
+                ra.set_max_pages(depth);
                 if present { ra.on_read(page, 1) } else { ra.on_miss(page, 1) }
             });
         }

@@ -1,6 +1,7 @@
 package dev.panvm.tune.guest;
 
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -116,7 +117,7 @@ public enum GuestWorkload {
             int eq = pair.indexOf('=');
             map.put(pair.substring(0, eq), pair.substring(eq + 1));
         }
-        return java.util.Collections.unmodifiableMap(map);
+        return Collections.unmodifiableMap(map);
     }
 
     /** The parameters as {@code run}'s words: {@code groups=2 loops=50}. */
