@@ -8,22 +8,38 @@
 //! 2. **mm**: once [`init_mm`] has built the `mm` crate's buddy allocator
 //!    (over all RAM but the kernel image, the boot structures and the
 //!    bootstrap range), its per-CPU page caches and kmalloc slab caches, the
-//!    global allocator serves from `Kmalloc` (slabs for sizes up to 8 KiB,
-//!    buddy blocks above) behind one spinlock. Frees of pointers inside the
+//!    global allocator serves objects up to 8 KiB through three tiers
+//!    (`mm::CpuCache`'s docs): this CPU's magazines without any lock, then
+//!    a per-size-class depot of full magazines behind that class's lock,
+//!    then the slabs behind the allocator lock. Larger blocks come from the
+//!    buddy allocator under the allocator lock. Frees of pointers inside the
 //!    bootstrap range are ignored from then on: that memory is never reused.
+//!
+//! # Why a CPU may use its magazines without a lock
+//!
+//! A CPU's `CpuCache` is only touched by code running on that CPU, inside
+//! `alloc`/`dealloc`, and nothing else runs on that CPU until they return:
+//! tasks switch only at explicit points (none is inside the allocator), and
+//! interrupt handlers never allocate (they only touch per-CPU atomics, see
+//! `sync.rs`). So at most one `&mut CpuCache` per CPU exists at a time, with
+//! no `cli`/`sti` and no atomic read-modify-write on the fast path.
 //!
 //! The `mm` crate deals in physical addresses; they become pointers through
 //! the kernel's direct map (`phys.rs`: virtual = `KERNEL_VMA` + physical).
 
 use alloc::vec::Vec;
 use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::{
     AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
 };
 
 use bootinfo::PhysRange;
-use mm::{BuddyAllocator, BuddyStats, FragmentationReport, Kmalloc, KmallocStats, PerCpuPages};
+use mm::{
+    BuddyAllocator, BuddyStats, CpuCache, Depot, FragmentationReport, Kmalloc, KmallocStats,
+    NR_KMALLOC_CLASSES, PerCpuPages, SlabBacking,
+};
 
 use crate::percpu;
 use crate::phys;
@@ -80,6 +96,84 @@ pub fn usage() -> (u64, u64) {
     )
 }
 
+/// Full magazines each class's depot holds per CPU: enough for a CPU that
+/// only frees to hand its magazines to one that only allocates.
+const DEPOT_MAGAZINES_PER_CPU: usize = 2;
+
+/// Tier 2: each size class's depot, behind its own lock (`None` before `init_mm`).
+static DEPOTS: [SpinLock<Option<Depot>>; NR_KMALLOC_CLASSES] =
+    [const { SpinLock::new(None) }; NR_KMALLOC_CLASSES];
+
+/// Tier 1: one CPU's magazines (`None` before `init_mm`).
+struct CpuCacheCell(UnsafeCell<Option<CpuCache>>);
+
+// SAFETY: each cell is used only by its own CPU (see the module docs, "Why a
+// CPU may use its magazines without a lock"); `init_mm` fills all of them
+// before publishing `mm_ready`, which every other use waits for.
+unsafe impl Sync for CpuCacheCell {}
+
+static CPU_CACHES: [CpuCacheCell; percpu::MAX_CPUS] =
+    [const { CpuCacheCell(UnsafeCell::new(None)) }; percpu::MAX_CPUS];
+
+/// This CPU's magazines.
+///
+/// # Safety
+/// Only from `alloc`/`dealloc` (or a drain) on this CPU after `mm_ready`, and
+/// the reference must be dropped before anything that could switch tasks.
+#[allow(clippy::mut_from_ref)]
+unsafe fn this_cpu_cache() -> &'static mut CpuCache {
+    // SAFETY: the caller runs on this CPU with nothing else using its cell
+    // (module docs), and `init_mm` filled the cell before `mm_ready`.
+    unsafe { (*CPU_CACHES[percpu::cpu_id()].0.get()).as_mut() }
+        .expect("init_mm filled every CPU's cache")
+}
+
+/// Tiers 2 and 3 as the kernel locks them.
+struct KernelBacking;
+
+impl SlabBacking for KernelBacking {
+    fn with_depot<R>(&self, class: usize, f: impl FnOnce(&mut Depot) -> R) -> R {
+        f(DEPOTS[class]
+            .lock()
+            .as_mut()
+            .expect("init_mm built the depots"))
+    }
+
+    fn with_slabs<R>(&self, f: impl FnOnce(&mut Kmalloc, &mut BuddyAllocator) -> R) -> R {
+        with_mm(|mm| f(&mut mm.kmalloc, &mut mm.buddy))
+    }
+}
+
+/// Returns what the depots hold to the slabs, and empty slabs to the buddy
+/// allocator; returns the bytes given back. (Objects in other CPUs'
+/// magazines stay there: each CPU can only drain its own.)
+fn reclaim_depots() -> usize {
+    let mut bytes = 0;
+    for depot in &DEPOTS {
+        let mut depot = depot.lock();
+        let depot = depot.as_mut().expect("init_mm built the depots");
+        bytes += with_mm(|mm| depot.drain(&mut mm.kmalloc, &mut mm.buddy));
+    }
+    bytes
+}
+
+/// `allocate`, and once more after `reclaim_depots` if it failed.
+fn with_reclaim<T>(mut allocate: impl FnMut() -> Option<T>) -> Option<T> {
+    allocate().or_else(|| {
+        reclaim_depots();
+        allocate()
+    })
+}
+
+/// Returns this CPU's cached objects and then every depot's to the slabs,
+/// so that kmalloc's statistics count exactly the objects in use (call on
+/// each CPU, e.g. from a task pinned there). Returns the bytes given back.
+pub fn drain_kmalloc_caches() -> usize {
+    // SAFETY: on this CPU, after init_mm; `drain` does not switch tasks.
+    let from_cpu = unsafe { this_cpu_cache() }.drain(&KernelBacking);
+    from_cpu + reclaim_depots()
+}
+
 /// Builds the buddy allocator over `free` (physical RAM nobody else uses,
 /// inside the direct map), the per-CPU page caches and kmalloc, then
 /// switches the global allocator over to them.
@@ -95,6 +189,13 @@ pub fn init_mm(free: &[mm::PhysRange], ncpus: usize) {
         pcp: PerCpuPages::new(ncpus, PCP_BATCH, PCP_HIGH),
     };
     *HEAP.mm.lock() = Some(mm);
+    for (class, depot) in DEPOTS.iter().enumerate() {
+        *depot.lock() = Some(Depot::new(class, DEPOT_MAGAZINES_PER_CPU * ncpus));
+    }
+    for cell in &CPU_CACHES[..ncpus] {
+        // SAFETY: `mm_ready` is not yet set, so no CPU uses its cell.
+        unsafe { *cell.0.get() = Some(CpuCache::new()) };
+    }
     HEAP.mm_ready.store(true, Release);
 }
 
@@ -116,7 +217,7 @@ pub fn virt_to_phys(va: u64) -> u64 {
 
 /// A block of `4 KiB << order` from the buddy allocator (physical address).
 pub fn alloc_pages(order: usize) -> Option<u64> {
-    with_mm(|mm| mm.buddy.alloc(order))
+    with_reclaim(|| with_mm(|mm| mm.buddy.alloc(order)))
 }
 
 pub fn free_pages(pa: u64, order: usize) {
@@ -211,15 +312,21 @@ unsafe impl GlobalAlloc for KernelHeap {
         if !self.mm_ready.load(Acquire) {
             return self.bump_alloc(layout);
         }
-        let mut guard = self.mm.lock();
-        let mm = guard.as_mut().expect("mm_ready implies mm");
-        match mm
-            .kmalloc
-            .alloc(layout.size(), layout.align(), &mut mm.buddy)
-        {
-            Some(pa) => phys_to_virt(pa) as *mut u8,
-            None => ptr::null_mut(),
-        }
+        let pa = match mm::slab_class(layout.size(), layout.align()) {
+            Some(class) => {
+                // SAFETY: in `alloc` on this CPU after mm_ready; the reference
+                // lives only in this block, which cannot switch tasks.
+                let cache = unsafe { this_cpu_cache() };
+                with_reclaim(|| cache.alloc(class, &KernelBacking))
+            }
+            None => with_reclaim(|| {
+                with_mm(|mm| {
+                    mm.kmalloc
+                        .alloc(layout.size(), layout.align(), &mut mm.buddy)
+                })
+            }),
+        };
+        pa.map_or(ptr::null_mut(), |pa| phys_to_virt(pa) as *mut u8)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -233,15 +340,15 @@ unsafe impl GlobalAlloc for KernelHeap {
             }
             return;
         }
-        let mut guard = self.mm.lock();
-        let mm = guard
-            .as_mut()
-            .expect("a non-bootstrap pointer comes from mm");
-        mm.kmalloc.free(
-            virt_to_phys(va),
-            layout.size(),
-            layout.align(),
-            &mut mm.buddy,
-        );
+        let pa = virt_to_phys(va);
+        match mm::slab_class(layout.size(), layout.align()) {
+            // SAFETY: in `dealloc` on this CPU after mm_ready (a non-bootstrap
+            // pointer comes from mm); `free` cannot switch tasks.
+            Some(class) => unsafe { this_cpu_cache() }.free(class, pa, &KernelBacking),
+            None => with_mm(|mm| {
+                mm.kmalloc
+                    .free(pa, layout.size(), layout.align(), &mut mm.buddy)
+            }),
+        }
     }
 }

@@ -213,6 +213,20 @@ impl Kmalloc {
         }
     }
 
+    /// An object of class `class` for a per-CPU magazine (`cpu_cache.rs`);
+    /// counted as a failure if there is none.
+    pub(crate) fn alloc_object_of(
+        &mut self,
+        class: usize,
+        pages: &mut BuddyAllocator,
+    ) -> Option<u64> {
+        let addr = self.alloc_object(class, pages);
+        if addr.is_none() {
+            self.failures += 1;
+        }
+        addr
+    }
+
     fn alloc_object(&mut self, class: usize, pages: &mut BuddyAllocator) -> Option<u64> {
         let slab = match self.caches[class].slab_with_room() {
             Some(slab) => slab,
@@ -229,7 +243,9 @@ impl Kmalloc {
         Some(addr)
     }
 
-    fn free_object(&mut self, class: usize, addr: u64, pages: &mut BuddyAllocator) {
+    /// Takes back an object of class `class` (from `free`, or from a per-CPU
+    /// magazine or a depot: `cpu_cache.rs`), with all of `free`'s checks.
+    pub(crate) fn free_object(&mut self, class: usize, addr: u64, pages: &mut BuddyAllocator) {
         let cache = &self.caches[class];
         let size = cache.size;
         let base = addr & !(cache.slab_bytes() - 1);

@@ -15,6 +15,10 @@
 //!   (`slab.rs`), found again on free through a fixed-capacity hash map from
 //!   slab address to slab descriptor (`slab_map.rs`). Larger requests get
 //!   buddy blocks directly.
+//! - [`CpuCache`] and [`Depot`] (`cpu_cache.rs`): the per-CPU fast path of
+//!   kmalloc/kfree in front of the slabs: each CPU's magazines of free
+//!   objects (no lock), and per size class a depot of full magazines (its
+//!   own lock) through which objects freed on one CPU reach another.
 //!
 //! # Addresses, not memory
 //!
@@ -32,9 +36,10 @@
 //! allocated through `alloc` would call back into itself. Therefore:
 //!
 //! - **Constructors allocate** (`BuddyAllocator::new`, `PerCpuPages::new`,
-//!   `Kmalloc::new`): every `Vec` is created at its final size there, sized
-//!   from the memory ranges, CPU count or slab capacity they are given.
-//! - **Nothing else allocates**: `alloc`/`free`/`drain` on all three types,
+//!   `Kmalloc::new`, `CpuCache::new`, `Depot::new`): every `Vec` is created
+//!   at its final size there, sized from the memory ranges, CPU count or slab
+//!   capacity they are given.
+//! - **Nothing else allocates**: `alloc`/`free`/`drain` on all these types,
 //!   `stats()`, `fragmentation()` and the `Display` impls only index into the
 //!   preallocated arrays; no `Vec` ever grows, no `Box` is created. When a
 //!   preallocated table is full (e.g. `Kmalloc`'s slab descriptors), the
@@ -59,9 +64,13 @@
 //!
 //! # Locking
 //!
-//! All operations take `&mut self`; the kernel serialises them (a spin lock
-//! around the allocator state). [`PerCpuPages`] keeps per-CPU lists so that
-//! a later per-CPU lock split is possible, but it does not lock by itself.
+//! All operations take `&mut self`; the kernel decides what serialises
+//! them. Its slabs and buddy allocator sit behind one spin lock, each
+//! class's [`Depot`] behind its own, and each CPU's [`CpuCache`] behind none
+//! (only its CPU uses it), which is what takes the allocator lock off the
+//! kmalloc fast path ([`SlabBacking`] is how a `CpuCache` reaches the locked
+//! tiers). [`PerCpuPages`] keeps per-CPU lists so that a later per-CPU lock
+//! split is possible, but it does not lock by itself.
 //!
 //! # Errors
 //!
@@ -75,6 +84,7 @@
 extern crate alloc;
 
 mod buddy;
+mod cpu_cache;
 mod fragmentation;
 mod frame_map;
 mod kmalloc;
@@ -87,6 +97,10 @@ mod slab_map;
 use core::fmt;
 
 pub use buddy::{BuddyAllocator, BuddyStats};
+pub use cpu_cache::{
+    CPU_CACHE_MAX_BYTES, CPU_CACHE_SLOTS, CpuCache, CpuCacheStats, Depot, SlabBacking,
+    magazine_size, slab_class,
+};
 pub use fragmentation::FragmentationReport;
 pub use kmalloc::{ClassStats, Kmalloc, KmallocStats, LargeStats, SlabInfo};
 pub use percpu::PerCpuPages;

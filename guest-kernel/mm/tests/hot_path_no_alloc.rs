@@ -13,7 +13,10 @@ mod common;
 use std::fmt::Write as _;
 
 use common::{M, XorShift64};
-use mm::{BuddyAllocator, KMALLOC_SIZES, Kmalloc, PerCpuPages, PhysRange};
+use mm::{
+    BuddyAllocator, CpuCache, Depot, KMALLOC_SIZES, Kmalloc, NR_KMALLOC_CLASSES, PerCpuPages,
+    PhysRange, SlabBacking,
+};
 
 #[global_allocator]
 static GLOBAL: testalloc::CountingAlloc = testalloc::CountingAlloc;
@@ -139,4 +142,68 @@ fn alloc_and_free_never_allocate_after_construction() {
     assert!(st.large.allocs > 100);
     assert!(sink.len > 1000);
     assert!(pages.stats().merges > 1000);
+}
+
+/// Depots and slabs for one thread (the kernel locks them; no lock needed here).
+struct Local {
+    depots: Vec<std::cell::RefCell<Depot>>,
+    slabs: std::cell::RefCell<(Kmalloc, BuddyAllocator)>,
+}
+
+impl SlabBacking for Local {
+    fn with_depot<R>(&self, class: usize, f: impl FnOnce(&mut Depot) -> R) -> R {
+        f(&mut self.depots[class].borrow_mut())
+    }
+
+    fn with_slabs<R>(&self, f: impl FnOnce(&mut Kmalloc, &mut BuddyAllocator) -> R) -> R {
+        let (kmalloc, pages) = &mut *self.slabs.borrow_mut();
+        f(kmalloc, pages)
+    }
+}
+
+#[test]
+fn per_cpu_magazines_and_depots_never_allocate_after_construction() {
+    let backing = Local {
+        depots: (0..NR_KMALLOC_CLASSES)
+            .map(|c| Depot::new(c, 2).into())
+            .collect(),
+        slabs: (
+            Kmalloc::new(512),
+            BuddyAllocator::new(&[PhysRange::new(M, 64 * M)]),
+        )
+            .into(),
+    };
+    let mut cpus = [CpuCache::new(), CpuCache::new()];
+    let mut live: Vec<(u64, usize)> = Vec::with_capacity(20_000);
+    let mut rng = XorShift64::new(0xcafe);
+    let n = allocations_during(|| {
+        for _ in 0..20_000 {
+            // Allocate on one "CPU", free on either: magazines swap, go to
+            // the depots and, when those are full, back to the slabs.
+            let cpu = rng.index(2);
+            if live.len() < 2_000 && (live.is_empty() || rng.chance(60)) {
+                let class = rng.index(NR_KMALLOC_CLASSES);
+                live.push((cpus[0].alloc(class, &backing).unwrap(), class));
+            } else {
+                let (addr, class) = live.swap_remove(rng.index(live.len()));
+                cpus[cpu].free(class, addr, &backing);
+            }
+        }
+        for (addr, class) in live.drain(..) {
+            cpus[1].free(class, addr, &backing);
+        }
+        for cpu in &mut cpus {
+            cpu.drain(&backing);
+        }
+        let (kmalloc, pages) = &mut *backing.slabs.borrow_mut();
+        for depot in &backing.depots {
+            depot.borrow_mut().drain(kmalloc, pages);
+        }
+    });
+    assert_eq!(
+        n, 0,
+        "per-CPU caches allocated {n} times after construction"
+    );
+    let stats = cpus[1].stats();
+    assert!(stats.depot_puts > 0 && stats.slab_flushes > 0, "{stats:?}");
 }
