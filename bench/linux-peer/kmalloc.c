@@ -11,10 +11,18 @@
  * while the allocator scales and grows with contention). The threads are not pinned (ferrite
  * places thread t on CPU t % cpus).
  *
- * Parameters (ferrite's): ops (1000000, per thread), slots (1024), seed (0x5eed), threads (1).
- * Fields: threads, slots, sizes, allocator. */
+ * mode=pc (ferrite's producer/consumer): one thread on the first CPU mallocs `ops` objects and
+ * hands each through a 256-slot ring to a thread on the second CPU, which frees it, so every free
+ * is remote; each object carries a stamp the consumer checks. ns_per_op = wall time / ops. The
+ * peer runs one pair (threads=2), pinned to its first two CPUs.
+ *
+ * Parameters (ferrite's): ops (1000000, per thread), slots (1024), seed (0x5eed), threads (1;
+ * 2 with mode=pc), mode=churn|pc (churn).
+ * Fields: pattern, threads, slots, sizes, allocator. */
 #include "common.h"
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,13 +132,138 @@ static void open_gate(struct shared *s, int abandon)
     pthread_mutex_unlock(&s->lock);
 }
 
+#define RING_SLOTS 256
+
+/* One producer/consumer pair: object addresses in flight, 0 = free slot (as ferrite's Ring). */
+struct pair {
+    _Atomic(uintptr_t) ring[RING_SLOTS];
+    uint64_t ops, seed;
+    int cpu[2];
+    int error;           /* pthread_setaffinity_np's */
+    int failed, corrupt; /* malloc returned NULL; a stamp changed */
+};
+
+static int pin(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+/* Spins a while, then yields (ferrite's `wait`). */
+static void spin_wait(void)
+{
+    for (int i = 0; i < 64; i++)
+        __builtin_ia32_pause();
+    sched_yield();
+}
+
+static void *consume(void *arg)
+{
+    struct pair *pr = arg;
+    int rc = pin(pr->cpu[1]);
+    if (rc)
+        pr->error = rc;
+    for (uint64_t i = 0; i < pr->ops; i++) {
+        _Atomic(uintptr_t) *slot = &pr->ring[i % RING_SLOTS];
+        uintptr_t obj;
+        while ((obj = atomic_load_explicit(slot, memory_order_acquire)) == 0)
+            spin_wait();
+        if (obj == UINTPTR_MAX) /* the producer gave up */
+            return NULL;
+        if (*(volatile uint64_t *)obj != i)
+            pr->corrupt = 1;
+        free((void *)obj);
+        atomic_store_explicit(slot, 0, memory_order_release);
+    }
+    return NULL;
+}
+
+/* Runs one pair on the calling thread (the producer) and a new one; returns the elapsed ns. */
+static uint64_t produce(struct pair *pr, char *err, int *rc)
+{
+    cpu_set_t saved;
+    *rc = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved);
+    if (*rc == 0)
+        *rc = pin(pr->cpu[0]);
+    pthread_t t;
+    if (*rc == 0 && (*rc = pthread_create(&t, NULL, consume, pr)) != 0)
+        fail(err, "pthread_create: %s", strerror(*rc));
+    else if (*rc)
+        fail(err, "pthread_setaffinity_np: %s", strerror(*rc));
+    if (*rc) {
+        pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+        return 0;
+    }
+    uint64_t rng = pr->seed | 1, start = now_ns();
+    for (uint64_t i = 0; i < pr->ops; i++) {
+        _Atomic(uintptr_t) *slot = &pr->ring[i % RING_SLOTS];
+        while (atomic_load_explicit(slot, memory_order_acquire) != 0)
+            spin_wait();
+        uint64_t *obj = malloc(draw_size(&rng));
+        if (!obj) {
+            pr->failed = 1;
+            atomic_store_explicit(slot, UINTPTR_MAX, memory_order_release);
+            break;
+        }
+        *(volatile uint64_t *)obj = i;
+        atomic_store_explicit(slot, (uintptr_t)obj, memory_order_release);
+    }
+    pthread_join(t, NULL);
+    uint64_t ns = now_ns() - start;
+    pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+    return ns;
+}
+
+static int run_pc(uint64_t ops, uint64_t seed, uint64_t threads, uint64_t slots, struct json *out, char *err)
+{
+    if (threads != 2)
+        return fail(err, "mode=pc: the peer runs one producer/consumer pair (threads=2), not %llu",
+                    (unsigned long long)threads);
+    if (peer_cpu[1] < 0)
+        return fail(err, "mode=pc needs at least 2 CPUs (this process may use %d)", peer_ncpus);
+    struct pair *pr = calloc(1, sizeof *pr);
+    if (!pr)
+        return fail(err, "out of memory");
+    pr->ops = ops;
+    pr->seed = seed;
+    pr->cpu[0] = peer_cpu[0];
+    pr->cpu[1] = peer_cpu[1];
+    int rc;
+    uint64_t ns = produce(pr, err, &rc);
+    int failed = pr->failed, corrupt = pr->corrupt, error = pr->error;
+    free(pr);
+    if (rc)
+        return -1;
+    if (error)
+        return fail(err, "pthread_setaffinity_np (consumer): %s", strerror(error));
+    if (failed)
+        return fail(err, "malloc returned NULL");
+    if (corrupt)
+        return fail(err, "an object's stamp changed between malloc and free");
+    json_header(out, "kmalloc", ops, ns);
+    json_str(out, "pattern", "pc");
+    json_u64(out, "threads", threads);
+    json_u64(out, "slots", slots);
+    json_str(out, "sizes", "8..4096 log-uniform");
+    json_str(out, "allocator", "glibc malloc");
+    json_end(out);
+    return 0;
+}
+
 int run_kmalloc(struct params *p, struct json *out, char *err)
 {
+    static const char *const MODES[] = {"churn", "pc", NULL};
     uint64_t ops, slots, seed, threads;
+    int pc;
     if (param_u64(p, "ops", 1000000, 0, UINT64_MAX, &ops, err) ||
         param_u64(p, "slots", 1024, 1, 1u << 22, &slots, err) || param_u64(p, "seed", 0x5eed, 0, UINT64_MAX, &seed, err) ||
-        param_u64(p, "threads", 1, 1, 1024, &threads, err) || params_finish(p, "kmalloc", err))
+        param_choice(p, "mode", MODES, 0, &pc, err) ||
+        param_u64(p, "threads", pc ? 2 : 1, 1, 1024, &threads, err) || params_finish(p, "kmalloc", err))
         return -1;
+    if (pc)
+        return run_pc(ops, seed, threads, slots, out, err);
     if (slots * threads > 1u << 22)
         return fail(err, "slots x threads = %llu live objects: at most %u", (unsigned long long)(slots * threads),
                     1u << 22);
@@ -177,6 +310,7 @@ int run_kmalloc(struct params *p, struct json *out, char *err)
         return fail(err, "malloc returned NULL");
 
     json_header(out, "kmalloc", ops, ns);
+    json_str(out, "pattern", "churn");
     json_u64(out, "threads", threads);
     json_u64(out, "slots", slots);
     json_str(out, "sizes", "8..4096 log-uniform");

@@ -10,7 +10,9 @@ import org.openjdk.jmh.annotations.State;
  * ferrite's allocators (2 vCPUs) against the host's Linux: kmalloc+kfree over a log-uniform size
  * mix 8..4096 (ferrite's slab caches; glibc malloc+free on Linux) with one and two churning
  * threads (each with its own {@value #KMALLOC_OPS} pairs; the score is wall time per thread's
- * pair, flat if the allocator scales), and order-0 page alloc+free (ferrite's per-CPU page cache;
+ * pair, flat if the allocator scales), the same pairs split across CPUs (producer/consumer: one
+ * thread allocates, a thread on the other CPU frees, so every free is remote), and order-0 page
+ * alloc+free (ferrite's per-CPU page cache;
  * on Linux a page fault plus MADV_DONTNEED, the cheapest way a process gets and returns a page).
  */
 public class AllocBenchmark extends AgainstHostLinux {
@@ -34,6 +36,12 @@ public class AllocBenchmark extends AgainstHostLinux {
     @OperationsPerInvocation(KMALLOC_OPS)
     public Object kmalloc(Threads t) throws Exception {
         return run("kmalloc", "ops=" + KMALLOC_OPS + " threads=" + t.threads);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(KMALLOC_OPS)
+    public Object kmallocProducerConsumer() throws Exception {
+        return run("kmalloc", "ops=" + KMALLOC_OPS + " mode=pc threads=2");
     }
 
     @Benchmark

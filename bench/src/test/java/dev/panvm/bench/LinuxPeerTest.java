@@ -64,6 +64,11 @@ class LinuxPeerTest {
         ObjectNode kmalloc = channel.run("kmalloc", "ops=0x1000 threads=2 slots=16", ANSWER);
         assertEquals(4096, kmalloc.path("ops").asLong());
         assertEquals(2, kmalloc.path("threads").asInt());
+        assertEquals("churn", kmalloc.path("pattern").asText());
+        ObjectNode pc = channel.run("kmalloc", "ops=5000 mode=pc", ANSWER);
+        assertEquals("pc", pc.path("pattern").asText(), pc.toString());
+        assertEquals(2, pc.path("threads").asInt(), pc.toString());
+        assertEquals(5000, pc.path("ops").asLong(), pc.toString());
         ObjectNode hackbench = channel.run("hackbench", "groups=2 loops=5", ANSWER);
         assertEquals(2 * 10 * 10 * 5, hackbench.path("ops").asLong());
         assertEquals(40, hackbench.path("threads").asInt());

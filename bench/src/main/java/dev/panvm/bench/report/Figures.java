@@ -76,6 +76,8 @@ public final class Figures {
         Area alloc = new Area(c, "allocator", HOST_LINUX, ALLOC, Unit.NS);
         alloc.add("AllocBenchmark.kmalloc", "kmalloc+kfree, {threads} thread(s)",
                 "kmalloc+kfree, sizes 8..4096, {threads} thread(s) (Linux: glibc malloc+free)", "per pair");
+        alloc.add("AllocBenchmark.kmallocProducerConsumer", "kmalloc, freed on the other CPU",
+                "kmalloc on one CPU, kfree on the other, sizes 8..4096 (Linux: glibc malloc+free)", "per pair");
         alloc.add("AllocBenchmark.pages", "page alloc+free",
                 "order-0 page alloc+free (Linux: page fault + MADV_DONTNEED)", "per page");
 
