@@ -434,7 +434,10 @@ bss_ready:
  * The kernel's page tables, fully built at assembly time (no loops at boot):
  *
  *   PML4[0]   -> boot_pdpt_low  : identity map of physical 0..4 GiB
- *   PML4[511] -> boot_pdpt_high : [510] 0xffffffff80000000 -> phys 0..1 GiB
+ *   PML4[511] -> boot_pdpt_high : [509] 0xffffffff40000000: the kernel stack
+ *                                       area (kstack.rs), stack_area_pd, empty
+ *                                       at boot: kstack.rs adds 4 KiB pages
+ *                                 [510] 0xffffffff80000000 -> phys 0..1 GiB
  *                                 [511] 0xffffffffc0000000 -> phys 1..2 GiB
  *
  * with 2 MiB pages; the top GiB of the identity map (MMIO: LAPIC, IOAPIC,
@@ -460,7 +463,8 @@ boot_pml4:
     .quad boot_pdpt_high - KERNEL_VMA + PTE_TABLE
 
 boot_pdpt_high:
-    .fill 510, 8, 0
+    .fill 509, 8, 0
+    .quad stack_area_pd - KERNEL_VMA + PTE_TABLE
     .quad boot_pd - KERNEL_VMA + 0 * 4096 + PTE_TABLE
     .quad boot_pd - KERNEL_VMA + 1 * 4096 + PTE_TABLE
 
@@ -475,6 +479,11 @@ boot_pd:
     .quad (page << 21) + PTE_2M_UNCACHED
     .set page, page + 1
 .endr
+
+/* The kernel stack area's page directory; kstack.rs fills it at run time. */
+.global stack_area_pd
+stack_area_pd:
+    .fill 512, 8, 0
 
 .popsection
 

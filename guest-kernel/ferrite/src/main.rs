@@ -23,6 +23,7 @@ mod ctl;
 mod exit;
 mod fs;
 mod heap;
+mod kstack;
 mod mem;
 mod panic;
 mod percpu;
@@ -232,6 +233,10 @@ fn run_requested(cmdline: &Cmdline<'static>) {
                 println!("test: page fault at {:#x}", cpu::UNMAPPED_ADDRESS);
                 cpu::touch_unmapped()
             });
+            return;
+        }
+        Some("stack-overflow") => {
+            workload::selftest::stack_overflow();
             return;
         }
         Some("sync") => {

@@ -6,6 +6,16 @@
 //! tasks only as `TaskId`s. This file gives those ids bodies (a stack and a
 //! saved stack pointer) and does the switching.
 //!
+//! # Stacks
+//!
+//! Each thread's 32 KiB stack is a [`KernelStack`]: mapped in the kernel
+//! stack area above unmapped guard pages (kstack.rs), so an overflow faults
+//! at once and the #PF handler reports it ([`report_stack_overflow`]: CPU,
+//! task id and name, stack range, fault address; exit status 1). The stack
+//! is unmapped when the dead task is reaped (in [`finish_switch`], by the
+//! next context on its CPU), and a CPU drops stale translations of reused
+//! stack slots before it switches to a task (`kstack::flush_stale`).
+//!
 //! # Locking
 //!
 //! One global lock, [`KERNEL`], protects the scheduler state, the task table,
@@ -16,6 +26,7 @@
 //! So a task another CPU wakes cannot be started there before its registers
 //! are saved, and a waker cannot slip in between "condition false, go to
 //! sleep" and the sleep (no lost wakeups). Lock order: `KERNEL` first, then
+//! the stack slots' lock (kstack.rs: stacks are freed under `KERNEL`), then
 //! the heap's lock (task table and queues allocate) or a channel's ring lock
 //! (`WaitQueue::wait_until` evaluates its condition under `KERNEL`); code
 //! that holds one of those never takes `KERNEL` (a channel drops its ring
@@ -43,6 +54,7 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use core::arch::global_asm;
 use core::cell::UnsafeCell;
+use core::ops::Range;
 use core::sync::atomic::{
     AtomicBool, AtomicU64, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release, SeqCst},
@@ -51,10 +63,11 @@ use core::sync::atomic::{
 
 use sched::{Scheduler, TaskId, TimerQueue, Tunables};
 
-use crate::heap;
+use crate::kstack::{self, KernelStack};
 use crate::percpu::{self, PerCpu, this_cpu};
 use crate::platform::{self, IrqMode};
 use crate::sync::SpinLock;
+use crate::{print, println};
 
 global_asm!(include_str!("switch.S"), options(att_syntax));
 
@@ -63,11 +76,7 @@ unsafe extern "C" {
     fn ferrite_thread_start();
 }
 
-/// Kernel stacks: 2^STACK_ORDER pages from the buddy allocator.
-const STACK_ORDER: usize = 3; // 32 KiB
-pub const STACK_SIZE: u64 = 4096 << STACK_ORDER;
-/// Written at the lowest word of every kernel stack; checked on each switch.
-const STACK_CANARY: u64 = 0xfe22_17e5_7ac4_ca4a;
+pub use crate::kstack::STACK_SIZE;
 /// How often a busy CPU runs load balancing, and an idle one.
 const BALANCE_INTERVAL_BUSY_NS: u64 = 4_000_000;
 const BALANCE_INTERVAL_IDLE_NS: u64 = 1_000_000;
@@ -79,23 +88,9 @@ pub struct Task {
     /// Saved stack pointer while switched out (written by switch.S).
     rsp: AtomicU64,
     id: TaskId,
-    /// Virtual address of the lowest stack byte.
-    stack_base: u64,
+    /// Freed (unmapped) when the task is reaped.
+    stack: KernelStack,
     name: &'static str,
-}
-
-impl Task {
-    fn check_stack(&self) {
-        // SAFETY: stack_base is the start of this task's live stack
-        // allocation (freed only after the task is dead); the canary word is
-        // below anything the thread legitimately uses.
-        let canary = unsafe { (self.stack_base as *const u64).read_volatile() };
-        assert_eq!(
-            canary, STACK_CANARY,
-            "kernel stack overflow in task {:?} ({})",
-            self.id, self.name
-        );
-    }
 }
 
 /// Everything the global lock protects.
@@ -268,9 +263,8 @@ fn spawn_raw(
         "spawn on cpu {cpu} of {}",
         percpu::ncpus()
     );
-    let stack_pa = heap::alloc_pages(STACK_ORDER).expect("out of memory for a kernel stack");
-    let stack_base = heap::phys_to_virt(stack_pa);
-    let top = stack_base + STACK_SIZE;
+    let stack = KernelStack::allocate();
+    let top = stack.range().end;
     // The initial frame ferrite_switch pops: r15 r14 r13 r12 rbx rbp, then
     // the return address. After `ret` RSP = top (16-byte aligned).
     let frame: [u64; 7] = [
@@ -283,13 +277,9 @@ fn spawn_raw(
         ferrite_thread_start as *const () as u64,
     ];
     let rsp = top - 8 * frame.len() as u64;
-    // SAFETY: [stack_base, top) is a fresh, exclusively owned allocation
-    // from the buddy allocator, mapped through the direct map; both writes
-    // are inside it and 8-byte aligned.
-    unsafe {
-        (stack_base as *mut u64).write(STACK_CANARY);
-        core::ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len());
-    }
+    // SAFETY: the stack is freshly mapped and ours alone (no task runs on it
+    // yet); the frame lies at its top, 8-byte aligned.
+    unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len()) };
 
     let mut g = lock();
     let now = now();
@@ -297,7 +287,7 @@ fn spawn_raw(
     let task = Box::new(Task {
         rsp: AtomicU64::new(rsp),
         id,
-        stack_base,
+        stack,
         name,
     });
     if pinned {
@@ -309,6 +299,56 @@ fn spawn_raw(
     drop(g);
     kick(target, true);
     id
+}
+
+/// Part of the #PF report (trap.rs) when the fault address `fault` lies in
+/// the guard pages below `stack` (kstack.rs): names this CPU and the task
+/// running on it. Takes no lock and allocates nothing: the faulting code may
+/// hold any lock, the heap's included.
+pub fn report_stack_overflow(fault: u64, stack: Range<u64>) {
+    let pc = this_cpu();
+    let guard = Span(stack.start - kstack::GUARD_SIZE..stack.start);
+    let current = pc.current.load(Relaxed);
+    // SAFETY: a non-zero `current` is the task running on this CPU, which
+    // faulted: it cannot be reaped while it is here.
+    let task = (current != 0).then(|| unsafe { &*(current as *const Task) });
+    match task {
+        Some(task) if task.stack.range() == stack => println!(
+            "KERNEL STACK OVERFLOW on cpu {}: task {} \"{}\" ran off its stack {} ({} KiB): \
+             fault address {fault:#x} in the guard pages {guard}",
+            pc.cpu(),
+            task.id,
+            task.name,
+            Span(stack),
+            STACK_SIZE >> 10
+        ),
+        _ => {
+            print!(
+                "KERNEL STACK GUARD HIT on cpu {}: fault address {fault:#x} in the guard pages {guard} \
+                 below stack {}, not the running one: ",
+                pc.cpu(),
+                Span(stack)
+            );
+            match task {
+                Some(task) => println!(
+                    "task {} \"{}\", stack {}",
+                    task.id,
+                    task.name,
+                    Span(task.stack.range())
+                ),
+                None => println!("the idle loop"),
+            }
+        }
+    }
+}
+
+/// An address range as `start..end` in hex.
+struct Span(Range<u64>);
+
+impl core::fmt::Display for Span {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:#x}..{:#x}", self.0.start, self.0.end)
+    }
 }
 
 /// First Rust code of a new thread (called by switch.S).
@@ -379,13 +419,13 @@ fn switch_away(mut g: KernelGuard) {
     } else {
         // SAFETY: `prev` is the running task's body; it stays in the task
         // table at least until it is reaped after this switch.
-        let task = unsafe { &*(prev as *const Task) };
-        task.check_stack();
-        task.rsp.as_ptr()
+        unsafe { &*(prev as *const Task) }.rsp.as_ptr()
     };
     let next_rsp = if next_ptr == 0 {
         pc.idle_rsp.load(Relaxed)
     } else {
+        // This CPU may still cache translations of the slot's previous stack.
+        kstack::flush_stale();
         // SAFETY: next_ptr points into the task table, under the held lock.
         unsafe { &*(next_ptr as *const Task) }.rsp.load(Relaxed)
     };
@@ -422,9 +462,8 @@ fn finish_switch() {
             .expect("task::init has run");
         // SAFETY: `dead` was the task that just switched away for the last time.
         let id = unsafe { &*(dead as *const Task) }.id;
-        let task = kernel.tasks.remove(&id).expect("dead task in the table");
-        heap::free_pages(heap::virt_to_phys(task.stack_base), STACK_ORDER);
-        drop(task);
+        // Dropping the task unmaps and frees its stack.
+        drop(kernel.tasks.remove(&id).expect("dead task in the table"));
     }
     // SAFETY: the lock was taken by the context that switched to us and is
     // ours now; the reference above is not used past this point.

@@ -34,7 +34,7 @@ use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use crate::exit::exit;
 use crate::panic::PANIC_EXIT_STATUS;
 use crate::phys::KERNEL_VMA;
-use crate::{cpu, print, println};
+use crate::{cpu, kstack, print, println, task};
 
 global_asm!(include_str!("trap.S"), options(att_syntax));
 
@@ -422,6 +422,8 @@ fn report_exception(frame: &TrapFrame) -> ! {
     }
 
     let (mnemonic, name) = exception_name(frame.vector);
+    // Read once: on PVM every read of CR2 is an exit.
+    let cr2 = (frame.vector == PAGE_FAULT_VECTOR).then(cpu::read_cr2);
     match cpu {
         Some(cpu) => println!(
             "CPU EXCEPTION: {mnemonic} {name} (vector {}) on cpu {cpu}",
@@ -432,6 +434,12 @@ fn report_exception(frame: &TrapFrame) -> ! {
             frame.vector
         ),
     }
+    // A kernel stack overflow: the fault hit the guard pages below a stack.
+    if let Some(fault) = cr2
+        && let Some(stack) = kstack::guarded_stack(fault)
+    {
+        task::report_stack_overflow(fault, stack);
+    }
     print!("  error={:#x}", frame.error_code);
     describe_error_code(frame.vector, frame.error_code);
     println!();
@@ -439,8 +447,8 @@ fn report_exception(frame: &TrapFrame) -> ! {
         "  rip={:#x} cs={:#x} rflags={:#x} rsp={:#x} ss={:#x}",
         frame.rip, frame.cs, frame.rflags, frame.rsp, frame.ss
     );
-    if frame.vector == PAGE_FAULT_VECTOR {
-        print!(" cr2={:#x}", cpu::read_cr2());
+    if let Some(cr2) = cr2 {
+        print!(" cr2={cr2:#x}");
     }
     println!();
     let f = frame;
@@ -501,7 +509,8 @@ const BACKTRACE_MAX_FRAMES: usize = 32;
 /// Prints `rip`, then the return addresses found by following the saved-RBP
 /// chain from `rbp`. Every read is bounds-checked so a corrupt chain cannot
 /// fault: a frame must be 8-aligned, lie in the kernel's upper-half map (which
-/// is always mapped), within `BACKTRACE_WINDOW` above `rsp` (the stack in use),
+/// is always mapped) or on mapped pages of the kernel stack area (kstack.rs),
+/// within `BACKTRACE_WINDOW` above `rsp` (the stack in use),
 /// strictly above the previous frame; a return address must point into the
 /// kernel image. The kernel is built with frame pointers
 /// (`-C force-frame-pointers=yes`); frames of the prebuilt `core` may lack
@@ -521,13 +530,17 @@ pub fn print_backtrace(rip: u64, rbp: u64, rsp: u64) {
             return;
         }
         let in_window = frame >= floor && frame.checked_add(16).is_some_and(|e| e <= window_end);
-        if !frame.is_multiple_of(8) || frame < KERNEL_VMA || !in_window {
+        let mapped =
+            frame >= KERNEL_VMA || kstack::is_mapped(frame) && kstack::is_mapped(frame + 8);
+        if !frame.is_multiple_of(8) || !mapped || !in_window {
             println!("    (stop: frame pointer {frame:#x} outside the stack in use)");
             return;
         }
         // SAFETY: `frame` is 8-aligned and [frame, frame + 16) lies in the
-        // kernel's upper-half map, which every page table keeps mapped, and
-        // within a short window above the interrupted stack pointer; volatile
+        // kernel's upper-half map, which every page table keeps mapped, or on
+        // stack pages mapped when checked (a stack freed since by another CPU
+        // could make this read fault: a nested exception, reported as such),
+        // and within a short window above the interrupted stack pointer; volatile
         // reads of plain memory, whatever its contents, cannot break Rust
         // invariants (this is a diagnostic read, racing writes only garble it).
         let (next, ret) = unsafe {

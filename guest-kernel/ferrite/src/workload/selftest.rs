@@ -1,16 +1,20 @@
 //! `test=sync`: exercises the blocking primitives across CPUs (mutex,
 //! semaphore, wait queues, sleep, thread exit, preemption of CPU-bound
 //! threads at `cond_resched`) and checks
-//! their results; prints one JSON line and exits 0, or panics.
-//! Also the busy threads behind `test=page-fault`.
+//! their results; prints one JSON line and exits 0, or panics. The line
+//! also says how many kernel stack slots were ever used (`stack_slots`;
+//! exited threads' slots are reused) against how many threads it started.
+//! Also the busy threads behind `test=page-fault` and the deep recursion
+//! behind `test=stack-overflow`.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::hint::black_box;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use super::json::Json;
 use crate::task::{self, Completion, Mutex, Semaphore};
-use crate::{exit, percpu, platform, println};
+use crate::{exit, kstack, percpu, platform, println};
 
 const THREADS_PER_CPU: usize = 4;
 const INCREMENTS: u64 = 2000;
@@ -26,6 +30,36 @@ pub fn busy_threads() {
             }
         });
     }
+}
+
+/// `test=stack-overflow`: a thread on the last CPU recurses until it runs
+/// into the guard pages below its stack; the #PF report names it and the
+/// VM exits with status 1 (kstack.rs).
+pub fn stack_overflow() {
+    let cpu = percpu::ncpus() - 1;
+    task::spawn_pinned("stack-overflow", 0, cpu, move || {
+        let first = 0u8;
+        println!(
+            "test: stack overflow on cpu {cpu}: recursing from {:#x}",
+            black_box(&first) as *const u8 as u64
+        );
+        let depth = recurse(0);
+        panic!("recursed {depth} frames without hitting a guard page")
+    });
+}
+
+/// One frame with a buffer the optimiser must keep (black_box), and a use
+/// of it after the call, so the recursion is neither flattened nor a tail call.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let mut buffer = [0u8; 256];
+    buffer[0] = depth as u8;
+    black_box(&mut buffer);
+    // Never true (black_box hides that), so the recursion has an end for the compiler.
+    if black_box(depth) == u64::MAX {
+        return depth;
+    }
+    recurse(depth + 1) + u64::from(buffer[1])
 }
 
 pub fn start() {
@@ -139,7 +173,9 @@ fn run() {
         .u64("threads", threads as u64)
         .u64("mutex_total", total)
         .u64("slept_ns", slept)
-        .u64("preemptions", preemptions);
+        .u64("preemptions", preemptions)
+        .u64("threads_started", 3 * threads as u64 + 2 * ncpus as u64)
+        .u64("stack_slots", u64::from(kstack::slots_used()));
     println!("{}", json.finish());
     exit::exit(0)
 }
