@@ -52,7 +52,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
         other => return Err(format!("mode={other}: expected churn or pc")),
     };
     let threads = p.u64("threads", if pc { 2 } else { 1 }, 1..=256)? as usize;
-    if pc && threads % 2 != 0 {
+    if pc && !threads.is_multiple_of(2) {
         return Err(format!(
             "mode=pc runs producer/consumer pairs: threads={threads} is odd"
         ));
