@@ -18,8 +18,9 @@
 //! # Why a CPU may use its magazines without a lock
 //!
 //! A CPU's `CpuCache` is only touched by code running on that CPU, inside
-//! `alloc`/`dealloc`, and nothing else runs on that CPU until they return:
-//! tasks switch only at explicit points (none is inside the allocator), and
+//! `alloc`/`dealloc` with preemption disabled (`percpu::PreemptGuard`, one
+//! `inc`/`dec` of a per-CPU counter), and nothing else runs on that CPU until
+//! they return: the task is neither preempted nor moved to another CPU, and
 //! interrupt handlers never allocate (they only touch per-CPU atomics, see
 //! `sync.rs`). So at most one `&mut CpuCache` per CPU exists at a time, with
 //! no `cli`/`sti` and no atomic read-modify-write on the fast path.
@@ -41,7 +42,7 @@ use mm::{
     NR_KMALLOC_CLASSES, PerCpuPages, SlabBacking,
 };
 
-use crate::percpu;
+use crate::percpu::{self, PreemptGuard};
 use crate::phys;
 use crate::sync::SpinLock;
 
@@ -118,8 +119,8 @@ static CPU_CACHES: [CpuCacheCell; percpu::MAX_CPUS] =
 /// This CPU's magazines.
 ///
 /// # Safety
-/// Only from `alloc`/`dealloc` (or a drain) on this CPU after `mm_ready`, and
-/// the reference must be dropped before anything that could switch tasks.
+/// Only from `alloc`/`dealloc` (or a drain) on this CPU after `mm_ready`,
+/// with preemption disabled for as long as the reference lives.
 #[allow(clippy::mut_from_ref)]
 unsafe fn this_cpu_cache() -> &'static mut CpuCache {
     // SAFETY: the caller runs on this CPU with nothing else using its cell
@@ -169,8 +170,10 @@ fn with_reclaim<T>(mut allocate: impl FnMut() -> Option<T>) -> Option<T> {
 /// so that kmalloc's statistics count exactly the objects in use (call on
 /// each CPU, e.g. from a task pinned there). Returns the bytes given back.
 pub fn drain_kmalloc_caches() -> usize {
-    // SAFETY: on this CPU, after init_mm; `drain` does not switch tasks.
+    let preempt = PreemptGuard::new();
+    // SAFETY: on this CPU, after init_mm, preemption disabled.
     let from_cpu = unsafe { this_cpu_cache() }.drain(&KernelBacking);
+    drop(preempt);
     from_cpu + reclaim_depots()
 }
 
@@ -314,8 +317,9 @@ unsafe impl GlobalAlloc for KernelHeap {
         }
         let pa = match mm::slab_class(layout.size(), layout.align()) {
             Some(class) => {
-                // SAFETY: in `alloc` on this CPU after mm_ready; the reference
-                // lives only in this block, which cannot switch tasks.
+                let _preempt = PreemptGuard::new();
+                // SAFETY: in `alloc` on this CPU after mm_ready, preemption
+                // disabled while the reference lives (this block).
                 let cache = unsafe { this_cpu_cache() };
                 with_reclaim(|| cache.alloc(class, &KernelBacking))
             }
@@ -342,9 +346,12 @@ unsafe impl GlobalAlloc for KernelHeap {
         }
         let pa = virt_to_phys(va);
         match mm::slab_class(layout.size(), layout.align()) {
-            // SAFETY: in `dealloc` on this CPU after mm_ready (a non-bootstrap
-            // pointer comes from mm); `free` cannot switch tasks.
-            Some(class) => unsafe { this_cpu_cache() }.free(class, pa, &KernelBacking),
+            Some(class) => {
+                let _preempt = PreemptGuard::new();
+                // SAFETY: in `dealloc` on this CPU after mm_ready (a
+                // non-bootstrap pointer comes from mm), preemption disabled.
+                unsafe { this_cpu_cache() }.free(class, pa, &KernelBacking)
+            }
             None => with_mm(|mm| {
                 mm.kmalloc
                     .free(pa, layout.size(), layout.align(), &mut mm.buddy)

@@ -131,12 +131,13 @@ extern "C" fn kernel_main(
         buddy.total_pages
     );
 
-    task::init(ncpus, tunables(&boot.cmdline, ncpus));
+    task::init(ncpus, tunables(&boot.cmdline, ncpus), full_preemption(&boot.cmdline));
     smp::release_aps();
     println!(
-        "smp: {} CPUs online, irq: {}",
+        "smp: {} CPUs online, irq: {}, preempt: {}",
         smp::online(),
-        platform::irq_mode().name()
+        platform::irq_mode().name(),
+        task::preempt_model()
     );
 
     virtio::init(&boot.cmdline, boot.start_info.rsdp_paddr, &boot.memmap);
@@ -165,6 +166,17 @@ fn tunables(cmdline: &Cmdline<'_>, ncpus: usize) -> sched::Tunables {
         }
     }
     tunables
+}
+
+/// `preempt=full|voluntary` (Linux's names; default full): whether, in
+/// interrupt mode, an interrupt preempts the task it interrupted (task.rs,
+/// "When switches happen"). Polling mode is always voluntary.
+fn full_preemption(cmdline: &Cmdline<'_>) -> bool {
+    match cmdline.get("preempt") {
+        None | Some("full") => true,
+        Some("voluntary") => false,
+        Some(other) => panic!("preempt={other}: expected full or voluntary"),
+    }
 }
 
 /// RAM for the buddy allocator: every RAM range of the memory map inside

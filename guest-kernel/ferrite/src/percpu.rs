@@ -26,6 +26,12 @@ pub struct PerCpu {
     this: AtomicU64,
     /// gs:[8]: the CPU index.
     cpu: AtomicU64,
+    /// gs:[16]: how many reasons this CPU's running code has not to be
+    /// preempted (Linux's `preempt_count`): spin locks held, sections using
+    /// per-CPU data ([`PreemptGuard`]). Only its CPU changes it, each time
+    /// with one `inc`/`dec` instruction, so an interrupt on that CPU sees it
+    /// either before or after a change, never half-done.
+    preempt_count: AtomicU64,
     /// Set once this CPU runs its idle loop and accepts threads.
     pub online: AtomicBool,
     /// Someone (a waker on another CPU, the tick, an IPI) wants this CPU to
@@ -51,6 +57,7 @@ impl PerCpu {
         Self {
             this: AtomicU64::new(0),
             cpu: AtomicU64::new(0),
+            preempt_count: AtomicU64::new(0),
             online: AtomicBool::new(false),
             need_resched: AtomicBool::new(false),
             tick_pending: AtomicBool::new(false),
@@ -64,6 +71,46 @@ impl PerCpu {
 
     pub fn cpu(&self) -> usize {
         self.cpu.load(Relaxed) as usize
+    }
+
+    /// Zero when the code running on this CPU may be preempted.
+    pub fn preempt_count(&self) -> u64 {
+        self.preempt_count.load(Relaxed)
+    }
+}
+
+const _: () = assert!(core::mem::offset_of!(PerCpu, preempt_count) == 16, "gs:[16] in preempt_disable");
+
+/// Keeps the running code on this CPU until [`preempt_enable`]: an interrupt
+/// does not preempt it, so per-CPU data stays this CPU's. Usable once `init`
+/// has run on this CPU. (No `cli`: that is an exit on PVM.)
+pub fn preempt_disable() {
+    // SAFETY: gs:[16] is this CPU's PerCpu::preempt_count (`init` set GS
+    // base); one `inc` cannot be split by an interrupt.
+    unsafe { asm!("inc qword ptr gs:[16]", options(nostack)) };
+}
+
+/// Undoes one [`preempt_disable`]. A preemption that came due meanwhile
+/// happens at the next interrupt or preemption point.
+pub fn preempt_enable() {
+    // SAFETY: as in `preempt_disable`; every `dec` follows its `inc` on the
+    // same CPU (nothing preempts or migrates code that holds a count).
+    unsafe { asm!("dec qword ptr gs:[16]", options(nostack)) };
+}
+
+/// [`preempt_disable`] until dropped.
+pub struct PreemptGuard(());
+
+impl PreemptGuard {
+    pub fn new() -> Self {
+        preempt_disable();
+        Self(())
+    }
+}
+
+impl Drop for PreemptGuard {
+    fn drop(&mut self) {
+        preempt_enable();
     }
 }
 

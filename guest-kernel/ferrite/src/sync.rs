@@ -6,11 +6,21 @@
 //! On PVM native mode there are no interrupts in kernel mode at all, and
 //! `cli`/`sti` would cost an exit each (DESIGN.md), which is the other reason
 //! not to use them here.
+//!
+//! Holding a lock disables preemption (`percpu::preempt_disable`), as in
+//! Linux: a task preempted with a lock held would make every other CPU that
+//! wants the lock spin until it runs again. So a lock must be released on
+//! the CPU that took it, which the kernel guarantees by never switching
+//! tasks with a lock held, except `task::KERNEL`, whose release the next
+//! context on the same CPU does. Locks are usable once `percpu::init` has
+//! run on the CPU.
 
 use core::cell::UnsafeCell;
 use core::hint::spin_loop;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+
+use crate::percpu;
 
 /// A test-and-test-and-set spinlock protecting a `T`.
 pub struct SpinLock<T> {
@@ -41,6 +51,7 @@ impl<T> SpinLock<T> {
     /// Takes the lock without making a guard (for locks held across a
     /// context switch, which the next thread releases: see task.rs).
     pub fn acquire(&self) {
+        percpu::preempt_disable();
         while !self.try_acquire() {
             while self.locked.load(Relaxed) {
                 spin_loop();
@@ -58,10 +69,11 @@ impl<T> SpinLock<T> {
     ///
     /// # Safety
     /// The caller must hold the lock (through `acquire`, or as the heir of a
-    /// context switch whose predecessor held it) and must not use any
+    /// context switch whose predecessor held it, on the same CPU) and must not use any
     /// reference obtained through [`get_locked`](Self::get_locked) afterwards.
     pub unsafe fn release(&self) {
         self.locked.store(false, Release);
+        percpu::preempt_enable();
     }
 
     /// The protected value, for a caller that holds the lock without a guard.

@@ -32,23 +32,37 @@
 //! that holds one of those never takes `KERNEL` (a channel drops its ring
 //! lock before it wakes anyone). Interrupt handlers take no lock at all.
 //!
-//! # When switches happen (cooperative vs preemptive)
+//! # When switches happen: the guarantee of each mode
 //!
-//! A thread is switched out only at *scheduling points*, where Rust code
-//! calls into this file: blocking (wait queues, mutex, semaphore, sleep),
-//! [`yield_now`], [`cond_resched`] (long loops call it) and thread exit.
-//! Never from an interrupt handler: in interrupt mode the timer tick runs on
-//! an IST stack and only sets `tick_pending`; the reschedule IPI only sets
-//! `need_resched`. The next scheduling point then accounts the tick
-//! (`Scheduler::tick`) and switches if the slice is used up or a woken task
-//! should preempt. In polling mode (PVM native: no interrupts in kernel mode)
-//! `cond_resched` compares `now_ns()` with the slice deadline instead. So
-//! preemption is *tick- or deadline-driven but taken at preemption points*: a
-//! thread that loops without calling `cond_resched` is never preempted.
+//! A thread is switched out at *scheduling points*, where Rust code calls
+//! into this file: blocking (wait queues, mutex, semaphore, sleep),
+//! [`yield_now`], [`cond_resched`] (long loops call it) and thread exit; and,
+//! in interrupt mode with `preempt=full` (the default there), at the return
+//! of any interrupt.
 //!
-//! Because every switch is a function call, only callee-saved registers are
-//! saved (switch.S); the ABI makes all xmm registers caller-saved, so no
-//! FPU/SSE state needs saving, and MXCSR / x87 control words are never changed.
+//! - **Interrupt mode, `preempt=full`** (hardware KVM, TCG; Linux's
+//!   `CONFIG_PREEMPT`): the tick (1 kHz) only sets `tick_pending`, the
+//!   reschedule IPI `need_resched`; on the way out of the interrupt, if a
+//!   task was running with a zero preemption count (`percpu::preempt_count`:
+//!   no spin lock held, no per-CPU section), trap.rs makes the interrupt
+//!   return into `ferrite_preempt_irq` on the task's stack, which passes
+//!   through the scheduler as `cond_resched` would. Guarantee: a thread that
+//!   runs past its slice loses the CPU within one tick after the slice ends
+//!   or after it leaves its last critical section, whatever code it runs.
+//! - **Polling mode** (PVM native mode, where no interrupt reaches kernel
+//!   mode; or `preempt=voluntary`): only scheduling points switch. The tick's
+//!   stand-in is the slice deadline that `cond_resched` compares with
+//!   `now_ns()`. Guarantee: a thread loses the CPU at its first scheduling
+//!   point after its slice ends; every loop of the kernel that can run long
+//!   (workloads, the block and file paths' per-request loops) passes one on
+//!   each round, and a loop that does not is never preempted.
+//!
+//! A task preempted at an interrupt may be in the middle of any code, so the
+//! trampoline (trap.S) saves every register and the x87/SSE state; a switch
+//! at a scheduling point is a function call and saves only the callee-saved
+//! registers (switch.S). Code that reads per-CPU data without holding a lock
+//! keeps preemption off meanwhile (`percpu::PreemptGuard`), or a preemption
+//! could move it to another CPU halfway.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -105,6 +119,9 @@ static KERNEL: SpinLock<Option<Kernel>> = SpinLock::new(None);
 /// Earliest timer deadline (ns), so idle CPUs can poll it without the lock.
 static NEXT_TIMER: AtomicU64 = AtomicU64::new(u64::MAX);
 static READY: AtomicBool = AtomicBool::new(false);
+/// Interrupt mode with `preempt=full`: tasks are preempted at interrupt return.
+static IRQ_PREEMPTION: AtomicBool = AtomicBool::new(false);
+static IRQ_PREEMPTIONS: AtomicU64 = AtomicU64::new(0);
 static INTERRUPT_MODE: AtomicBool = AtomicBool::new(false);
 
 /// The held global lock. Dropping it releases the lock.
@@ -180,7 +197,7 @@ fn interrupt_mode() -> bool {
 }
 
 /// Boot CPU, once the heap is up: builds the scheduler for `ncpus` CPUs.
-pub fn init(ncpus: usize, tunables: Tunables) {
+pub fn init(ncpus: usize, tunables: Tunables, full_preemption: bool) {
     let kernel = Kernel {
         sched: Scheduler::new(ncpus, tunables),
         tasks: BTreeMap::new(),
@@ -188,6 +205,7 @@ pub fn init(ncpus: usize, tunables: Tunables) {
     };
     *KERNEL.lock() = Some(kernel);
     INTERRUPT_MODE.store(platform::irq_mode() == IrqMode::Interrupt, Relaxed);
+    IRQ_PREEMPTION.store(full_preemption && interrupt_mode(), Relaxed);
     platform::set_tick_handler(on_tick);
     platform::set_ipi_handler(on_reschedule_ipi);
     READY.store(true, Release);
@@ -263,6 +281,9 @@ fn spawn_raw(
         "spawn on cpu {cpu} of {}",
         percpu::ncpus()
     );
+    // Stay on this CPU until the first frame is written: `allocate` flushed
+    // this CPU's stale translations of the slot, not another's.
+    let preempt = percpu::PreemptGuard::new();
     let stack = KernelStack::allocate();
     let top = stack.range().end;
     // The initial frame ferrite_switch pops: r15 r14 r13 r12 rbx rbp, then
@@ -280,6 +301,7 @@ fn spawn_raw(
     // SAFETY: the stack is freshly mapped and ours alone (no task runs on it
     // yet); the frame lies at its top, 8-byte aligned.
     unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len()) };
+    drop(preempt);
 
     let mut g = lock();
     let now = now();
@@ -367,10 +389,11 @@ extern "C" fn thread_main(entry: usize, arg: usize) -> ! {
 
 /// Ends the calling thread; its stack is freed by the next context on this CPU.
 pub fn exit() -> ! {
+    // The lock first: it keeps this task on this CPU (no preemption).
+    let mut g = lock();
     let pc = this_cpu();
     let me = pc.current.load(Relaxed);
     assert_ne!(me, 0, "exit() outside a thread");
-    let mut g = lock();
     let cpu = pc.cpu();
     g.sched.exit_current(cpu, now());
     pc.dead_task.store(me, Relaxed);
@@ -468,31 +491,91 @@ fn finish_switch() {
     // SAFETY: the lock was taken by the context that switched to us and is
     // ours now; the reference above is not used past this point.
     unsafe { KERNEL.release() };
+    if IRQ_PREEMPTION.load(Relaxed) {
+        // A task preempted at an interrupt switched away with interrupts
+        // off; every context runs with them on.
+        platform::enable_interrupts();
+    }
+}
+
+/// Interrupt mode with `preempt=full` (the default there): whether the
+/// interrupt that just ran on `cpu` should preempt the task it interrupted,
+/// through `ferrite_preempt_irq` (trap.rs redirects the return). Only when
+/// a task (not an idle loop) was running with a zero preemption count, and a
+/// tick or a wakeup asked for the scheduler.
+pub fn preempt_at_irq_exit(cpu: usize) -> bool {
+    let pc = percpu::of(cpu);
+    IRQ_PREEMPTION.load(Relaxed)
+        && pc.current.load(Relaxed) != 0
+        && pc.preempt_count() == 0
+        && (pc.tick_pending.load(Relaxed) || pc.need_resched.load(Relaxed))
+}
+
+/// A task preempted at an interrupt's return (as Linux's
+/// `preempt_schedule_irq`): trap.S's trampoline calls this on the task's own
+/// stack, interrupts off, every register of the interrupted code saved. It
+/// passes through the scheduler as `cond_resched` would, and returns with
+/// interrupts off; the trampoline then restores the interrupted RFLAGS and
+/// RIP.
+// SAFETY (no_mangle): trap.S calls this symbol; no other item has the name.
+#[unsafe(no_mangle)]
+extern "C" fn ferrite_preempt_irq() {
+    IRQ_PREEMPTIONS.fetch_add(1, Relaxed);
+    cond_resched();
+    platform::disable_interrupts();
+}
+
+/// How tasks are preempted: `"full"` (interrupt mode, `preempt=full`: also
+/// at the return of an interrupt) or `"voluntary"` (only at preemption
+/// points: polling mode, or `preempt=voluntary`).
+pub fn preempt_model() -> &'static str {
+    if IRQ_PREEMPTION.load(Relaxed) {
+        "full"
+    } else {
+        "voluntary"
+    }
+}
+
+/// Interrupts that sent the task they interrupted through the scheduler.
+pub fn irq_preemptions() -> u64 {
+    IRQ_PREEMPTIONS.load(Relaxed)
 }
 
 /// Passes through the scheduler: the caller stays runnable, and the CPU goes
 /// to whichever task `pick_next` chooses (possibly the caller again).
 pub fn schedule() {
-    if this_cpu().current.load(Relaxed) == 0 {
-        return;
+    if let Some(g) = lock_in_task() {
+        switch_away(g);
     }
-    switch_away(lock());
+}
+
+/// The global lock, if the caller is a task (not an idle loop). Reads the
+/// per-CPU data with preemption off, so it is this CPU's: a task preempted
+/// between the check and the lock could resume on another CPU.
+fn lock_in_task() -> Option<KernelGuard> {
+    let preempt = percpu::PreemptGuard::new();
+    if this_cpu().current.load(Relaxed) == 0 {
+        return None;
+    }
+    let g = lock();
+    // The lock keeps preemption off now; a switch needs the count at one.
+    drop(preempt);
+    Some(g)
 }
 
 /// Gives the CPU to another runnable task, if any; the caller stays runnable.
 pub fn yield_now() {
-    let pc = this_cpu();
-    if pc.current.load(Relaxed) == 0 {
-        return;
+    if let Some(mut g) = lock_in_task() {
+        g.sched.yield_current(percpu::cpu_id(), now());
+        switch_away(g);
     }
-    let mut g = lock();
-    g.sched.yield_current(pc.cpu(), now());
-    switch_away(g);
 }
 
 /// A preemption point: switches if the tick or a wakeup asked for it, or (in
 /// polling mode) the slice deadline has passed. Cheap when nothing is due.
 pub fn cond_resched() {
+    // Preemption off while `pc` is used: it must stay this CPU's.
+    let preempt = percpu::PreemptGuard::new();
     let pc = this_cpu();
     if pc.current.load(Relaxed) == 0 || !READY.load(Relaxed) {
         return;
@@ -510,6 +593,8 @@ pub fn cond_resched() {
     }
     let cpu = pc.cpu();
     let mut g = lock();
+    // The lock keeps preemption off now; a switch needs the count at one.
+    drop(preempt);
     run_timers(&mut g, now);
     maybe_balance(&mut g, pc, now, BALANCE_INTERVAL_BUSY_NS);
     let preempt = g.sched.tick(cpu, now);
@@ -579,13 +664,8 @@ fn maybe_balance(g: &mut KernelGuard, pc: &PerCpu, now: u64, interval: u64) {
 
 /// Sleeps for at least `ns` nanoseconds.
 pub fn sleep_ns(ns: u64) {
-    assert_ne!(
-        this_cpu().current.load(Relaxed),
-        0,
-        "sleep_ns outside a thread"
-    );
     let mut g = lock();
-    let me = g.sched.current(percpu::cpu_id()).expect("a running task");
+    let me = g.sched.current(percpu::cpu_id()).expect("sleep_ns outside a thread");
     let deadline = now().saturating_add(ns);
     g.timers.add(deadline, me);
     NEXT_TIMER.fetch_min(deadline, Relaxed);

@@ -13,6 +13,14 @@
  * and join irq_common, which saves what the System V ABI lets a callee clobber
  * (the 9 caller-saved general registers and, with fxsave64, all x87/SSE state:
  * the prebuilt `core` uses SSE anywhere) and calls irq_handler(vector, &frame).
+ *
+ * preempt_trampoline: where an interrupt returns to when it preempts the task
+ * it interrupted (task.rs, "When switches happen"): on the task's own stack,
+ * interrupts off, below the interrupted RFLAGS and RIP that trap.rs pushed
+ * there. It saves every register the interrupted code may still need (all
+ * caller-saved general registers and the x87/SSE state), calls
+ * ferrite_preempt_irq, restores them and resumes the interrupted code with
+ * its RFLAGS (interrupts on again) at its RIP.
  */
 
 .set TRAP_MAX_CPUS,         64                  /* trap.rs: MAX_CPUS */
@@ -131,6 +139,43 @@ irq_common:
  * sets the saved R8 to 1 and resumes 2 bytes later (both instructions are
  * 2 bytes long), like boot.S's PVM probe does.
  */
+/* Stack on entry: RSP -> interrupted RIP, then interrupted RFLAGS. With RBP
+ * pushed on top, [RBP + 8] is the interrupted RIP: backtraces walk through. */
+.balign 16
+.global preempt_trampoline
+preempt_trampoline:
+    push    %rbp
+    mov     %rsp, %rbp
+    push    %rax
+    push    %rcx
+    push    %rdx
+    push    %rsi
+    push    %rdi
+    push    %r8
+    push    %r9
+    push    %r10
+    push    %r11
+    and     $-16, %rsp              /* the interrupted RSP may have any alignment */
+    sub     $512, %rsp
+    fxsave64 (%rsp)
+    cld
+    call    ferrite_preempt_irq
+    fxrstor64 (%rsp)
+    lea     -9*8(%rbp), %rsp
+    pop     %r11
+    pop     %r10
+    pop     %r9
+    pop     %r8
+    pop     %rdi
+    pop     %rsi
+    pop     %rdx
+    pop     %rcx
+    pop     %rax
+    pop     %rbp
+    pushq   8(%rsp)                 /* the interrupted RFLAGS, above its RIP */
+    popfq
+    ret     $8                      /* to the interrupted RIP, dropping RFLAGS */
+
 .global rdmsr_safe
 rdmsr_safe:
     mov     %edi, %ecx

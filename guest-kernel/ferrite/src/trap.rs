@@ -51,6 +51,8 @@ unsafe extern "C" {
     /// The MSR instructions of `rdmsr_safe`/`wrmsr_safe`: a #GP there is resumed.
     static msr_safe_rdmsr: u8;
     static msr_safe_wrmsr: u8;
+    /// Where an interrupt that preempts a task returns to (trap.S).
+    static preempt_trampoline: u8;
     // Linker-script symbols (linker.ld): only their addresses are meaningful.
     static __kernel_start: u8;
     static __kernel_end: u8;
@@ -576,7 +578,35 @@ pub fn print_backtrace_here() {
 /// of the interrupted CPU, with interrupts off.
 // SAFETY (no_mangle): trap.S calls this symbol; no other item has the name.
 #[unsafe(no_mangle)]
-extern "C" fn irq_handler(vector: u64, frame: &InterruptFrame) {
+extern "C" fn irq_handler(vector: u64, frame: &mut InterruptFrame) {
     let cpu = cpu_of_trap_stack(frame as *const InterruptFrame as u64);
     crate::platform::handle_interrupt(vector as u8, cpu, frame.rip);
+    if cpu.is_some_and(crate::task::preempt_at_irq_exit) {
+        return_into_preemption(frame);
+    }
+}
+
+/// RFLAGS.IF: interrupts enabled.
+const RFLAGS_IF: u64 = 1 << 9;
+
+/// Makes the interrupt return into `preempt_trampoline` (trap.S) on the
+/// interrupted task's stack instead of into the task: pushes the interrupted
+/// RFLAGS and RIP there, for the trampoline to resume with, and returns with
+/// interrupts off. The task's stack, not this CPU's interrupt stack, then
+/// holds everything, so the task can be switched out and resumed later, on
+/// any CPU.
+fn return_into_preemption(frame: &mut InterruptFrame) {
+    let rsp = frame.rsp - 16;
+    // SAFETY: the interrupted code is a task on its own kernel stack (task.rs
+    // checked `current` and a zero preemption count, so not an idle loop on a
+    // boot stack); the kernel is built without a red zone (-C no-redzone), so
+    // the bytes below its RSP are unused. Should the stack be full, the write
+    // faults in its guard page and is reported as an overflow.
+    unsafe {
+        ((rsp + 8) as *mut u64).write(frame.rflags);
+        (rsp as *mut u64).write(frame.rip);
+    }
+    frame.rsp = rsp;
+    frame.rip = (&raw const preempt_trampoline) as u64;
+    frame.rflags &= !RFLAGS_IF;
 }

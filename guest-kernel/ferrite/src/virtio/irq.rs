@@ -91,11 +91,14 @@ impl IrqLine {
     /// timer tick. Returns at once if one already did. On another CPU than
     /// the one the line is routed to, `hlt` could sleep through it: spins once.
     pub fn wait(&self, seen: u64) {
+        // Interrupts off first: with them, preemption (which could move this
+        // task to another CPU between the check and the `hlt`).
+        let was_enabled = platform::disable_interrupts();
         if percpu::cpu_id() != self.cpu {
+            platform::restore_interrupts(was_enabled);
             core::hint::spin_loop();
             return;
         }
-        let was_enabled = platform::disable_interrupts();
         if self.events() == seen {
             platform::idle_wait();
         }

@@ -27,7 +27,7 @@
 //! | ----------- | ------------------------------------------------ | -------------------- |
 //! | `pipe`      | a 1-byte round trip between two threads          | `ops` (100000, 1..=10^8), `pin=same\|split` (same) |
 //! | `hackbench` | one 100-byte message, sender -> receiver          | `groups` (10, 1..=1000), `loops` (100, 1..=10^6), `pipe_size` (65536, 1..=1 MiB) |
-//! | `spin`      | one round of a CPU-bound loop through `cond_resched` (slice lengths) | `threads` (16, 1..=256), `ms` (500, 1..=60000), `cpu` (the last) |
+//! | `spin`      | one round of a CPU-bound loop through `cond_resched` (slice lengths) | `threads` (16, 1..=256), `ms` (500, 1..=60000), `cpu` (the last), `resched` (1; 0: no preemption point in the loop, needs `preempt=full`) |
 //! | `kmalloc`   | one kmalloc + kfree pair over a size mix 8..4096 | `ops` (1000000, 1..=10^9), `slots` (1024, 1..=100000), `seed`, `mode` (churn\|pc: each thread frees its own objects \| producer/consumer pairs across CPUs), `threads` (1, 2 with pc; 1..=256) |
 //! | `pages`     | one order-0 page alloc + free (per-CPU cache)    | `ops` (1000000, 1..=10^9), `depth` (16, 1..=4096) |
 //! | `pio`, `mmio` | one VM exit: `out` to port 0x80 / read of a virtio-mmio register (exits.rs) | `ops` (10000, 1..=10^7) |

@@ -6,6 +6,13 @@
 //! `max(sched_latency_ns / threads, sched_min_granularity_ns)` for equal
 //! nice-0 threads (`sched_slice()`, `__sched_period()`). One op = one
 //! round of one thread.
+//!
+//! `resched=0` leaves `cond_resched` out of the loop: the threads then never
+//! reach a preemption point, and only preemption at the timer interrupt's
+//! return (`preempt=full`, interrupt mode) shares the CPU among them; it is
+//! refused where that preemption is off, as the threads would keep their CPU
+//! for good. `irq_preemptions` counts the interrupts that sent the running
+//! task through the scheduler.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -21,19 +28,28 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let ms = p.u64("ms", 500, 1..=60_000)?;
     let last_cpu = percpu::ncpus() as u64 - 1;
     let cpu = p.u64("cpu", last_cpu, 0..=last_cpu)? as usize;
+    let resched = p.u64("resched", 1, 0..=1)? == 1;
+    if !resched && task::preempt_model() != "full" {
+        return Err("resched=0 needs preempt=full in interrupt mode: nothing else \
+                    would take the CPU from a thread that passes no preemption point"
+            .into());
+    }
     begin(p)?;
     let stop = Arc::new(AtomicBool::new(false));
     let counts: Arc<Vec<AtomicU64>> = Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect());
     let done = Arc::new(Completion::new());
     let before = SchedTotals::now();
     let preempt_before = task::preemptions();
+    let irq_preempt_before = task::irq_preemptions();
     let start = platform::now_ns();
     for i in 0..threads {
         let (stop, counts, done) = (stop.clone(), counts.clone(), done.clone());
         task::spawn_pinned("spin", 0, cpu, move || {
             while !stop.load(Relaxed) {
                 counts[i].fetch_add(1, Relaxed);
-                task::cond_resched();
+                if resched {
+                    task::cond_resched();
+                }
             }
             done.complete();
         });
@@ -44,6 +60,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     done.wait_for(threads);
     let stats = SchedTotals::now().since(before);
     let preemptions = task::preemptions() - preempt_before;
+    let irq_preemptions = task::irq_preemptions() - irq_preempt_before;
     let rounds: Vec<u64> = counts.iter().map(|c| c.load(Relaxed)).collect();
     let total: u64 = rounds.iter().sum();
     let (min, max) = (
@@ -53,7 +70,10 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let json = header("spin", total, elapsed)
         .u64("threads", threads as u64)
         .u64("cpu", cpu as u64)
+        .u64("resched", u64::from(resched))
+        .str("preempt", task::preempt_model())
         .u64("preemptions", preemptions)
+        .u64("irq_preemptions", irq_preemptions)
         .f64(
             "mean_slice_us",
             elapsed as f64 / 1e3 / preemptions.max(1) as f64,
