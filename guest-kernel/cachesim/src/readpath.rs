@@ -1,4 +1,4 @@
-//! The guest's page-granular read and write paths (`ferrite/src/fs/cached.rs`, `CachedDisk`),
+//! The guest's page-granular read and write paths (`kernel/src/fs/cached.rs`, `CachedDisk`),
 //! modelled on the host so replacement policies can be studied together with read-ahead,
 //! write-back and the device requests they cost.
 //!

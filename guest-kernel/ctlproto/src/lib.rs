@@ -10,7 +10,7 @@
 //! - [`params`]: a workload's `key=value` parameters, read with range checks,
 //!   and the refusal of any key the workload does not read.
 //!
-//! The kernel (`ferrite/src/ctl.rs`) moves the bytes and executes the
+//! The kernel (`kernel/src/ctl.rs`) moves the bytes and executes the
 //! commands; everything here is unit-tested on the host.
 
 #![cfg_attr(not(test), no_std)]

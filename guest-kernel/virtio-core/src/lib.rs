@@ -2,7 +2,7 @@
 //! that can be written over plain values and byte slices, unit-tested on the
 //! host with `cargo test`.
 //!
-//! The kernel (`ferrite/src/virtio/`) supplies only what touches hardware:
+//! The kernel (`kernel/src/virtio/`, on `ostd`'s DMA and MMIO) supplies only what touches hardware:
 //! volatile MMIO register accesses, DMA memory from the buddy allocator and
 //! the volatile ring accessors behind [`ring::RingMemory`]. Everything else
 //! lives here:

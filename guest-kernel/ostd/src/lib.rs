@@ -1,0 +1,45 @@
+//! ostd: ferrite's OS framework, after Asterinas' OSTD. Everything in the
+//! guest kernel that must use `unsafe` lives here, each block with its
+//! `// SAFETY:` argument, behind an API that safe code cannot use to break
+//! memory safety; the kernel proper (`kernel`) is `#![forbid(unsafe_code)]`.
+//!
+//! | module | what it owns | what its safe API guarantees |
+//! | --- | --- | --- |
+//! | [`boot`] | boot.S, boot information, the boot CPU's start-up | [`boot::start`] runs once; [`boot::BootInfo`] is read-only |
+//! | [`smp`] | starting and parking the other CPUs | -- |
+//! | [`trap`] | GDT/TSS/IDT, exception reports, interrupt entry, preemption trampoline | handlers run on per-CPU IST stacks |
+//! | [`percpu`] | per-CPU data through GS, preemption count | [`percpu::PreemptGuard`] keeps code on its CPU |
+//! | [`sync`] | spin locks | data behind a [`sync::SpinLock`] is reached only through its guard |
+//! | [`task`] | kernel threads, stacks, context switch, wait queues, mutex, completion | a thread's closure is `Send + 'static`; switching happens only here |
+//! | [`kstack`] | kernel stacks with guard pages | an overflow faults and is reported |
+//! | [`heap`] | the global allocator over `mm`, page allocation | `alloc`'s contract; pages are owned ([`heap::PageBlock`]) and freed once, on drop |
+//! | [`dma`] | memory shared with devices | a buffer is only read/written through bounds-checked copies |
+//! | [`io`] | MMIO windows of devices | accesses are aligned and inside a window the firmware or command line named |
+//! | [`firmware`] | firmware tables in physical memory | reads only firmware ranges, never RAM the allocators own |
+//! | [`platform`] | time (TSC, kvmclock), local APIC/IOAPIC, interrupt mode | -- |
+//! | [`cpu`], [`port`], [`serial`], [`exit`], [`phys`], [`mem`], [`panic`] | instructions, port I/O, console, debug exit, the direct map, `mem*` symbols, panics | -- |
+
+#![no_std]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+extern crate alloc;
+
+pub mod boot;
+pub mod cpu;
+pub mod dma;
+pub mod exit;
+pub mod firmware;
+pub mod heap;
+pub mod io;
+pub mod kstack;
+mod mem;
+mod panic;
+pub mod percpu;
+mod phys;
+pub mod platform;
+pub mod port;
+pub mod serial;
+mod smp;
+pub mod sync;
+pub mod task;
+mod trap;

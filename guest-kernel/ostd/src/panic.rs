@@ -1,0 +1,27 @@
+//! Kernel panics: one line on the serial console, then debug exit status 1.
+
+use core::panic::PanicInfo;
+
+use crate::exit::exit;
+use crate::println;
+
+/// Exit status of a panicking kernel.
+pub(crate) const PANIC_EXIT_STATUS: u8 = 1;
+
+#[panic_handler]
+fn panic(info: &PanicInfo<'_>) -> ! {
+    match info.location() {
+        Some(at) => println!("PANIC: {} at {}:{}", info.message(), at.file(), at.line()),
+        None => println!("PANIC: {}", info.message()),
+    }
+    exit(PANIC_EXIT_STATUS)
+}
+
+/// The prebuilt `alloc` (compiled for unwinding) references this symbol on
+/// its cleanup paths; with `panic = "abort"` no unwind ever starts, so it is
+/// unreachable.
+// SAFETY (no_mangle): the symbol the prebuilt library expects; nothing else defines it.
+#[unsafe(no_mangle)]
+extern "C" fn _Unwind_Resume() -> ! {
+    panic!("_Unwind_Resume called in a panic=abort kernel")
+}

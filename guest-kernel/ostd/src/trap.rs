@@ -1,0 +1,612 @@
+//! CPU exceptions and interrupt entry: one GDT with a TSS per CPU, one IDT for
+//! all 256 vectors, per-CPU trap stacks, the exception report (with a
+//! frame-pointer backtrace) and the interrupt dispatch into `platform`.
+//!
+//! Stack rules that shape this file:
+//! - on a PVM host in native mode every exception lands on TSS.RSP0, even from
+//!   kernel mode, and a nested exception overwrites the outer frame; RSP0 = 0
+//!   shuts the VM down (DESIGN.md). So every CPU has its own TSS whose RSP0 is
+//!   a valid stack before that CPU can fault;
+//! - elsewhere an exception from kernel mode uses the current stack, which may
+//!   hold the red zone of the prebuilt `core`; so every gate uses an IST stack
+//!   instead: exceptions IST1 (the same stack as RSP0), #DF/NMI/#MC IST2 (they
+//!   can follow a stack overflow or arrive inside another handler), interrupts
+//!   IST3. Interrupt gates keep IF clear, so no handler nests on its own stack.
+//!
+//! Per-CPU stack block (64 KiB, `trap_stacks + (cpu << 16)`, trap.S):
+//!
+//! | offset | use |
+//! | --- | --- |
+//! | 0..16 KiB | IST2: #DF, NMI, #MC |
+//! | 16..32 KiB | IST3: interrupts (vectors 32..255) |
+//! | 32..64 KiB | IST1 and RSP0: all other exceptions |
+//!
+//! A handler learns which CPU it runs on from the address of its frame.
+//!
+//! GDT layout (selectors): 0x08 kernel code, 0x10 kernel data, 0x2b user data
+//! and 0x33 user code (DPL3, the `syscall`/`sysret` layout with STAR[63:48] =
+//! 0x23; unused so far), then one 16-byte TSS descriptor per CPU from 0x40.
+
+use core::arch::{asm, global_asm};
+use core::mem::size_of;
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use crate::exit::exit;
+use crate::panic::PANIC_EXIT_STATUS;
+use crate::phys::KERNEL_VMA;
+use crate::{cpu, kstack, print, println, task};
+
+global_asm!(include_str!("trap.S"), options(att_syntax));
+
+/// The most CPUs the kernel supports (trap.S: MAX_CPUS).
+pub(crate) const MAX_CPUS: usize = 64;
+
+unsafe extern "C" {
+    /// First of 32 exception entry stubs, 16 bytes apart (trap.S).
+    static trap_stubs: [u8; 32 * 16];
+    /// First of 224 interrupt entry stubs (vectors 32..255), 16 bytes apart (trap.S).
+    static irq_stubs: [u8; 224 * 16];
+    /// Per-CPU trap stacks (trap.S): `MAX_CPUS` blocks of `1 << TRAP_STACKS_SHIFT` bytes.
+    static trap_stacks: u8;
+    /// The MSR instructions of `rdmsr_safe`/`wrmsr_safe`: a #GP there is resumed.
+    static msr_safe_rdmsr: u8;
+    static msr_safe_wrmsr: u8;
+    /// Where an interrupt that preempts a task returns to (trap.S).
+    static preempt_trampoline: u8;
+    // Linker-script symbols (linker.ld): only their addresses are meaningful.
+    static __kernel_start: u8;
+    static __kernel_end: u8;
+}
+
+unsafe extern "C" {
+    #[link_name = "rdmsr_safe"]
+    fn asm_rdmsr_safe(msr: u32, value: *mut u64) -> u64;
+    #[link_name = "wrmsr_safe"]
+    fn asm_wrmsr_safe(msr: u32, value: u64) -> u64;
+}
+
+/// Kernel code selector, as in boot.S (kernel data is 0x10).
+const KERNEL_CODE: u16 = 0x08;
+/// GDT index of CPU 0's TSS descriptor (selector 0x40); CPU i uses index 8 + 2i.
+const FIRST_TSS_INDEX: usize = 8;
+const GDT_ENTRIES: usize = FIRST_TSS_INDEX + 2 * MAX_CPUS;
+
+const TRAP_STACKS_SHIFT: u32 = 16; // trap.S: TRAP_STACKS_SHIFT
+const TRAP_STACKS_SIZE: u64 = (MAX_CPUS as u64) << TRAP_STACKS_SHIFT;
+const NMI_STACK_TOP: u64 = 16 << 10;
+const IRQ_STACK_TOP: u64 = 32 << 10;
+const EXCEPTION_STACK_TOP: u64 = 64 << 10;
+
+/// IST slots (1-based as in the gate; `Tss::ist[slot - 1]`).
+const IST_EXCEPTION: u8 = 1;
+const IST_NMI: u8 = 2;
+const IST_IRQ: u8 = 3;
+
+const NMI_VECTOR: u64 = 2;
+const DOUBLE_FAULT_VECTOR: u64 = 8;
+const GENERAL_PROTECTION_VECTOR: u64 = 13;
+const PAGE_FAULT_VECTOR: u64 = 14;
+const MACHINE_CHECK_VECTOR: u64 = 18;
+/// First vector that is an interrupt rather than an exception.
+pub(crate) const FIRST_IRQ_VECTOR: usize = 32;
+
+/// The operand of `lgdt`/`lidt`.
+#[repr(C, packed)]
+pub(crate) struct DescriptorTablePointer {
+    pub limit: u16,
+    pub base: u64,
+}
+
+/// The 64-bit Task State Segment: only its stack pointers matter here.
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
+struct Tss {
+    reserved0: u32,
+    rsp: [u64; 3],
+    reserved1: u64,
+    ist: [u64; 7],
+    reserved2: u64,
+    reserved3: u16,
+    iomap_base: u16,
+}
+
+/// One 16-byte IDT gate.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Gate {
+    offset_low: u16,
+    selector: u16,
+    ist: u8,
+    type_attr: u8,
+    offset_mid: u16,
+    offset_high: u32,
+    reserved: u32,
+}
+
+/// Present, DPL0, 64-bit interrupt gate (interrupts stay off in the handler).
+const INTERRUPT_GATE: u8 = 0x8e;
+
+const fn initial_gdt() -> [u64; GDT_ENTRIES] {
+    let mut gdt = [0; GDT_ENTRIES];
+    gdt[1] = 0x00af_9a00_0000_ffff; // 0x08: 64-bit kernel code
+    gdt[2] = 0x00cf_9200_0000_ffff; // 0x10: kernel data
+    gdt[5] = 0x00cf_f200_0000_ffff; // 0x28 (0x2b with RPL3): user data, DPL3
+    gdt[6] = 0x00af_fa00_0000_ffff; // 0x30 (0x33 with RPL3): 64-bit user code, DPL3
+    gdt
+}
+
+// The GDT and IDT are shared by all CPUs; each CPU writes only its own TSS and
+// TSS descriptor (in `load_cpu`), the IDT is written once (in `build_idt`,
+// guarded by IDT_STATE) before any CPU loads it.
+static mut GDT: [u64; GDT_ENTRIES] = initial_gdt();
+static mut TSS: [Tss; MAX_CPUS] = [Tss {
+    reserved0: 0,
+    rsp: [0; 3],
+    reserved1: 0,
+    ist: [0; 7],
+    reserved2: 0,
+    reserved3: 0,
+    iomap_base: size_of::<Tss>() as u16, // no I/O permission bitmap
+}; MAX_CPUS];
+static mut IDT: [Gate; 256] = [Gate {
+    offset_low: 0,
+    selector: 0,
+    ist: 0,
+    type_attr: 0,
+    offset_mid: 0,
+    offset_high: 0,
+    reserved: 0,
+}; 256];
+
+const IDT_EMPTY: u8 = 0;
+const IDT_BUILDING: u8 = 1;
+const IDT_READY: u8 = 2;
+static IDT_STATE: AtomicU8 = AtomicU8::new(IDT_EMPTY);
+/// Set once a CPU has loaded its TSS (loading a busy TSS again would #GP).
+static CPU_LOADED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+/// Installs the GDT, this CPU's TSS and the IDT on the boot CPU (CPU 0).
+pub fn init() {
+    init_ap(0);
+}
+
+/// Installs the shared GDT and IDT and CPU `cpu`'s own TSS (RSP0 and IST
+/// stacks) on the calling CPU. Call it on every CPU, before anything on that
+/// CPU can fault, with the CPU's index (`< MAX_CPUS`); a second call for the
+/// same CPU does nothing. Any CPU may be first: the IDT is built once.
+pub(crate) fn init_ap(cpu: usize) {
+    assert!(cpu < MAX_CPUS, "cpu {cpu} >= MAX_CPUS ({MAX_CPUS})");
+    build_idt();
+    if CPU_LOADED[cpu].swap(true, Ordering::AcqRel) {
+        return;
+    }
+    load_cpu(cpu);
+}
+
+fn stack_block(cpu: usize) -> u64 {
+    (&raw const trap_stacks) as u64 + ((cpu as u64) << TRAP_STACKS_SHIFT)
+}
+
+/// The CPU whose trap stacks contain `addr`, if any: what an exception or
+/// interrupt handler uses to know where it runs.
+pub(crate) fn cpu_of_trap_stack(addr: u64) -> Option<usize> {
+    let offset = addr.wrapping_sub((&raw const trap_stacks) as u64);
+    (offset < TRAP_STACKS_SIZE).then_some((offset >> TRAP_STACKS_SHIFT) as usize)
+}
+
+fn build_idt() {
+    match IDT_STATE.compare_exchange(IDT_EMPTY, IDT_BUILDING, Ordering::Acquire, Ordering::Acquire)
+    {
+        Ok(_) => {}
+        Err(_) => {
+            while IDT_STATE.load(Ordering::Acquire) != IDT_READY {
+                core::hint::spin_loop();
+            }
+            return;
+        }
+    }
+    let exception_stubs = (&raw const trap_stubs) as u64;
+    let interrupt_stubs = (&raw const irq_stubs) as u64;
+    // SAFETY: only the CPU that won the IDT_STATE race gets here, once; no CPU
+    // loads the IDT before IDT_STATE is READY (the Release store below), so
+    // nothing reads it concurrently. Writes go through a raw pointer.
+    unsafe {
+        let idt = &raw mut IDT;
+        for (vector, gate) in (*idt).iter_mut().enumerate() {
+            let vector = vector as u64;
+            let (handler, ist) = if vector < FIRST_IRQ_VECTOR as u64 {
+                let ist = match vector {
+                    NMI_VECTOR | DOUBLE_FAULT_VECTOR | MACHINE_CHECK_VECTOR => IST_NMI,
+                    _ => IST_EXCEPTION,
+                };
+                (exception_stubs + 16 * vector, ist)
+            } else {
+                (interrupt_stubs + 16 * (vector - FIRST_IRQ_VECTOR as u64), IST_IRQ)
+            };
+            *gate = Gate {
+                offset_low: handler as u16,
+                selector: KERNEL_CODE,
+                ist,
+                type_attr: INTERRUPT_GATE,
+                offset_mid: (handler >> 16) as u16,
+                offset_high: (handler >> 32) as u32,
+                reserved: 0,
+            };
+        }
+    }
+    IDT_STATE.store(IDT_READY, Ordering::Release);
+}
+
+fn load_cpu(cpu: usize) {
+    let block = stack_block(cpu);
+    let tss_index = FIRST_TSS_INDEX + 2 * cpu;
+    // SAFETY: CPU_LOADED guarantees that only this CPU, once, writes TSS[cpu]
+    // and GDT entries tss_index and tss_index + 1; no CPU uses them before the
+    // `ltr` below. Other CPUs only read other GDT entries (at segment loads).
+    // Writes go through raw pointers, no references.
+    unsafe {
+        let tss = &raw mut TSS[cpu];
+        (*tss).rsp[0] = block + EXCEPTION_STACK_TOP; // PVM native mode: every exception lands here
+        (*tss).ist[(IST_EXCEPTION - 1) as usize] = block + EXCEPTION_STACK_TOP;
+        (*tss).ist[(IST_NMI - 1) as usize] = block + NMI_STACK_TOP;
+        (*tss).ist[(IST_IRQ - 1) as usize] = block + IRQ_STACK_TOP;
+
+        let base = tss as u64;
+        let limit = size_of::<Tss>() as u64 - 1;
+        let gdt = &raw mut GDT;
+        (*gdt)[tss_index] = (limit & 0xffff)
+            | (base & 0xff_ffff) << 16
+            | 0x89 << 40 // present, available 64-bit TSS
+            | (limit >> 16 & 0xf) << 48
+            | (base >> 24 & 0xff) << 56;
+        (*gdt)[tss_index + 1] = base >> 32;
+    }
+
+    let gdt_ptr = DescriptorTablePointer {
+        limit: (size_of::<[u64; GDT_ENTRIES]>() - 1) as u16,
+        base: (&raw const GDT) as u64,
+    };
+    let idt_ptr = DescriptorTablePointer {
+        limit: (size_of::<[Gate; 256]>() - 1) as u16,
+        base: (&raw const IDT) as u64,
+    };
+    // SAFETY: the GDT keeps the boot GDT's code/data selectors (0x08, 0x10),
+    // so the loaded segment registers stay valid without a reload; this CPU's
+    // TSS descriptor and all IDT gates are complete (above, and IDT_STATE is
+    // READY) and live in statics for the kernel's lifetime; each CPU loads its
+    // own TSS selector exactly once (CPU_LOADED), so `ltr` never sees a busy TSS.
+    unsafe {
+        asm!(
+            "lgdt [{gdt}]",
+            "ltr {tss:x}",
+            "lidt [{idt}]",
+            gdt = in(reg) &gdt_ptr,
+            idt = in(reg) &idt_ptr,
+            tss = in(reg) (tss_index * 8) as u16,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+#[allow(dead_code)] // for probing MSRs; only wrmsr_safe has callers so far
+/// Reads an MSR, returning `None` instead of faulting if the CPU raises #GP
+/// (MSR absent). Needs this CPU's IDT (`init`/`init_ap`).
+pub(crate) fn rdmsr_safe(msr: u32) -> Option<u64> {
+    let mut value = 0;
+    // SAFETY: the asm routine (trap.S) reads the MSR into `value`, a valid
+    // local; a #GP on the rdmsr is resumed by trap_handler, which reports it
+    // through the return value. Reading an MSR has no memory effects.
+    let faulted = unsafe { asm_rdmsr_safe(msr, &mut value) };
+    (faulted == 0).then_some(value)
+}
+
+/// Writes an MSR, returning false instead of faulting if the CPU raises #GP.
+///
+/// # Safety
+/// As for any `wrmsr`: the caller must know what writing `value` to `msr` does.
+pub(crate) unsafe fn wrmsr_safe(msr: u32, value: u64) -> bool {
+    // SAFETY: the MSR's effect is the caller's contract; a #GP is resumed by
+    // trap_handler and reported through the return value.
+    unsafe { asm_wrmsr_safe(msr, value) == 0 }
+}
+
+/// The stack contents at the call into `trap_handler` (trap.S order).
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    pub vector: u64,
+    pub error_code: u64,
+    // pushed by the CPU
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+/// What the CPU pushes on an interrupt (no error code).
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct InterruptFrame {
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+/// Mnemonics and names from the Intel SDM, vol. 3, table 6-1.
+fn exception_name(vector: u64) -> (&'static str, &'static str) {
+    const NAMES: [(&str, &str); 32] = [
+        ("#DE", "divide error"),
+        ("#DB", "debug"),
+        ("NMI", "non-maskable interrupt"),
+        ("#BP", "breakpoint"),
+        ("#OF", "overflow"),
+        ("#BR", "bound range exceeded"),
+        ("#UD", "invalid opcode"),
+        ("#NM", "device not available"),
+        ("#DF", "double fault"),
+        ("#CSO", "coprocessor segment overrun"),
+        ("#TS", "invalid TSS"),
+        ("#NP", "segment not present"),
+        ("#SS", "stack-segment fault"),
+        ("#GP", "general protection"),
+        ("#PF", "page fault"),
+        ("#15", "reserved"),
+        ("#MF", "x87 floating-point error"),
+        ("#AC", "alignment check"),
+        ("#MC", "machine check"),
+        ("#XM", "SIMD floating-point exception"),
+        ("#VE", "virtualization exception"),
+        ("#CP", "control protection"),
+        ("#22", "reserved"),
+        ("#23", "reserved"),
+        ("#24", "reserved"),
+        ("#25", "reserved"),
+        ("#26", "reserved"),
+        ("#27", "reserved"),
+        ("#HV", "hypervisor injection"),
+        ("#VC", "VMM communication"),
+        ("#SX", "security exception"),
+        ("#31", "reserved"),
+    ];
+    NAMES.get(vector as usize).copied().unwrap_or(("?", "?"))
+}
+
+/// Index 0..MAX_CPUS: CPUs; the last slot: a frame on no known trap stack.
+static REPORTING: [AtomicBool; MAX_CPUS + 1] = [const { AtomicBool::new(false) }; MAX_CPUS + 1];
+
+/// Called by trap.S for every exception. Only a #GP from `rdmsr_safe` /
+/// `wrmsr_safe` is resumed; anything else is reported and ends the VM.
+// SAFETY (no_mangle): trap.S calls this symbol; no other item has the name.
+#[unsafe(no_mangle)]
+extern "C" fn trap_handler(frame: &mut TrapFrame) {
+    if frame.vector == GENERAL_PROTECTION_VECTOR
+        && (frame.rip == (&raw const msr_safe_rdmsr) as u64
+            || frame.rip == (&raw const msr_safe_wrmsr) as u64)
+    {
+        frame.r8 = 1; // the routine's "faulted" flag
+        frame.rip += 2; // rdmsr and wrmsr are both 2 bytes
+        return;
+    }
+    report_exception(frame)
+}
+
+fn report_exception(frame: &TrapFrame) -> ! {
+    let cpu = cpu_of_trap_stack(frame as *const TrapFrame as u64);
+    let slot = cpu.unwrap_or(MAX_CPUS);
+    if REPORTING[slot].swap(true, Ordering::AcqRel) {
+        // An exception while reporting one (on PVM it has overwritten the
+        // outer frame): say the least and stop.
+        println!(
+            "CPU EXCEPTION: nested {} (vector {}) at rip={:#x} while reporting an exception",
+            exception_name(frame.vector).0,
+            frame.vector,
+            frame.rip
+        );
+        exit(PANIC_EXIT_STATUS)
+    }
+
+    let (mnemonic, name) = exception_name(frame.vector);
+    // Read once: on PVM every read of CR2 is an exit.
+    let cr2 = (frame.vector == PAGE_FAULT_VECTOR).then(cpu::read_cr2);
+    match cpu {
+        Some(cpu) => println!(
+            "CPU EXCEPTION: {mnemonic} {name} (vector {}) on cpu {cpu}",
+            frame.vector
+        ),
+        None => println!(
+            "CPU EXCEPTION: {mnemonic} {name} (vector {}) on an unknown cpu",
+            frame.vector
+        ),
+    }
+    // A kernel stack overflow: the fault hit the guard pages below a stack.
+    if let Some(fault) = cr2
+        && let Some(stack) = kstack::guarded_stack(fault)
+    {
+        task::report_stack_overflow(fault, stack);
+    }
+    print!("  error={:#x}", frame.error_code);
+    describe_error_code(frame.vector, frame.error_code);
+    println!();
+    print!(
+        "  rip={:#x} cs={:#x} rflags={:#x} rsp={:#x} ss={:#x}",
+        frame.rip, frame.cs, frame.rflags, frame.rsp, frame.ss
+    );
+    if let Some(cr2) = cr2 {
+        print!(" cr2={cr2:#x}");
+    }
+    println!();
+    let f = frame;
+    println!("  rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}", f.rax, f.rbx, f.rcx, f.rdx);
+    println!("  rsi={:#018x} rdi={:#018x} rbp={:#018x} r8 ={:#018x}", f.rsi, f.rdi, f.rbp, f.r8);
+    println!("  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}", f.r9, f.r10, f.r11, f.r12);
+    println!("  r13={:#018x} r14={:#018x} r15={:#018x}", f.r13, f.r14, f.r15);
+    print_backtrace(frame.rip, frame.rbp, frame.rsp);
+    exit(PANIC_EXIT_STATUS)
+}
+
+/// Decodes the error code of #PF, and of the exceptions whose code names a
+/// segment selector or IDT entry.
+fn describe_error_code(vector: u64, code: u64) {
+    match vector {
+        PAGE_FAULT_VECTOR => {
+            print!(
+                " ({}, {}, {}",
+                if code & 1 != 0 { "protection violation" } else { "not present" },
+                if code & 0x10 != 0 {
+                    "instruction fetch"
+                } else if code & 2 != 0 {
+                    "write"
+                } else {
+                    "read"
+                },
+                match (code & 4 != 0, crate::platform::pvm_native()) {
+                    (true, true) => "U=1: PVM runs the kernel in ring 3",
+                    (true, false) => "user",
+                    (false, _) => "kernel",
+                },
+            );
+            if code & 8 != 0 {
+                print!(", reserved bit set");
+            }
+            print!(")");
+        }
+        10..=13 | 17 if code != 0 => {
+            let table = match code >> 1 & 3 {
+                0 => "GDT",
+                2 => "LDT",
+                _ => "IDT",
+            };
+            print!(
+                " ({table} index {}{})",
+                code >> 3 & 0x1fff,
+                if code & 1 != 0 { ", external" } else { "" }
+            );
+        }
+        _ => {}
+    }
+}
+
+/// How far above the interrupted RSP the backtrace may read.
+const BACKTRACE_WINDOW: u64 = 256 << 10;
+const BACKTRACE_MAX_FRAMES: usize = 32;
+
+/// Prints `rip`, then the return addresses found by following the saved-RBP
+/// chain from `rbp`. Every read is bounds-checked so a corrupt chain cannot
+/// fault: a frame must be 8-aligned, lie in the kernel's upper-half map (which
+/// is always mapped) or on mapped pages of the kernel stack area (kstack.rs),
+/// within `BACKTRACE_WINDOW` above `rsp` (the stack in use),
+/// strictly above the previous frame; a return address must point into the
+/// kernel image. The kernel is built with frame pointers
+/// (`-C force-frame-pointers=yes`); frames of the prebuilt `core` may lack
+/// them, and the walk then stops or skips them.
+pub(crate) fn print_backtrace(rip: u64, rbp: u64, rsp: u64) {
+    let text = (&raw const __kernel_start) as u64..(&raw const __kernel_end) as u64;
+    println!(
+        "  backtrace (symbolize: addr2line -Cfipe guest-kernel/target/ferrite ADDR...):"
+    );
+    println!("    #0  {rip:#018x}");
+    let window_end = rsp.saturating_add(BACKTRACE_WINDOW);
+    let mut frame = rbp;
+    let mut floor = rsp;
+    for depth in 1..=BACKTRACE_MAX_FRAMES {
+        if frame == 0 {
+            println!("    (end of chain)");
+            return;
+        }
+        let in_window = frame >= floor && frame.checked_add(16).is_some_and(|e| e <= window_end);
+        let mapped =
+            frame >= KERNEL_VMA || kstack::is_mapped(frame) && kstack::is_mapped(frame + 8);
+        if !frame.is_multiple_of(8) || !mapped || !in_window {
+            println!("    (stop: frame pointer {frame:#x} outside the stack in use)");
+            return;
+        }
+        // SAFETY: `frame` is 8-aligned and [frame, frame + 16) lies in the
+        // kernel's upper-half map, which every page table keeps mapped, or on
+        // stack pages mapped when checked (a stack freed since by another CPU
+        // could make this read fault: a nested exception, reported as such),
+        // and within a short window above the interrupted stack pointer; volatile
+        // reads of plain memory, whatever its contents, cannot break Rust
+        // invariants (this is a diagnostic read, racing writes only garble it).
+        let (next, ret) = unsafe {
+            let p = frame as *const u64;
+            (p.read_volatile(), p.add(1).read_volatile())
+        };
+        if !text.contains(&ret) {
+            println!("    (stop: return address {ret:#x} outside the kernel)");
+            return;
+        }
+        println!("    #{depth:<2} {ret:#018x}");
+        floor = frame + 16;
+        frame = next;
+    }
+    println!("    (stop: more than {BACKTRACE_MAX_FRAMES} frames)");
+}
+
+/// Prints a backtrace of the caller (e.g. from the panic handler).
+#[allow(dead_code)] // for panic.rs (not wired up yet)
+#[inline(never)]
+pub(crate) fn print_backtrace_here() {
+    let (rbp, rsp): (u64, u64);
+    // SAFETY: only copies RBP and RSP into registers; no memory or flags change.
+    unsafe {
+        asm!("mov {}, rbp", "mov {}, rsp", out(reg) rbp, out(reg) rsp,
+            options(nomem, nostack, preserves_flags));
+    }
+    // Our own frame: [rbp] = caller's RBP, [rbp + 8] = return address into it.
+    print_backtrace(print_backtrace_here as *const () as u64, rbp, rsp);
+}
+
+/// Called by trap.S for every interrupt (vectors 32..255), on the IST3 stack
+/// of the interrupted CPU, with interrupts off.
+// SAFETY (no_mangle): trap.S calls this symbol; no other item has the name.
+#[unsafe(no_mangle)]
+extern "C" fn irq_handler(vector: u64, frame: &mut InterruptFrame) {
+    let cpu = cpu_of_trap_stack(frame as *const InterruptFrame as u64);
+    crate::platform::handle_interrupt(vector as u8, cpu, frame.rip);
+    if cpu.is_some_and(crate::task::preempt_at_irq_exit) {
+        return_into_preemption(frame);
+    }
+}
+
+/// RFLAGS.IF: interrupts enabled.
+const RFLAGS_IF: u64 = 1 << 9;
+
+/// Makes the interrupt return into `preempt_trampoline` (trap.S) on the
+/// interrupted task's stack instead of into the task: pushes the interrupted
+/// RFLAGS and RIP there, for the trampoline to resume with, and returns with
+/// interrupts off. The task's stack, not this CPU's interrupt stack, then
+/// holds everything, so the task can be switched out and resumed later, on
+/// any CPU.
+fn return_into_preemption(frame: &mut InterruptFrame) {
+    let rsp = frame.rsp - 16;
+    // SAFETY: the interrupted code is a task on its own kernel stack (task.rs
+    // checked `current` and a zero preemption count, so not an idle loop on a
+    // boot stack); the kernel is built without a red zone (-C no-redzone), so
+    // the bytes below its RSP are unused. Should the stack be full, the write
+    // faults in its guard page and is reported as an overflow.
+    unsafe {
+        ((rsp + 8) as *mut u64).write(frame.rflags);
+        (rsp as *mut u64).write(frame.rip);
+    }
+    frame.rsp = rsp;
+    frame.rip = (&raw const preempt_trampoline) as u64;
+    frame.rflags &= !RFLAGS_IF;
+}
