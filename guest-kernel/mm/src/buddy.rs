@@ -32,8 +32,9 @@ pub(crate) enum FrameState {
     Free(u8),
     /// First page of a block handed out with this order.
     Allocated(u8),
-    /// An order-0 page sitting in a [`PerCpuPages`](crate::PerCpuPages)
-    /// cache: allocated as far as the buddy lists go, but not in use.
+    /// An order-0 page that a [`PageCache`](crate::PageCache) took in a
+    /// refill: allocated as far as the buddy lists go, and owned by the
+    /// per-CPU path (cached, or handed out by a cache) until a drain frees it.
     PerCpu,
 }
 
@@ -168,7 +169,7 @@ impl BuddyAllocator {
                 "free of {addr:#x} (order {order}): not the start of an allocated block \
                  (double free of a block already merged, or an address inside a block)"
             ),
-            FrameState::PerCpu => panic!("free of {addr:#x}: the page is in a per-CPU page cache"),
+            FrameState::PerCpu => panic!("free of {addr:#x}: the page belongs to a per-CPU page cache"),
         }
         self.frees[order] += 1;
         self.free_pages += 1 << order;
@@ -267,8 +268,9 @@ impl BuddyAllocator {
         core::array::from_fn(|order| self.free_lists[order].len() as u64)
     }
 
-    /// Moves an allocated order-0 page into a per-CPU cache. Panics if it is
-    /// not one: a page freed to a per-CPU cache twice lands here.
+    /// Marks an order-0 page a per-CPU cache took from here (a refill): it
+    /// belongs to the per-CPU path until a drain frees it (`free_per_cpu`).
+    /// Panics if it is not an allocated order-0 page.
     pub(crate) fn mark_per_cpu(&mut self, addr: u64) {
         let (_, frame) = self.locate(addr, "per-CPU free");
         match self.state[frame as usize] {
@@ -287,16 +289,15 @@ impl BuddyAllocator {
         }
     }
 
-    /// Takes a page out of a per-CPU cache: it is an allocated order-0 page
-    /// again.
-    pub(crate) fn unmark_per_cpu(&mut self, addr: u64) {
-        let (_, frame) = self.locate(addr, "per-CPU alloc");
-        assert_eq!(
-            self.state[frame as usize],
-            FrameState::PerCpu,
-            "{addr:#x} is not in a per-CPU cache"
-        );
-        self.state[frame as usize] = FrameState::Allocated(0);
+    /// Frees an order-0 page that a per-CPU cache holds: one it took in a
+    /// refill (marked `PerCpu`) or an allocated page freed into it. Panics on
+    /// anything else (a page freed twice, a block of higher order).
+    pub(crate) fn free_per_cpu(&mut self, addr: u64) {
+        let (_, frame) = self.locate(addr, "per-CPU free");
+        if self.state[frame as usize] == FrameState::PerCpu {
+            self.state[frame as usize] = FrameState::Allocated(0);
+        }
+        self.free(addr, 0);
     }
 }
 

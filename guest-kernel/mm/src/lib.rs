@@ -7,9 +7,9 @@
 //!   of order 0..=[`MAX_ORDER`] (4 KiB .. 4 MiB), split on allocation and
 //!   coalesced with their buddy on free. `frame_map.rs` says which addresses
 //!   it manages; `fragmentation.rs` reports how usable the free memory is.
-//! - [`PerCpuPages`] (`percpu.rs`): small per-CPU stacks of order-0 pages in
-//!   front of the buddy allocator, refilled and drained in batches, as Linux's
-//!   `per_cpu_pages`.
+//! - [`PageCache`] (`percpu.rs`): one CPU's stack of order-0 pages in front
+//!   of the buddy allocator, refilled and drained in batches, as Linux's
+//!   `per_cpu_pages`; its CPU uses it without a lock.
 //! - [`Kmalloc`] (`kmalloc.rs`): slab caches for the kmalloc size classes
 //!   (`size_class.rs`), each slab one buddy block cut into equal objects
 //!   (`slab.rs`), found again on free through a fixed-capacity hash map from
@@ -35,7 +35,7 @@
 //! (and [`BuddyAllocator`] behind it). From then on, anything in here that
 //! allocated through `alloc` would call back into itself. Therefore:
 //!
-//! - **Constructors allocate** (`BuddyAllocator::new`, `PerCpuPages::new`,
+//! - **Constructors allocate** (`BuddyAllocator::new`, `PageCache::new`,
 //!   `Kmalloc::new`, `CpuCache::new`, `Depot::new`): every `Vec` is created
 //!   at its final size there, sized from the memory ranges, CPU count or slab
 //!   capacity they are given.
@@ -55,7 +55,7 @@
 //! - [`BuddyAllocator`]: 10 bytes per 4 KiB frame (a 2-byte frame state and
 //!   an 8-byte free-list link), i.e. 2.5 MiB per GiB managed (0.24 %; Linux's
 //!   64-byte `struct page` is 1.6 %), plus 24 bytes per memory range.
-//! - [`PerCpuPages`]: `8 * high` bytes per CPU, independent of memory size.
+//! - [`PageCache`]: `8 * high` bytes per CPU, independent of memory size.
 //! - [`Kmalloc`]: per slab descriptor 88 bytes (80-byte descriptor with a
 //!   512-bit object bitmap, 8 bytes of list links) plus 24..48 bytes of hash
 //!   map, for the `max_slabs` given to `new`. Per GiB *of slab memory* that
@@ -69,8 +69,8 @@
 //! class's [`Depot`] behind its own, and each CPU's [`CpuCache`] behind none
 //! (only its CPU uses it), which is what takes the allocator lock off the
 //! kmalloc fast path ([`SlabBacking`] is how a `CpuCache` reaches the locked
-//! tiers). [`PerCpuPages`] keeps per-CPU lists so that a later per-CPU lock
-//! split is possible, but it does not lock by itself.
+//! tiers); each CPU's [`PageCache`] too, reaching the buddy allocator the
+//! same way.
 //!
 //! # Errors
 //!
@@ -103,7 +103,7 @@ pub use cpu_cache::{
 };
 pub use fragmentation::FragmentationReport;
 pub use kmalloc::{ClassStats, Kmalloc, KmallocStats, LargeStats, SlabInfo};
-pub use percpu::PerCpuPages;
+pub use percpu::PageCache;
 pub use size_class::{KMALLOC_MAX_CACHE_SIZE, KMALLOC_SIZES, NR_KMALLOC_CLASSES};
 
 /// Size of a page frame, the buddy allocator's unit.

@@ -5,85 +5,97 @@
 //! one means taking the zone lock and splitting/merging every time. A small
 //! per-CPU stack of pages absorbs that: `alloc` pops from it, `free` pushes
 //! onto it, and only when it runs empty (refill) or grows past `high`
-//! (drain) does it talk to the buddy allocator, `batch` pages at a time.
+//! (drain) does it lock the buddy allocator, `batch` pages at a time.
 //!
-//! Each CPU's stack is a fixed slice of one preallocated array, `high`
-//! entries long; the hot end (most recently freed, likely still in cache)
-//! is the top, and draining gives back the bottom, the coldest pages.
+//! Each CPU owns its [`PageCache`] (the kernel gives its CPU `&mut` without
+//! a lock, as for `CpuCache`), so the fast path takes no lock and touches no
+//! shared line. The hot end of the stack (most recently freed, likely still
+//! in the CPU's cache) is the top; draining gives back the bottom, the
+//! coldest pages.
 //!
-//! The buddy allocator marks cached pages `PerCpu`, so a page freed twice
-//! -- to the cache or to the buddy allocator -- panics there as any other
-//! double free would.
+//! # Checks
+//!
+//! The buddy allocator marks pages `PerCpu` when a refill takes them, and
+//! they keep that mark while the per-CPU path hands them out and takes them
+//! back; a drain returns them. So a page from a cache freed straight to the
+//! buddy allocator panics there, and a page freed twice into caches panics
+//! when the second copy is drained (or at once, if freed twice in a row on
+//! one CPU: the top of the stack is compared). A block of higher order freed
+//! into a cache panics when drained.
 
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::BuddyAllocator;
+use crate::{BuddyAllocator, SlabBacking};
 
-pub struct PerCpuPages {
+/// One CPU's stack of free order-0 pages.
+pub struct PageCache {
     /// Pages taken from / given back to the buddy allocator at once.
     batch: usize,
-    /// Most pages one CPU may hold; also the size of each CPU's stack.
-    high: usize,
-    /// CPU `c`'s stack is `pages[c * high..][..count[c]]`, bottom first.
+    /// `pages[..count]`, bottom (coldest) first; `pages.len()` is `high`,
+    /// the most this CPU may hold.
     pages: Vec<u64>,
-    count: Vec<usize>,
+    count: usize,
 }
 
-impl PerCpuPages {
-    /// Caches for `ncpus` CPUs, refilled and drained `batch` pages at a time
-    /// and holding at most `high` pages each. Panics unless
-    /// `1 <= batch <= high`.
-    pub fn new(ncpus: usize, batch: usize, high: usize) -> Self {
+impl PageCache {
+    /// A cache refilled and drained `batch` pages at a time, holding at most
+    /// `high` pages. Panics unless `1 <= batch <= high`. Allocates its stack
+    /// now (call it while the kernel still runs on its bootstrap heap).
+    pub fn new(batch: usize, high: usize) -> Self {
         assert!(
             batch >= 1 && batch <= high,
             "per-CPU pages need 1 <= batch ({batch}) <= high ({high})"
         );
         Self {
             batch,
-            high,
-            pages: vec![0; ncpus * high],
-            count: vec![0; ncpus],
+            pages: vec![0; high],
+            count: 0,
         }
     }
 
-    /// An order-0 page for `cpu`: from its cache, refilled with up to
-    /// `batch` pages from `buddy` when empty. `None` if the buddy allocator
+    /// An order-0 page: from the stack, refilled with up to `batch` pages
+    /// under the allocator lock when empty. `None` if the buddy allocator
     /// has no page left (pages cached on *other* CPUs stay there; drain them
     /// to get them back).
-    pub fn alloc(&mut self, cpu: usize, buddy: &mut BuddyAllocator) -> Option<u64> {
-        if self.count[cpu] == 0 {
-            self.refill(cpu, buddy);
+    #[inline]
+    pub fn alloc(&mut self, backing: &impl SlabBacking) -> Option<u64> {
+        if self.count == 0 {
+            backing.with_slabs(|_, buddy| self.refill(buddy));
         }
-        let addr = self.pop(cpu)?;
-        buddy.unmark_per_cpu(addr);
-        Some(addr)
+        let n = self.count.checked_sub(1)?;
+        self.count = n;
+        Some(self.pages[n])
     }
 
-    /// Gives an order-0 page back through `cpu`'s cache. If the cache is at
-    /// its high watermark, its `batch` coldest pages go back to `buddy`
-    /// first. Panics on a double free or a page that is not an allocated
-    /// order-0 page of `buddy`.
-    pub fn free(&mut self, cpu: usize, addr: u64, buddy: &mut BuddyAllocator) {
-        let base = self.base(cpu);
-        buddy.mark_per_cpu(addr); // checks the page before anything changes
-        if self.count[cpu] == self.high {
-            self.release_coldest(cpu, self.batch, buddy);
+    /// Gives back an order-0 page that a `PageCache` (on any CPU) or the
+    /// buddy allocator handed out. At the high watermark the `batch` coldest
+    /// pages go back to the buddy allocator first.
+    #[inline]
+    pub fn free(&mut self, addr: u64, backing: &impl SlabBacking) {
+        if self.count > 0 {
+            assert_ne!(
+                self.pages[self.count - 1],
+                addr,
+                "double free of page {addr:#x}: already in this CPU's page cache"
+            );
         }
-        self.pages[base + self.count[cpu]] = addr;
-        self.count[cpu] += 1;
+        if self.count == self.pages.len() {
+            backing.with_slabs(|_, buddy| self.release_coldest(self.batch, buddy));
+        }
+        self.pages[self.count] = addr;
+        self.count += 1;
     }
 
-    /// Returns every page cached on `cpu` to `buddy` (Linux:
-    /// `drain_pages()`, e.g. before giving up on an allocation or when a CPU
-    /// goes offline).
-    pub fn drain(&mut self, cpu: usize, buddy: &mut BuddyAllocator) {
-        self.release_coldest(cpu, self.count[cpu], buddy);
+    /// Returns every cached page to `buddy` (Linux: `drain_pages()`, e.g.
+    /// before giving up on an allocation or when a CPU goes offline).
+    pub fn drain(&mut self, buddy: &mut BuddyAllocator) {
+        self.release_coldest(self.count, buddy);
     }
 
-    /// Pages cached on `cpu`.
-    pub fn cached(&self, cpu: usize) -> usize {
-        self.count[cpu]
+    /// Pages cached here.
+    pub fn cached(&self) -> usize {
+        self.count
     }
 
     pub fn batch(&self) -> usize {
@@ -91,72 +103,29 @@ impl PerCpuPages {
     }
 
     pub fn high(&self) -> usize {
-        self.high
+        self.pages.len()
     }
 
     /// Takes up to `batch` pages from the buddy allocator (Linux:
     /// `rmqueue_bulk()`); fewer if it runs out.
-    fn refill(&mut self, cpu: usize, buddy: &mut BuddyAllocator) {
-        let base = self.base(cpu);
+    fn refill(&mut self, buddy: &mut BuddyAllocator) {
         for _ in 0..self.batch {
             let Some(addr) = buddy.alloc(0) else { break };
             buddy.mark_per_cpu(addr);
-            self.pages[base + self.count[cpu]] = addr;
-            self.count[cpu] += 1;
+            self.pages[self.count] = addr;
+            self.count += 1;
         }
     }
 
-    fn pop(&mut self, cpu: usize) -> Option<u64> {
-        let base = self.base(cpu);
-        let n = self.count[cpu].checked_sub(1)?;
-        self.count[cpu] = n;
-        Some(self.pages[base + n])
-    }
-
-    /// Frees the `n` pages at the bottom of `cpu`'s stack to the buddy
-    /// allocator and moves the rest down (Linux: `free_pcppages_bulk()`).
-    fn release_coldest(&mut self, cpu: usize, n: usize, buddy: &mut BuddyAllocator) {
-        let base = self.base(cpu);
-        let stack = &mut self.pages[base..][..self.count[cpu]];
+    /// Frees the `n` pages at the bottom of the stack to the buddy allocator
+    /// and moves the rest down (Linux: `free_pcppages_bulk()`).
+    fn release_coldest(&mut self, n: usize, buddy: &mut BuddyAllocator) {
+        let stack = &mut self.pages[..self.count];
         let n = n.min(stack.len());
         for &addr in &stack[..n] {
-            buddy.unmark_per_cpu(addr);
-            buddy.free(addr, 0);
+            buddy.free_per_cpu(addr);
         }
         stack.copy_within(n.., 0);
-        self.count[cpu] -= n;
-    }
-
-    fn base(&self, cpu: usize) -> usize {
-        assert!(
-            cpu < self.count.len(),
-            "CPU {cpu} out of range ({} CPUs)",
-            self.count.len()
-        );
-        cpu * self.high
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::PhysRange;
-
-    #[test]
-    fn cache_array_never_reallocates() {
-        let mut buddy = BuddyAllocator::new(&[PhysRange::new(0, 16 << 20)]);
-        let mut pcp = PerCpuPages::new(2, 4, 16);
-        let (ptr, cap) = (pcp.pages.as_ptr(), pcp.pages.capacity());
-        let mut live = Vec::with_capacity(1000);
-        for i in 0..1000 {
-            live.push(pcp.alloc(i % 2, &mut buddy).unwrap());
-        }
-        for (i, addr) in live.into_iter().enumerate() {
-            pcp.free(i % 3 % 2, addr, &mut buddy);
-        }
-        pcp.drain(0, &mut buddy);
-        pcp.drain(1, &mut buddy);
-        assert_eq!(buddy.free_pages(), buddy.total_pages());
-        assert_eq!((pcp.pages.as_ptr(), pcp.pages.capacity()), (ptr, cap));
+        self.count -= n;
     }
 }

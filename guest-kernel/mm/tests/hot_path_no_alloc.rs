@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use common::{M, XorShift64};
 use mm::{
-    BuddyAllocator, CpuCache, Depot, KMALLOC_SIZES, Kmalloc, NR_KMALLOC_CLASSES, PerCpuPages,
+    BuddyAllocator, CpuCache, Depot, KMALLOC_SIZES, Kmalloc, NR_KMALLOC_CLASSES, PageCache,
     PhysRange, SlabBacking,
 };
 
@@ -56,12 +56,10 @@ fn alloc_and_free_never_allocate_after_construction() {
         PhysRange::new(0x3000, 40 * M),
         PhysRange::new(64 * M, 80 * M),
     ]);
-    let mut pcp = PerCpuPages::new(2, 16, 64);
     let mut kmalloc = Kmalloc::new(512);
     // Test-side bookkeeping, preallocated too so it stays out of the count.
     let mut objects: Vec<(u64, usize, usize)> = Vec::with_capacity(20_000);
     let mut blocks: Vec<(u64, usize)> = Vec::with_capacity(20_000);
-    let mut cached: Vec<(u64, usize)> = Vec::with_capacity(20_000);
     let mut sink = Sink {
         buf: [0; 4096],
         len: 0,
@@ -70,7 +68,7 @@ fn alloc_and_free_never_allocate_after_construction() {
 
     let n = allocations_during(|| {
         for _ in 0..20_000 {
-            match rng.below(6) {
+            match rng.below(4) {
                 0 | 1 => {
                     let size = KMALLOC_SIZES[rng.index(KMALLOC_SIZES.len())] - rng.index(8);
                     let size = if rng.chance(5) {
@@ -97,16 +95,6 @@ fn alloc_and_free_never_allocate_after_construction() {
                         pages.free(addr, order);
                     }
                 }
-                4 => {
-                    let cpu = rng.index(2);
-                    if let Some(addr) = pcp.alloc(cpu, &mut pages) {
-                        cached.push((addr, cpu));
-                    }
-                }
-                _ if !cached.is_empty() => {
-                    let (addr, _) = cached.swap_remove(rng.index(cached.len()));
-                    pcp.free(rng.index(2), addr, &mut pages);
-                }
                 _ => {}
             }
         }
@@ -121,18 +109,13 @@ fn alloc_and_free_never_allocate_after_construction() {
             pages.fragmentation(),
             kmalloc.stats()
         );
-        // Free everything: slab release and per-CPU drain paths.
+        // Free everything: the slab release paths.
         for (addr, size, align) in objects.drain(..) {
             kmalloc.free(addr, size, align, &mut pages);
         }
         for (addr, order) in blocks.drain(..) {
             pages.free(addr, order);
         }
-        for (addr, cpu) in cached.drain(..) {
-            pcp.free(cpu, addr, &mut pages);
-        }
-        pcp.drain(0, &mut pages);
-        pcp.drain(1, &mut pages);
     });
 
     assert_eq!(n, 0, "the hot paths allocated {n} times");
@@ -162,7 +145,7 @@ impl SlabBacking for Local {
 }
 
 #[test]
-fn per_cpu_magazines_and_depots_never_allocate_after_construction() {
+fn per_cpu_magazines_depots_and_page_caches_never_allocate_after_construction() {
     let backing = Local {
         depots: (0..NR_KMALLOC_CLASSES)
             .map(|c| Depot::new(c, 2).into())
@@ -174,13 +157,21 @@ fn per_cpu_magazines_and_depots_never_allocate_after_construction() {
             .into(),
     };
     let mut cpus = [CpuCache::new(), CpuCache::new()];
+    let mut page_caches = [PageCache::new(16, 64), PageCache::new(16, 64)];
     let mut live: Vec<(u64, usize)> = Vec::with_capacity(20_000);
+    let mut pages: Vec<u64> = Vec::with_capacity(20_000);
     let mut rng = XorShift64::new(0xcafe);
     let n = allocations_during(|| {
         for _ in 0..20_000 {
             // Allocate on one "CPU", free on either: magazines swap, go to
             // the depots and, when those are full, back to the slabs.
             let cpu = rng.index(2);
+            // Pages: allocated on CPU 0, freed on either.
+            if pages.len() < 500 && rng.chance(50) {
+                pages.push(page_caches[0].alloc(&backing).unwrap());
+            } else if let Some(page) = pages.pop() {
+                page_caches[cpu].free(page, &backing);
+            }
             if live.len() < 2_000 && (live.is_empty() || rng.chance(60)) {
                 let class = rng.index(NR_KMALLOC_CLASSES);
                 live.push((cpus[0].alloc(class, &backing).unwrap(), class));
@@ -192,12 +183,18 @@ fn per_cpu_magazines_and_depots_never_allocate_after_construction() {
         for (addr, class) in live.drain(..) {
             cpus[1].free(class, addr, &backing);
         }
+        for page in pages.drain(..) {
+            page_caches[1].free(page, &backing);
+        }
         for cpu in &mut cpus {
             cpu.drain(&backing);
         }
-        let (kmalloc, pages) = &mut *backing.slabs.borrow_mut();
+        let (kmalloc, buddy) = &mut *backing.slabs.borrow_mut();
         for depot in &backing.depots {
-            depot.borrow_mut().drain(kmalloc, pages);
+            depot.borrow_mut().drain(kmalloc, buddy);
+        }
+        for cache in &mut page_caches {
+            cache.drain(buddy);
         }
     });
     assert_eq!(

@@ -15,15 +15,20 @@
 //!    buddy allocator under the allocator lock. Frees of pointers inside the
 //!    bootstrap range are ignored from then on: that memory is never reused.
 //!
-//! # Why a CPU may use its magazines without a lock
+//! Order-0 pages (`PageBlock::from_cache`, kernel stacks) come from this
+//! CPU's `mm::PageCache` the same way: no lock unless it refills or drains a
+//! batch.
 //!
-//! A CPU's `CpuCache` is only touched by code running on that CPU, inside
-//! `alloc`/`dealloc` with preemption disabled (`percpu::PreemptGuard`, one
+//! # Why a CPU may use its magazines and page cache without a lock
+//!
+//! A CPU's `CpuCache` and `PageCache` are only touched by code running on
+//! that CPU, inside `alloc`/`dealloc` and the page functions, with preemption
+//! disabled (`percpu::PreemptGuard`, one
 //! `inc`/`dec` of a per-CPU counter), and nothing else runs on that CPU until
 //! they return: the task is neither preempted nor moved to another CPU, and
 //! interrupt handlers never allocate (they only touch per-CPU atomics, see
-//! `sync.rs`). So at most one `&mut CpuCache` per CPU exists at a time, with
-//! no `cli`/`sti` and no atomic read-modify-write on the fast path.
+//! `sync.rs`). So at most one `&mut` to a CPU's caches exists at a time,
+//! with no `cli`/`sti` and no atomic read-modify-write on the fast path.
 //!
 //! The `mm` crate deals in physical addresses; they become pointers through
 //! the kernel's direct map (`phys.rs`: virtual = `KERNEL_VMA` + physical).
@@ -39,7 +44,7 @@ use core::sync::atomic::{
 use bootinfo::PhysRange;
 use mm::{
     BuddyAllocator, BuddyStats, CpuCache, Depot, FragmentationReport, Kmalloc, KmallocStats,
-    NR_KMALLOC_CLASSES, PerCpuPages, SlabBacking,
+    NR_KMALLOC_CLASSES, PageCache, SlabBacking,
 };
 
 use crate::percpu::{self, PreemptGuard};
@@ -55,7 +60,6 @@ const PCP_HIGH: usize = 186;
 pub(crate) struct Mm {
     pub buddy: BuddyAllocator,
     pub kmalloc: Kmalloc,
-    pub pcp: PerCpuPages,
 }
 
 pub(crate) struct KernelHeap {
@@ -105,28 +109,34 @@ const DEPOT_MAGAZINES_PER_CPU: usize = 2;
 static DEPOTS: [SpinLock<Option<Depot>>; NR_KMALLOC_CLASSES] =
     [const { SpinLock::new(None) }; NR_KMALLOC_CLASSES];
 
-/// Tier 1: one CPU's magazines (`None` before `init_mm`).
-struct CpuCacheCell(UnsafeCell<Option<CpuCache>>);
+/// What one CPU allocates from without a lock: its kmalloc magazines (tier 1)
+/// and its page cache.
+struct CpuAllocators {
+    objects: CpuCache,
+    pages: PageCache,
+}
+
+/// One CPU's allocators (`None` before `init_mm`).
+struct CpuCacheCell(UnsafeCell<Option<CpuAllocators>>);
 
 // SAFETY: each cell is used only by its own CPU (see the module docs, "Why a
-// CPU may use its magazines without a lock"); `init_mm` fills all of them
+// CPU may use its magazines and page cache without a lock"); `init_mm` fills all of them
 // before publishing `mm_ready`, which every other use waits for.
 unsafe impl Sync for CpuCacheCell {}
 
 static CPU_CACHES: [CpuCacheCell; percpu::MAX_CPUS] =
     [const { CpuCacheCell(UnsafeCell::new(None)) }; percpu::MAX_CPUS];
 
-/// This CPU's magazines.
-///
-/// # Safety
-/// Only from `alloc`/`dealloc` (or a drain) on this CPU after `mm_ready`,
-/// with preemption disabled for as long as the reference lives.
-#[allow(clippy::mut_from_ref)]
-unsafe fn this_cpu_cache() -> &'static mut CpuCache {
-    // SAFETY: the caller runs on this CPU with nothing else using its cell
-    // (module docs), and `init_mm` filled the cell before `mm_ready`.
-    unsafe { (*CPU_CACHES[percpu::cpu_id()].0.get()).as_mut() }
-        .expect("init_mm filled every CPU's cache")
+/// This CPU's magazines and page cache, for `f`, with preemption disabled
+/// meanwhile (so the CPU, hence the cell, stays the same). After `init_mm`.
+fn with_this_cpu<R>(f: impl FnOnce(&mut CpuAllocators) -> R) -> R {
+    let _preempt = PreemptGuard::new();
+    // SAFETY: only code on this CPU uses its cell, and not reentrantly:
+    // preemption is off, interrupt handlers never allocate (module docs),
+    // and nothing `f` is given calls back into the allocator. `init_mm`
+    // filled the cell before `mm_ready`, which callers checked.
+    let cell = unsafe { &mut *CPU_CACHES[percpu::cpu_id()].0.get() };
+    f(cell.as_mut().expect("init_mm filled every CPU's cell"))
 }
 
 /// Tiers 2 and 3 as the kernel locks them.
@@ -170,11 +180,7 @@ fn with_reclaim<T>(mut allocate: impl FnMut() -> Option<T>) -> Option<T> {
 /// so that kmalloc's statistics count exactly the objects in use (call on
 /// each CPU, e.g. from a task pinned there). Returns the bytes given back.
 pub fn drain_kmalloc_caches() -> usize {
-    let preempt = PreemptGuard::new();
-    // SAFETY: on this CPU, after init_mm, preemption disabled.
-    let from_cpu = unsafe { this_cpu_cache() }.drain(&KernelBacking);
-    drop(preempt);
-    from_cpu + reclaim_depots()
+    with_this_cpu(|cpu| cpu.objects.drain(&KernelBacking)) + reclaim_depots()
 }
 
 /// Builds the buddy allocator over `free` (physical RAM nobody else uses,
@@ -189,7 +195,6 @@ pub(crate) fn init_mm(free: &[mm::PhysRange], ncpus: usize) {
     let mm = Mm {
         buddy,
         kmalloc: Kmalloc::new(max_slabs),
-        pcp: PerCpuPages::new(ncpus, PCP_BATCH, PCP_HIGH),
     };
     *HEAP.mm.lock() = Some(mm);
     for (class, depot) in DEPOTS.iter().enumerate() {
@@ -197,7 +202,12 @@ pub(crate) fn init_mm(free: &[mm::PhysRange], ncpus: usize) {
     }
     for cell in &CPU_CACHES[..ncpus] {
         // SAFETY: `mm_ready` is not yet set, so no CPU uses its cell.
-        unsafe { *cell.0.get() = Some(CpuCache::new()) };
+        unsafe {
+            *cell.0.get() = Some(CpuAllocators {
+                objects: CpuCache::new(),
+                pages: PageCache::new(PCP_BATCH, PCP_HIGH),
+            })
+        };
     }
     HEAP.mm_ready.store(true, Release);
 }
@@ -227,15 +237,13 @@ pub(crate) fn free_pages(pa: u64, order: usize) {
     with_mm(|mm| mm.buddy.free(pa, order));
 }
 
-/// One page through this CPU's page cache.
+/// One page through this CPU's page cache (no lock unless it refills).
 pub(crate) fn alloc_page() -> Option<u64> {
-    let cpu = percpu::cpu_id();
-    with_mm(|mm| mm.pcp.alloc(cpu, &mut mm.buddy))
+    with_reclaim(|| with_this_cpu(|cpu| cpu.pages.alloc(&KernelBacking)))
 }
 
 pub(crate) fn free_page(pa: u64) {
-    let cpu = percpu::cpu_id();
-    with_mm(|mm| mm.pcp.free(cpu, pa, &mut mm.buddy));
+    with_this_cpu(|cpu| cpu.pages.free(pa, &KernelBacking));
 }
 
 pub fn kmalloc_stats() -> KmallocStats {
@@ -316,13 +324,7 @@ unsafe impl GlobalAlloc for KernelHeap {
             return self.bump_alloc(layout);
         }
         let pa = match mm::slab_class(layout.size(), layout.align()) {
-            Some(class) => {
-                let _preempt = PreemptGuard::new();
-                // SAFETY: in `alloc` on this CPU after mm_ready, preemption
-                // disabled while the reference lives (this block).
-                let cache = unsafe { this_cpu_cache() };
-                with_reclaim(|| cache.alloc(class, &KernelBacking))
-            }
+            Some(class) => with_reclaim(|| with_this_cpu(|cpu| cpu.objects.alloc(class, &KernelBacking))),
             None => with_reclaim(|| {
                 with_mm(|mm| {
                     mm.kmalloc
@@ -346,12 +348,8 @@ unsafe impl GlobalAlloc for KernelHeap {
         }
         let pa = virt_to_phys(va);
         match mm::slab_class(layout.size(), layout.align()) {
-            Some(class) => {
-                let _preempt = PreemptGuard::new();
-                // SAFETY: in `dealloc` on this CPU after mm_ready (a
-                // non-bootstrap pointer comes from mm), preemption disabled.
-                unsafe { this_cpu_cache() }.free(class, pa, &KernelBacking)
-            }
+            // After mm_ready: a non-bootstrap pointer comes from mm.
+            Some(class) => with_this_cpu(|cpu| cpu.objects.free(class, pa, &KernelBacking)),
             None => with_mm(|mm| {
                 mm.kmalloc
                     .free(pa, layout.size(), layout.align(), &mut mm.buddy)
