@@ -1,6 +1,6 @@
 //! `workload=pages`: order-0 page alloc/free churn, first through this CPU's
-//! page cache (`mm::PageCache`, no lock unless it refills or drains), then (unless `buddy=0`) straight from the
-//! buddy allocator for comparison. Each round allocates `depth` pages and
+//! page cache (`mm::PageCache`, no lock unless it refills or drains), then
+//! (unless `buddy=0`) straight from the buddy allocator for comparison. Each round allocates `depth` pages and
 //! frees them again; one op = one alloc + free pair, and `ns_per_op` is the
 //! per-CPU cache's. The fragmentation report summary comes along.
 
