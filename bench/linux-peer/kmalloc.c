@@ -132,6 +132,19 @@ static void open_gate(struct shared *s, int abandon)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* The result line (both patterns). */
+static int result(struct json *out, const char *pattern, uint64_t ops, uint64_t ns, uint64_t threads, uint64_t slots)
+{
+    json_header(out, "kmalloc", ops, ns);
+    json_str(out, "pattern", pattern);
+    json_u64(out, "threads", threads);
+    json_u64(out, "slots", slots);
+    json_str(out, "sizes", "8..4096 log-uniform");
+    json_str(out, "allocator", "glibc malloc");
+    json_end(out);
+    return 0;
+}
+
 #define RING_SLOTS 256
 
 /* One producer/consumer pair: object addresses in flight, 0 = free slot (as ferrite's Ring). */
@@ -242,14 +255,7 @@ static int run_pc(uint64_t ops, uint64_t seed, uint64_t threads, uint64_t slots,
         return fail(err, "malloc returned NULL");
     if (corrupt)
         return fail(err, "an object's stamp changed between malloc and free");
-    json_header(out, "kmalloc", ops, ns);
-    json_str(out, "pattern", "pc");
-    json_u64(out, "threads", threads);
-    json_u64(out, "slots", slots);
-    json_str(out, "sizes", "8..4096 log-uniform");
-    json_str(out, "allocator", "glibc malloc");
-    json_end(out);
-    return 0;
+    return result(out, "pc", ops, ns, threads, slots);
 }
 
 int run_kmalloc(struct params *p, struct json *out, char *err)
@@ -309,12 +315,5 @@ int run_kmalloc(struct params *p, struct json *out, char *err)
     if (failed)
         return fail(err, "malloc returned NULL");
 
-    json_header(out, "kmalloc", ops, ns);
-    json_str(out, "pattern", "churn");
-    json_u64(out, "threads", threads);
-    json_u64(out, "slots", slots);
-    json_str(out, "sizes", "8..4096 log-uniform");
-    json_str(out, "allocator", "glibc malloc");
-    json_end(out);
-    return 0;
+    return result(out, "churn", ops, ns, threads, slots);
 }

@@ -95,10 +95,9 @@ irq_stubs:
     .set vector, vector + 1
 .endr
 
-/* Size of the fxsave64 area below the saved registers (512, plus 8 to realign). */
-.set IRQ_FXSAVE_SPACE, 520
-
-irq_common:
+/* The 9 general registers the System V ABI lets a callee clobber, saved
+ * around a call into Rust from code that did not expect one. */
+.macro push_caller_saved
     push    %rax
     push    %rcx
     push    %rdx
@@ -108,6 +107,25 @@ irq_common:
     push    %r9
     push    %r10
     push    %r11
+.endm
+
+.macro pop_caller_saved
+    pop     %r11
+    pop     %r10
+    pop     %r9
+    pop     %r8
+    pop     %rdi
+    pop     %rsi
+    pop     %rdx
+    pop     %rcx
+    pop     %rax
+.endm
+
+/* Size of the fxsave64 area below the saved registers (512, plus 8 to realign). */
+.set IRQ_FXSAVE_SPACE, 520
+
+irq_common:
+    push_caller_saved
     /* 5 CPU words + vector + 9 registers = 15 words: RSP = 8 (mod 16), so
      * 520 more bytes make it 16-aligned, as fxsave64 and the call need. */
     sub     $IRQ_FXSAVE_SPACE, %rsp
@@ -118,15 +136,7 @@ irq_common:
     call    irq_handler
     fxrstor64 (%rsp)
     add     $IRQ_FXSAVE_SPACE, %rsp
-    pop     %r11
-    pop     %r10
-    pop     %r9
-    pop     %r8
-    pop     %rdi
-    pop     %rsi
-    pop     %rdx
-    pop     %rcx
-    pop     %rax
+    pop_caller_saved
     add     $8, %rsp                /* vector */
     iretq
 
@@ -146,15 +156,7 @@ irq_common:
 preempt_trampoline:
     push    %rbp
     mov     %rsp, %rbp
-    push    %rax
-    push    %rcx
-    push    %rdx
-    push    %rsi
-    push    %rdi
-    push    %r8
-    push    %r9
-    push    %r10
-    push    %r11
+    push_caller_saved
     and     $-16, %rsp              /* the interrupted RSP may have any alignment */
     sub     $512, %rsp
     fxsave64 (%rsp)
@@ -162,15 +164,7 @@ preempt_trampoline:
     call    ferrite_preempt_irq
     fxrstor64 (%rsp)
     lea     -9*8(%rbp), %rsp
-    pop     %r11
-    pop     %r10
-    pop     %r9
-    pop     %r8
-    pop     %rdi
-    pop     %rsi
-    pop     %rdx
-    pop     %rcx
-    pop     %rax
+    pop_caller_saved
     pop     %rbp
     pushq   8(%rsp)                 /* the interrupted RFLAGS, above its RIP */
     popfq
