@@ -18,7 +18,7 @@ use bootinfo::report::memory_report;
 use bootinfo::start_info::{START_INFO_SIZE, StartInfo};
 use bootinfo::{Cmdline, PhysRange, cmdline::CMDLINE_MAX, memmap::Memmap, modlist};
 
-use crate::{heap, percpu, phys, platform, print, println, serial, smp, task, trap};
+use crate::{heap, kstack, percpu, phys, platform, print, println, serial, smp, task, trap};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -89,6 +89,7 @@ pub fn start(
         EntryPath::Pvh => smp::start_pvh_aps(&boot),
     };
     heap::init_mm(&free, ncpus);
+    kstack::init(free.iter().map(|r| r.len()).sum());
     let (used, size) = heap::usage();
     let buddy = heap::buddy_stats();
     println!(

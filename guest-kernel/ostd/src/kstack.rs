@@ -15,11 +15,12 @@
 //! used and kept: slots are reused, so the tables are too. When all slots are
 //! in use, creating a stack panics.
 //!
-//! The last [`MAPPED_CACHE`] freed stacks stay mapped, pages and all, and are
-//! handed out again first (Linux keeps a few per CPU: `NR_CACHED_STACKS`):
-//! threads that come and go then write no page-table entry and flush nothing,
-//! which matters on PVM, where changing a live entry costs tens of
-//! microseconds (DESIGN.md). Beyond that, a freed stack is unmapped, its
+//! Freed stacks stay mapped, pages and all, up to a number [`init`] sets
+//! from the size of RAM (1/16 of it), and are handed out again first (Linux
+//! keeps a few per CPU: `NR_CACHED_STACKS`): threads that come and go, such
+//! as a benchmark's repeated runs, then write no page-table entry and flush
+//! nothing, which matters on PVM, where a new 4 KiB mapping costs a shadow
+//! page fault (~4.5 us) and changing a live entry ~45 us (DESIGN.md). Beyond that, a freed stack is unmapped, its
 //! pages go back to the page allocator and its slot on the free list.
 //!
 //! A 32 KiB guard is more than the one page needed: frames larger than a page
@@ -102,15 +103,15 @@ const PTE_USER: u64 = 1 << 2;
 const PTE_FLAGS: u64 = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
 const PTE_ADDRESS: u64 = 0x000f_ffff_ffff_f000;
 
-/// Freed stacks kept mapped for reuse (module doc).
-const MAPPED_CACHE: usize = 32;
+/// The fewest and most freed stacks kept mapped for reuse (module doc).
+const MIN_MAPPED: usize = 32;
+const MAX_MAPPED: usize = 4096;
 
 /// Slot bookkeeping; holding the lock also owns the area's page tables.
 struct Slots {
-    /// Freed slots whose stack is still mapped: `mapped[..nr_mapped]` (an
-    /// array, so that freeing a stack never allocates).
-    mapped: [u32; MAPPED_CACHE],
-    nr_mapped: usize,
+    /// Freed slots whose stack is still mapped, at most its capacity (set
+    /// by `init`, so that freeing a stack never allocates).
+    mapped: Vec<u32>,
     /// Freed slots with nothing mapped.
     free: Vec<u32>,
     /// Slots `never_used..MAX_SLOTS` have never held a stack.
@@ -118,8 +119,7 @@ struct Slots {
 }
 
 static SLOTS: SpinLock<Slots> = SpinLock::new(Slots {
-    mapped: [0; MAPPED_CACHE],
-    nr_mapped: 0,
+    mapped: Vec::new(),
     free: Vec::new(),
     never_used: 0,
 });
@@ -138,10 +138,9 @@ impl KernelStack {
     /// Maps a fresh stack. Panics when all slots are in use or memory is out.
     pub fn allocate() -> Self {
         let mut slots = SLOTS.lock();
-        if let Some(n) = slots.nr_mapped.checked_sub(1) {
-            slots.nr_mapped = n;
+        if let Some(slot) = slots.mapped.pop() {
             // Its mapping never changed, so no TLB holds a stale entry for it.
-            return Self { slot: slots.mapped[n] };
+            return Self { slot };
         }
         let slot = match slots.free.pop() {
             Some(slot) => slot,
@@ -185,10 +184,8 @@ impl KernelStack {
 impl Drop for KernelStack {
     fn drop(&mut self) {
         let mut slots = SLOTS.lock();
-        if slots.nr_mapped < MAPPED_CACHE {
-            let n = slots.nr_mapped;
-            slots.mapped[n] = self.slot;
-            slots.nr_mapped = n + 1;
+        if slots.mapped.len() < slots.mapped.capacity() {
+            slots.mapped.push(self.slot);
             return;
         }
         for va in self.pages() {
@@ -213,6 +210,14 @@ impl Drop for KernelStack {
         UNMAPS.store(unmaps, Release);
         slots.free.push(self.slot);
     }
+}
+
+/// Sizes the cache of freed stacks that stay mapped: 1/16 of `ram_bytes`
+/// worth of stacks, within [`MIN_MAPPED`, `MAX_MAPPED`]. Call once the heap
+/// allocator is up, before the first thread exits.
+pub(crate) fn init(ram_bytes: u64) {
+    let stacks = (ram_bytes / 16 / STACK_SIZE) as usize;
+    SLOTS.lock().mapped = Vec::with_capacity(stacks.clamp(MIN_MAPPED, MAX_MAPPED));
 }
 
 fn stack_range(slot: u32) -> Range<u64> {
