@@ -534,7 +534,7 @@ impl BlkDevice {
 
     /// The device's serial number (GET_ID), if it has one.
     pub fn get_id(&mut self) -> Result<String, BlkError> {
-        let buf = DmaBuf::zeroed(blk::ID_BYTES).ok_or(BlkError::NoBuffer)?;
+        let buf = DmaBuf::new(blk::ID_BYTES).ok_or(BlkError::NoBuffer)?;
         match self.io(Op::GetId, 0, blk::ID_BYTES as u32, vec![buf]) {
             (bufs, Ok(_)) => Ok(String::from(blk::id_string(bufs[0].as_slice()))),
             (_, Err(e)) => Err(e),
