@@ -30,12 +30,17 @@ class FerriteWorkloadKvmTest {
     }
 
     private static String boot(String cmdline, int cpus) throws Exception {
+        return boot(cmdline, cpus, 0);
+    }
+
+    /** Boots ferrite with {@code cpus} vCPUs; the guest must exit with {@code status}. */
+    private static String boot(String cmdline, int cpus, int status) throws Exception {
         KvmTestSupport.Capture serial = new KvmTestSupport.Capture();
         MachineConfig config = new MachineConfig(KvmTestSupport.ferrite(), cmdline, 256L << 20, cpus,
                 BootProtocol.DIRECT, serial);
         try (Machine m = Machine.create(config)) {
             GuestOutcome o = m.run(LIMIT);
-            assertEquals(new GuestOutcome.Exited(0), o, serial.text());
+            assertEquals(new GuestOutcome.Exited(status), o, serial.text());
             return serial.text();
         }
     }
@@ -59,6 +64,27 @@ class FerriteWorkloadKvmTest {
         assertTrue(line.contains("\"irq\":\""), line);
         Matcher m = NS_PER_OP.matcher(line);
         assertTrue(m.find() && Double.parseDouble(m.group(1)) > 0, "a positive ns_per_op: " + line);
+    }
+
+    /**
+     * The allocator's per-CPU magazines on 2 vCPUs, churning on both and with every object freed on
+     * the other CPU: stamps catch an object handed out twice, and with every CPU held and every cache
+     * drained before and after, the slabs count as many objects in use as before.
+     */
+    @ParameterizedTest(name = "kmalloc {0} on 2 vCPUs")
+    @CsvSource({"mode=churn threads=2", "mode=pc threads=2"})
+    void kmallocOnTwoCpusLosesNoObject(String params) throws Exception {
+        String line = resultLine(boot("workload=kmalloc ops=200000 " + params, 2), "kmalloc");
+        assertTrue(line.contains("\"leaked_objects\":0,"), line);
+        assertTrue(line.contains("\"failures\":0,"), line);
+    }
+
+    /** A thread that recurses without end runs into the guard pages below its stack: a report, status 1. */
+    @Test
+    void aKernelStackOverflowIsReportedAndEndsTheVmWithStatusOne() throws Exception {
+        String serial = boot("test=stack-overflow", 2, 1);
+        assertTrue(serial.contains("KERNEL STACK OVERFLOW on cpu 1: task "), serial);
+        assertTrue(serial.contains("\"stack-overflow\" ran off its stack"), serial);
     }
 
     @Test
