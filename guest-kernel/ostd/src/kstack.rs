@@ -91,6 +91,8 @@ pub const STACK_SIZE: u64 = 32 << 10;
 pub(crate) const GUARD_SIZE: u64 = SLOT_SIZE - STACK_SIZE;
 /// How many stacks can exist at once.
 const MAX_SLOTS: u32 = (AREA_SIZE / SLOT_SIZE) as u32;
+/// How many kernel threads can exist at once (one stack each).
+pub const MAX_THREADS: usize = MAX_SLOTS as usize;
 const PAGE_SIZE: u64 = 4096;
 /// A page table maps 2 MiB.
 const PT_SHIFT: u32 = 21;

@@ -5,6 +5,7 @@
 //! are spread round-robin over the CPUs; timing starts when all exist and
 //! ends when the last receiver is done.
 
+use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -12,7 +13,7 @@ use alloc::vec::Vec;
 use super::chan::Channel;
 use super::{Params, SchedJson, SchedTotals, begin, check_memory, header};
 use crate::task::{self, Completion, Gate};
-use crate::{percpu, platform};
+use crate::{kstack, percpu, platform};
 
 const SENDERS: usize = 10;
 const RECEIVERS: usize = 10;
@@ -22,6 +23,12 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let groups = p.u64("groups", 10, 1..=1000)? as usize;
     let loops = p.u64("loops", 100, 1..=1_000_000)? as usize;
     let pipe_size = p.u64("pipe_size", 65536, 1..=1 << 20)? as usize;
+    let threads = groups * (SENDERS + RECEIVERS);
+    // Stack slots (one per thread) are bounded; leave room for the kernel's own threads.
+    let room = kstack::MAX_THREADS - 256;
+    if threads > room {
+        return Err(format!("groups={groups} needs {threads} threads; at most {room} fit beside the kernel's own"));
+    }
     begin(p)?;
     let per_group = (SENDERS + RECEIVERS) as u64 * task::STACK_SIZE + RECEIVERS as u64 * pipe_size as u64;
     check_memory("hackbench", groups as u64 * per_group)?;
