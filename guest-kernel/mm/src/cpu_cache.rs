@@ -287,8 +287,11 @@ impl CpuCache {
         if m.previous_rounds() == 0 {
             m.swap();
         } else {
-            // `previous` is full: it goes to the depot, else to the slabs.
+            // `previous` is full (it is only ever empty or full: it gets the
+            // loaded magazine only when that is full, and the loaded one only
+            // when that is empty): it goes to the depot, else to the slabs.
             let size = usize::from(m.size);
+            debug_assert_eq!(m.previous_rounds(), size, "a partial previous magazine");
             let base = m.previous_base();
             let magazine = &self.slots[base..base + size];
             if backing.with_depot(class, |d| d.put_full(magazine)) {
