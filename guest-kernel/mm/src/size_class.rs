@@ -40,13 +40,55 @@ pub(crate) enum Route {
     Unsatisfiable,
 }
 
+/// The class of sizes 1..=192 with alignment at most 8, by `(size - 1) / 8`
+/// (Linux: `size_index[]`): every class is a multiple of 8, so the smallest
+/// that holds the size serves it.
+const SMALL_CLASS: [u8; 24] = {
+    let mut table = [0; 24];
+    let mut i = 0;
+    while i < 24 {
+        let size = (i + 1) * 8;
+        let mut class = 0;
+        while KMALLOC_SIZES[class] < size {
+            class += 1;
+        }
+        table[i] = class as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Index of the 256-byte class: from there on classes double.
+const FIRST_POWER_CLASS: usize = 7;
+const _: () = assert!(KMALLOC_SIZES[FIRST_POWER_CLASS] == 256 && KMALLOC_SIZES[6] == 192);
+
 /// The route for a request of `size` bytes aligned to `align`. A size of 0
 /// is served as 1 byte, so it gets a real, distinct object.
+///
+/// Requests aligned to at most 8 bytes (almost all of them) find their class
+/// in constant time, with a table up to 192 bytes and the size's power of two
+/// above (Linux: `kmalloc_index()`); others search the classes.
+#[inline]
 pub(crate) fn route(size: usize, align: usize) -> Route {
+    let size = size.max(1);
+    if align <= 8 && align.is_power_of_two() {
+        if size <= 192 {
+            return Route::Slab(usize::from(SMALL_CLASS[(size - 1) / 8]));
+        }
+        if size <= KMALLOC_MAX_CACHE_SIZE {
+            // 193..=256 -> 256 (class 7), 257..=512 -> 512, ...
+            let log2_ceil = (usize::BITS - (size - 1).leading_zeros()) as usize;
+            return Route::Slab(FIRST_POWER_CLASS + log2_ceil - 8);
+        }
+    }
+    route_searching(size, align)
+}
+
+/// [`route`] by searching the classes: any alignment.
+fn route_searching(size: usize, align: usize) -> Route {
     if !align.is_power_of_two() {
         return Route::Unsatisfiable;
     }
-    let size = size.max(1);
     if let Some(class) = KMALLOC_SIZES
         .iter()
         .position(|&c| c >= size && c % align == 0)
@@ -113,6 +155,15 @@ mod tests {
         assert_eq!(route((4 << 20) + 1, 8), Route::Unsatisfiable);
         assert_eq!(route(8, 8 << 20), Route::Unsatisfiable);
         assert_eq!(route(8, 24), Route::Unsatisfiable);
+    }
+
+    #[test]
+    fn the_constant_time_route_agrees_with_the_search() {
+        for align in [1, 2, 4, 8, 16, 32, 64, 4096, 8192, 3, 24] {
+            for size in 0..=20_000 {
+                assert_eq!(route(size, align), route_searching(size.max(1), align), "size {size} align {align}");
+            }
+        }
     }
 
     #[test]
