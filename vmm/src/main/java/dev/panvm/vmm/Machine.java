@@ -62,6 +62,7 @@ public final class Machine implements AutoCloseable {
     private final List<Vcpu> vcpus = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
     private final List<VirtioMmioSlot> virtio;
+    private final boolean prefault;
 
     private Machine(Kvm kvm, VmFd vm, GuestMemory memory, Bus mmio, List<VirtioMmioSlot> virtio,
                     List<VcpuFd> vcpuFds, MachineConfig config) {
@@ -72,6 +73,7 @@ public final class Machine implements AutoCloseable {
         this.virtio = virtio;
         this.vcpuFds = vcpuFds;
         this.serial = new Serial16550(config.serialOut(), this::setSerialIrq);
+        this.prefault = config.prefault();
     }
 
     /** Builds the VM. Errors in the configuration or the kernel come back as one-line messages. */
@@ -263,7 +265,9 @@ public final class Machine implements AutoCloseable {
     /** Starts every vCPU on its own platform thread; {@link #awaitOutcome} waits for the end. */
     public void start() {
         ThreadKick.install();
-        memory.startPrefault();
+        if (prefault) {
+            memory.startPrefault();
+        }
         virtio.forEach(VirtioMmioSlot::start);
         for (VcpuFd fd : vcpuFds) {
             Vcpu vcpu = new Vcpu(fd, pio, mmio, outcome::complete);

@@ -89,6 +89,11 @@ final class RunCommand implements Callable<Integer> {
             description = "virtio-rng fed from the host's /dev/urandom ('--rng=false' turns off the --config file's).")
     Boolean rng;
 
+    @Option(names = "--prefault", arity = "0..1", fallbackValue = "true", paramLabel = "true|false",
+            description = "Fault all guest RAM in at start, so the guest's first touch of a page costs no host fault "
+                    + "(for benchmarks; default: RAM becomes resident as the guest uses it).")
+    Boolean prefault;
+
     @Option(names = "--console", paramLabel = "unix:PATH|stdio|none",
             description = {"virtio-console with one port (ferrite's control channel with ctl=console): "
                     + "'unix:PATH', a socket panvm listens on (one client at a time; output waits for a client), "
@@ -218,6 +223,9 @@ final class RunCommand implements Callable<Integer> {
         }
         if (rng != null) {
             b.rng(rng);
+        }
+        if (prefault != null) {
+            b.prefault(prefault);
         }
         if (console != null) {
             b.console(parseConsole(console));

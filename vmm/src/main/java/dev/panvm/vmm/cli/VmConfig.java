@@ -33,10 +33,11 @@ import java.util.regex.Pattern;
  * @param console        the virtio-console's host end, last; empty: no console
  * @param serialFile     where COM1's output goes; empty: panvm's standard output
  * @param timeoutSeconds stop the guest after this long; 0: no limit
+ * @param prefault       fault all guest RAM in at start (see {@link MachineConfig#prefault})
  */
 record VmConfig(Path kernel, String bootArgs, BootProtocol boot, int vcpus, long memoryBytes,
                 List<Drive> drives, List<NetIface> nets, boolean rng, Optional<ConsoleTarget> console,
-                Optional<Path> serialFile, long timeoutSeconds) {
+                Optional<Path> serialFile, long timeoutSeconds, boolean prefault) {
 
     static final String DEFAULT_MEMORY = "512M";
     /** The longest time limit: the "no limit" of a run, about ten years. */
@@ -90,7 +91,7 @@ record VmConfig(Path kernel, String bootArgs, BootProtocol boot, int vcpus, long
 
     /** The machine, its COM1 output going to {@code serialOut}. */
     MachineConfig toMachineConfig(OutputStream serialOut) {
-        return new MachineConfig(kernel, bootArgs, memoryBytes, vcpus, boot, serialOut, deviceSpecs());
+        return new MachineConfig(kernel, bootArgs, memoryBytes, vcpus, boot, serialOut, deviceSpecs(), prefault);
     }
 
     // ---- checks shared by the flags and the config file; `field` names the value in the error ----
@@ -199,6 +200,7 @@ record VmConfig(Path kernel, String bootArgs, BootProtocol boot, int vcpus, long
         private Optional<ConsoleTarget> console = Optional.empty();
         private Optional<Path> serialFile = Optional.empty();
         private long timeoutSeconds;
+        private boolean prefault;
 
         Builder kernel(Path kernel, String field) {
             this.kernel = Objects.requireNonNull(kernel);
@@ -262,6 +264,11 @@ record VmConfig(Path kernel, String bootArgs, BootProtocol boot, int vcpus, long
             return this;
         }
 
+        Builder prefault(boolean on) {
+            this.prefault = on;
+            return this;
+        }
+
         /** The effective configuration, once the files it names exist and the devices fit. */
         VmConfig build() throws ConfigException {
             if (kernel == null) {
@@ -274,7 +281,7 @@ record VmConfig(Path kernel, String bootArgs, BootProtocol boot, int vcpus, long
                 }
             }
             VmConfig c = new VmConfig(kernel, bootArgs, boot, vcpus, memoryBytes, drives, nets, rng, console,
-                    serialFile, timeoutSeconds);
+                    serialFile, timeoutSeconds, prefault);
             int devices = c.deviceSpecs().size();
             if (devices > Layout.VIRTIO_MAX_DEVICES) {
                 throw ConfigException.invalid("devices", devices + " virtio devices (drives, network interfaces, rng, console); panvm has "

@@ -48,7 +48,7 @@ final class VmConfigJson {
     private static final List<String> ROOT_FIELDS =
             List.of(BOOT_SOURCE, MACHINE_CONFIG, DRIVES, NETWORK_INTERFACES, RNG, CONSOLE, SERIAL, LIMITS);
     private static final List<String> BOOT_SOURCE_FIELDS = List.of("kernel_image_path", "boot_args", "boot_protocol");
-    private static final List<String> MACHINE_FIELDS = List.of("vcpu_count", "mem_size_mib", "mem_size");
+    private static final List<String> MACHINE_FIELDS = List.of("vcpu_count", "mem_size_mib", "mem_size", "prefault");
     private static final List<String> DRIVE_FIELDS = List.of("drive_id", "path_on_host", "is_read_only", "null_size");
     private static final List<String> IFACE_FIELDS = List.of("iface_id", "host_dev_name", "guest_mac");
     private static final List<String> RNG_FIELDS = List.of("enabled");
@@ -69,7 +69,7 @@ final class VmConfigJson {
             Map.entry("smt", ""),
             Map.entry("cpu_template", ""),
             Map.entry("track_dirty_pages", ""),
-            Map.entry("huge_pages", "panvm always backs guest RAM with transparent huge pages and prefaults it"),
+            Map.entry("huge_pages", "panvm always backs guest RAM with transparent huge pages; machine-config.prefault faults it all in at start"),
             Map.entry("is_root_device", "name the root device in boot_args"),
             Map.entry("partuuid", "name the root device in boot_args"),
             Map.entry("cache_type", "FLUSH always reaches the disk (fdatasync)"),
@@ -137,6 +137,7 @@ final class VmConfigJson {
         } else {
             machine.put("mem_size", formatSize(c.memoryBytes()));
         }
+        machine.put("prefault", c.prefault());
         ArrayNode drives = root.putArray(DRIVES);
         for (VmConfig.Drive d : c.drives()) {
             ObjectNode o = drives.addObject().put("drive_id", d.id());
@@ -309,6 +310,10 @@ final class VmConfigJson {
             }
             if (size.isPresent()) {
                 into.memoryBytes(VmConfig.checkMemory(size.get(), o.field("mem_size")));
+            }
+            Optional<Boolean> prefault = o.bool("prefault");
+            if (prefault.isPresent()) {
+                into.prefault(prefault.get());
             }
         }
 

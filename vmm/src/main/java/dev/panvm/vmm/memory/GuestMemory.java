@@ -17,12 +17,14 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  *
  * <p>Every access takes a guest-physical address and length and is checked against the regions
  * before any host memory is touched; the segments' own bounds are a second line of defence.
- * The mapping is backed by transparent huge pages and prefaulted, so the guest's first touch of a
- * page does not cost a host page fault (on PVM hosts a shadow-page fault, ~4.5 us). Prefaulting
- * runs on a background thread, chunk by chunk, because allocating huge pages is slow on some
- * hosts (about 2 ms per MiB on the PVM development hosts) and the guest need not wait for it:
- * a page it touches first is simply faulted in then. The VMM starts it ({@link #startPrefault})
- * once the VM is built, so it does not compete with building it.
+ * The mapping is backed by transparent huge pages. Unless asked, it becomes resident only as the
+ * guest touches it, as QEMU's does. Asked ({@code MachineConfig.prefault}, for benchmarks), it is
+ * prefaulted, so the guest's first touch of a page does not cost a host page fault (on PVM hosts
+ * a shadow-page fault, ~4.5 us). Prefaulting runs on a background thread, chunk by chunk,
+ * because allocating huge pages is slow on some hosts (about 2 ms per MiB on the PVM development
+ * hosts) and the guest need not wait for it: a page it touches first is simply faulted in then.
+ * The VMM starts it ({@link #startPrefault}) once the VM is built, so it does not compete with
+ * building it.
  */
 public final class GuestMemory implements dev.panvm.virtio.GuestMemory, AutoCloseable {
     private static final int MADV_POPULATE_WRITE = 23;

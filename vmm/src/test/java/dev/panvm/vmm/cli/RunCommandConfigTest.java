@@ -196,7 +196,7 @@ class RunCommandConfigTest {
         Path log = dir.resolve("com1.log");
         String[] args = {"run", "--kernel", kernel.toString(), "--cmdline", "workload=pipe ctl=console", "--mem", "768M",
                 "--cpus", "3", "--boot", "pvh", "--disk", image + ",ro", "--disk", "null:1G", "--net", "tap:tap0,mac=52:54:00:12:34:56",
-                "--rng", "--console", "unix:" + sock, "--serial", "file:" + log, "--timeout", "20", "--print-config"};
+                "--rng", "--prefault", "--console", "unix:" + sock, "--serial", "file:" + log, "--timeout", "20", "--print-config"};
         Result r = run(args);
         assertEquals(0, r.status(), r.err());
         assertEquals("", r.err());
@@ -204,6 +204,7 @@ class RunCommandConfigTest {
         assertFalse(Files.exists(sock), "--print-config creates no socket");
         JsonNode tree = new ObjectMapper().readTree(r.out());
         assertEquals(768, tree.at("/machine-config/mem_size_mib").asInt());
+        assertTrue(tree.at("/machine-config/prefault").asBoolean(), r.out());
         assertEquals("disk1", tree.at("/drives/1/drive_id").asText());
 
         // The printed file, saved elsewhere and read back, is the same machine.
@@ -216,7 +217,7 @@ class RunCommandConfigTest {
         MachineConfig expected = new MachineConfig(kernel, "workload=pipe ctl=console", 768L << 20, 3, BootProtocol.PVH, serial,
                 List.of(new DeviceSpec.Disk(image, true), new DeviceSpec.NullDisk(1L << 30),
                         new DeviceSpec.Tap("tap0", Optional.of("52:54:00:12:34:56")), new DeviceSpec.Rng(),
-                        new DeviceSpec.Console(new ConsoleTarget.UnixSocket(sock))));
+                        new DeviceSpec.Console(new ConsoleTarget.UnixSocket(sock))), true);
         assertEquals(expected, fromFlags.toMachineConfig(serial));
         assertEquals(expected, fromFile.toMachineConfig(serial));
         assertEquals(r.out(), run("run", "--config", saved.toString(), "--print-config").out(), "printing is a fixed point");
@@ -235,7 +236,8 @@ class RunCommandConfigTest {
                   },
                   "machine-config": {
                     "vcpu_count": 1,
-                    "mem_size_mib": 512
+                    "mem_size_mib": 512,
+                    "prefault": false
                   },
                   "drives": [],
                   "network-interfaces": [],

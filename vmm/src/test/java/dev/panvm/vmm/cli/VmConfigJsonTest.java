@@ -57,7 +57,7 @@ class VmConfigJsonTest {
         VmConfig c = parse("""
                 {
                   "boot-source": {"kernel_image_path": "kernel", "boot_args": "workload=pipe ctl=console", "boot_protocol": "pvh"},
-                  "machine-config": {"vcpu_count": 4, "mem_size_mib": 1024},
+                  "machine-config": {"vcpu_count": 4, "mem_size_mib": 1024, "prefault": true},
                   "drives": [
                     {"drive_id": "root", "path_on_host": "root.img", "is_read_only": true},
                     {"drive_id": "data", "path_on_host": "sub/../sub/data.img"},
@@ -82,6 +82,8 @@ class VmConfigJsonTest {
         assertEquals(Optional.of(new ConsoleTarget.UnixSocket(dir.resolve("ctl.sock"))), c.console());
         assertEquals(Optional.of(dir.resolve("com1.log")), c.serialFile());
         assertEquals(30, c.timeoutSeconds());
+        assertTrue(c.prefault());
+        assertTrue(c.toMachineConfig(java.io.OutputStream.nullOutputStream()).prefault());
     }
 
     @Test
@@ -97,6 +99,7 @@ class VmConfigJsonTest {
         assertEquals(Optional.empty(), c.console());
         assertEquals(Optional.empty(), c.serialFile());
         assertEquals(0, c.timeoutSeconds());
+        assertFalse(c.prefault(), "guest RAM becomes resident as the guest uses it");
     }
 
     @Test
