@@ -17,7 +17,9 @@
 //! Before and after, every CPU drains its kmalloc magazines and the depots
 //! while all CPUs are held (`quiesced_stats`), so the statistics count
 //! exactly the objects in use: `cpu_cache_bytes` is what the caches held at
-//! the end (their memory overhead at that moment), and `leaked_objects`
+//! the end (their memory overhead at that moment), `slab_bytes` and
+//! `slab_free_bytes` the slabs' memory and the part of it no object in use
+//! occupies (their waste, with the caches drained), and `leaked_objects`
 //! compares objects in use before and after (0 unless the allocator lost an
 //! object, or the kernel kept one).
 
@@ -140,9 +142,22 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
         .u64("slots", slots as u64)
         .str("sizes", "8..4096 log-uniform")
         .u64("cpu_cache_bytes", cpu_cache_bytes as u64)
+        .u64("slab_bytes", slab_bytes(&stats))
+        .u64("slab_free_bytes", slab_free_bytes(&stats))
         .raw("leaked_objects", &leaked.to_string())
         .raw("kmalloc_stats", &kmalloc_stats_json(&stats));
     Ok(json.finish())
+}
+
+/// Memory in slabs, all classes.
+fn slab_bytes(stats: &mm::KmallocStats) -> u64 {
+    stats.classes.iter().map(|c| c.slabs * (mm::PAGE_SIZE << c.slab_order)).sum()
+}
+
+/// Slab memory no object in use occupies: free objects, and the tails too
+/// small for an object (the slabs' waste once the caches are drained).
+fn slab_free_bytes(stats: &mm::KmallocStats) -> u64 {
+    slab_bytes(stats) - stats.classes.iter().map(|c| c.in_use * c.size as u64).sum::<u64>()
 }
 
 /// Objects kmalloc's slabs count as handed out.
