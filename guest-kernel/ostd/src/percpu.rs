@@ -90,12 +90,18 @@ pub(crate) fn preempt_disable() {
     unsafe { asm!("inc qword ptr gs:[16]", options(nostack)) };
 }
 
-/// Undoes one [`preempt_disable`]. A preemption that came due meanwhile
-/// happens at the next interrupt or preemption point.
+/// Undoes one [`preempt_disable`]. When the count drops to zero and this
+/// CPU was asked to reschedule meanwhile (a wakeup that should preempt), the
+/// task passes through the scheduler now, as Linux's `preempt_enable` does
+/// (`task::preempt_pending`), instead of at the next tick.
 pub(crate) fn preempt_enable() {
     // SAFETY: as in `preempt_disable`; every `dec` follows its `inc` on the
     // same CPU (nothing preempts or migrates code that holds a count).
     unsafe { asm!("dec qword ptr gs:[16]", options(nostack)) };
+    let pc = this_cpu();
+    if pc.preempt_count() == 0 && pc.need_resched.load(Relaxed) {
+        crate::task::preempt_pending();
+    }
 }
 
 /// [`preempt_disable`] until dropped.

@@ -358,6 +358,11 @@ pub fn disable_interrupts() -> bool {
     was_enabled
 }
 
+/// Whether interrupts are enabled on this CPU (`pushf`, native on PVM).
+pub(crate) fn interrupts_enabled() -> bool {
+    x86::interrupts_enabled()
+}
+
 /// Undoes `disable_interrupts`.
 pub fn restore_interrupts(was_enabled: bool) {
     if was_enabled {

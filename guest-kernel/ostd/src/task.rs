@@ -46,9 +46,13 @@
 //!   task was running with a zero preemption count (`percpu::preempt_count`:
 //!   no spin lock held, no per-CPU section), trap.rs makes the interrupt
 //!   return into `ferrite_preempt_irq` on the task's stack, which passes
-//!   through the scheduler as `cond_resched` would. Guarantee: a thread that
-//!   runs past its slice loses the CPU within one tick after the slice ends
-//!   or after it leaves its last critical section, whatever code it runs.
+//!   through the scheduler as `cond_resched` would; and a critical section
+//!   that ends (the count back at zero) with a reschedule due passes through
+//!   it at once (`preempt_pending`, as Linux's `preempt_enable`). Guarantee:
+//!   a thread that runs past its slice loses the CPU within one tick after
+//!   the slice ends, whatever code it runs, and a woken task that should
+//!   preempt it gets the CPU as soon as the waker leaves its critical
+//!   sections.
 //! - **Polling mode** (PVM native mode, where no interrupt reaches kernel
 //!   mode; or `preempt=voluntary`): only scheduling points switch. The tick's
 //!   stand-in is the slice deadline that `cond_resched` compares with
@@ -523,6 +527,20 @@ extern "C" fn ferrite_preempt_irq() {
     IRQ_PREEMPTIONS.fetch_add(1, Relaxed);
     cond_resched();
     platform::disable_interrupts();
+}
+
+/// `percpu::preempt_enable` found the count back at zero with a reschedule
+/// due: with full preemption, a task with interrupts on passes through the
+/// scheduler at once. (Interrupts off means a section that must not switch;
+/// the idle loop schedules by itself.)
+pub(crate) fn preempt_pending() {
+    if IRQ_PREEMPTION.load(Relaxed)
+        && READY.load(Relaxed)
+        && this_cpu().current.load(Relaxed) != 0
+        && platform::interrupts_enabled()
+    {
+        cond_resched();
+    }
 }
 
 /// How tasks are preempted: `"full"` (interrupt mode, `preempt=full`: also
