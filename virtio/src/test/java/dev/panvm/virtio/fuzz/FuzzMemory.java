@@ -15,7 +15,7 @@ import java.lang.foreign.MemorySegment;
  * (as the vmm's memory does) and is counted by {@link #rejectedSlices()}, which must not move.
  * Liveness: every {@link #contains}/{@link #slice} the device makes counts against the budget of
  * the entry point in progress ({@link Liveness#entry}); a device that loops over guest memory
- * without end fails with {@link Liveness.LivenessError} instead of hanging the fuzzer.
+ * without end fails with {@link Watchdog.LivenessError} instead of hanging the fuzzer.
  *
  * <p>The driver side (the fuzz harness) reads and writes through {@link #driver}, which is not
  * counted and never asks for a range outside RAM.
@@ -46,7 +46,7 @@ final class FuzzMemory implements GuestMemory {
         if (++accesses > budget) {
             long n = accesses;
             budget = Long.MAX_VALUE; // report once; the stack unwinds through the device
-            throw new Liveness.LivenessError("more than " + (n - 1) + " guest memory accesses in one entry point");
+            throw new Watchdog.LivenessError("more than " + (n - 1) + " guest memory accesses in one entry point");
         }
     }
 

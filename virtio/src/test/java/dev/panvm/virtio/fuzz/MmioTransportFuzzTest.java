@@ -28,8 +28,8 @@ class MmioTransportFuzzTest {
     private static final FuzzMemory MEMORY = new FuzzMemory();
 
     @FuzzTest
-    void registers(FuzzedDataProvider in) {
-        Liveness.input(() -> {
+    void registers(FuzzedDataProvider in) throws Throwable {
+        Watchdog.input(() -> {
             MEMORY.clear();
             int queueSize = in.consumeInt(0, 7) == 0 ? in.pickValue(new int[] {1, 2, 4, 8}) : 16;
             VirtioDeviceBase device = switch (in.consumeInt(0, 3)) {

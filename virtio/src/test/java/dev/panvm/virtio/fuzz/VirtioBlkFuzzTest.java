@@ -31,8 +31,8 @@ class VirtioBlkFuzzTest {
     private static final FuzzMemory MEMORY = new FuzzMemory();
 
     @FuzzTest
-    void requests(FuzzedDataProvider in) {
-        Liveness.input(() -> {
+    void requests(FuzzedDataProvider in) throws Throwable {
+        Watchdog.input(() -> {
             MEMORY.clear();
             CheckedBackend backend = new CheckedBackend(in);
             VirtioBlk blk = new VirtioBlk(backend, in.consumeInt(0, 7) == 0 ? in.pickValue(new int[] {1, 2, 4, 8}) : 16);

@@ -24,8 +24,8 @@ class VirtioConsoleFuzzTest {
     private static final FuzzMemory MEMORY = new FuzzMemory();
 
     @FuzzTest
-    void streams(FuzzedDataProvider in) {
-        Liveness.input(() -> {
+    void streams(FuzzedDataProvider in) throws Throwable {
+        Watchdog.input(() -> {
             MEMORY.clear();
             CheckedPort port = new CheckedPort();
             VirtioConsole console = new VirtioConsole(port, in.consumeInt(0, 7) == 0 ? in.pickValue(new int[] {1, 2, 4, 8}) : 16);

@@ -29,8 +29,8 @@ class VirtioNetFuzzTest {
     private static final FuzzMemory MEMORY = new FuzzMemory();
 
     @FuzzTest
-    void frames(FuzzedDataProvider in) {
-        Liveness.input(() -> {
+    void frames(FuzzedDataProvider in) throws Throwable {
+        Watchdog.input(() -> {
             MEMORY.clear();
             CheckedNetBackend backend = new CheckedNetBackend();
             MacAddress mac = in.consumeBoolean() ? new MacAddress(0x5254_0012_3456L) : null;

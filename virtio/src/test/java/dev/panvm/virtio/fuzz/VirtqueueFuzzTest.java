@@ -62,8 +62,8 @@ class VirtqueueFuzzTest {
     }
 
     @FuzzTest
-    void descriptorChains(FuzzedDataProvider in) {
-        Liveness.input(() -> run(in));
+    void descriptorChains(FuzzedDataProvider in) throws Throwable {
+        Watchdog.input(() -> run(in));
     }
 
     private static void run(FuzzedDataProvider in) {

@@ -2,6 +2,7 @@ package dev.panvm.vmm.fuzz;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.panvm.virtio.fuzz.Watchdog;
 import dev.panvm.vmm.boot.ElfKernel;
 import dev.panvm.vmm.boot.ElfLoader;
 import dev.panvm.vmm.boot.KernelLoadException;
@@ -66,10 +67,7 @@ class ElfLoaderFuzzTest {
     @FuzzTest
     void kernels(FuzzedDataProvider in) throws Throwable {
         byte[] image = in.consumeRemainingAsBytes();
-        Watchdog.input(() -> {
-            loadOne(image);
-            return null;
-        });
+        Watchdog.input(() -> loadOne(image));
     }
 
     private static void loadOne(byte[] image) throws Throwable {

@@ -3,7 +3,7 @@ package dev.panvm.vmm.cli.fuzz;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.panvm.vmm.cli.Panvm;
-import dev.panvm.vmm.fuzz.Watchdog;
+import dev.panvm.virtio.fuzz.Watchdog;
 import picocli.CommandLine;
 
 import java.io.PrintWriter;
@@ -106,7 +106,7 @@ class VmConfigFuzzTest {
                 config = Watchdog.call("read and build", () -> build(file));
             } catch (Throwable e) {
                 checkConfigException(e, file.toString());
-                return null;
+                return;
             }
             String printed = (String) WRITE.invoke(config);
             Path again = DIR.resolve("printed.json");
@@ -119,7 +119,6 @@ class VmConfigFuzzTest {
             }
             assertEquals(config, reread, "printed configuration reads back to another machine:\n" + printed);
             assertEquals(printed, (String) WRITE.invoke(reread), "printing is not stable");
-            return null;
         });
     }
 
@@ -183,7 +182,6 @@ class VmConfigFuzzTest {
                 assertEquals(0, again.status, "printed configuration does not read back: " + again.err + "\n" + r.out);
                 assertEquals(r.out, again.out, "printed configuration reads back to another one");
             }
-            return null;
         });
     }
 
