@@ -69,8 +69,8 @@
 //! class's [`Depot`] behind its own, and each CPU's [`CpuCache`] behind none
 //! (only its CPU uses it), which is what takes the allocator lock off the
 //! kmalloc fast path ([`SlabBacking`] is how a `CpuCache` reaches the locked
-//! tiers); each CPU's [`PageCache`] too, reaching the buddy allocator the
-//! same way.
+//! tiers); each CPU's [`PageCache`] too, reaching the buddy allocator
+//! through [`PageBacking`].
 //!
 //! # Errors
 //!
@@ -103,7 +103,7 @@ pub use cpu_cache::{
 };
 pub use fragmentation::FragmentationReport;
 pub use kmalloc::{ClassStats, Kmalloc, KmallocStats, LargeStats, SlabInfo};
-pub use percpu::PageCache;
+pub use percpu::{PageBacking, PageCache};
 pub use size_class::{KMALLOC_MAX_CACHE_SIZE, KMALLOC_SIZES, NR_KMALLOC_CLASSES};
 
 /// Size of a page frame, the buddy allocator's unit.

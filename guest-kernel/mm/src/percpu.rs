@@ -26,7 +26,13 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::{BuddyAllocator, SlabBacking};
+use crate::BuddyAllocator;
+
+/// How a [`PageCache`] reaches the buddy allocator: `f` runs with it locked
+/// (the kernel's allocator lock; a mutex in host tests).
+pub trait PageBacking {
+    fn with_pages<R>(&self, f: impl FnOnce(&mut BuddyAllocator) -> R) -> R;
+}
 
 /// One CPU's stack of free order-0 pages.
 pub struct PageCache {
@@ -59,9 +65,9 @@ impl PageCache {
     /// has no page left (pages cached on *other* CPUs stay there; drain them
     /// to get them back).
     #[inline]
-    pub fn alloc(&mut self, backing: &impl SlabBacking) -> Option<u64> {
+    pub fn alloc(&mut self, backing: &impl PageBacking) -> Option<u64> {
         if self.count == 0 {
-            backing.with_slabs(|_, buddy| self.refill(buddy));
+            backing.with_pages(|buddy| self.refill(buddy));
         }
         let n = self.count.checked_sub(1)?;
         self.count = n;
@@ -72,7 +78,7 @@ impl PageCache {
     /// buddy allocator handed out. At the high watermark the `batch` coldest
     /// pages go back to the buddy allocator first.
     #[inline]
-    pub fn free(&mut self, addr: u64, backing: &impl SlabBacking) {
+    pub fn free(&mut self, addr: u64, backing: &impl PageBacking) {
         if self.count > 0 {
             assert_ne!(
                 self.pages[self.count - 1],
@@ -81,7 +87,7 @@ impl PageCache {
             );
         }
         if self.count == self.pages.len() {
-            backing.with_slabs(|_, buddy| self.release_coldest(self.batch, buddy));
+            backing.with_pages(|buddy| self.release_coldest(self.batch, buddy));
         }
         self.pages[self.count] = addr;
         self.count += 1;

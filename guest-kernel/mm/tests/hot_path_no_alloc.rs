@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use common::{M, XorShift64};
 use mm::{
-    BuddyAllocator, CpuCache, Depot, KMALLOC_SIZES, Kmalloc, NR_KMALLOC_CLASSES, PageCache,
+    BuddyAllocator, CpuCache, Depot, KMALLOC_SIZES, Kmalloc, NR_KMALLOC_CLASSES, PageBacking, PageCache,
     PhysRange, SlabBacking,
 };
 
@@ -131,6 +131,12 @@ fn alloc_and_free_never_allocate_after_construction() {
 struct Local {
     depots: Vec<std::cell::RefCell<Depot>>,
     slabs: std::cell::RefCell<(Kmalloc, BuddyAllocator)>,
+}
+
+impl PageBacking for Local {
+    fn with_pages<R>(&self, f: impl FnOnce(&mut BuddyAllocator) -> R) -> R {
+        f(&mut self.slabs.borrow_mut().1)
+    }
 }
 
 impl SlabBacking for Local {

@@ -10,7 +10,7 @@ use std::sync::{Mutex, mpsc};
 use std::thread;
 
 use common::{M, SEEDS, XorShift64};
-use mm::{BuddyAllocator, Depot, Kmalloc, PAGE_SIZE, PageCache, PhysRange, SlabBacking};
+use mm::{BuddyAllocator, PAGE_SIZE, PageBacking, PageCache, PhysRange};
 
 fn buddy() -> BuddyAllocator {
     BuddyAllocator::new(&[
@@ -20,34 +20,27 @@ fn buddy() -> BuddyAllocator {
 }
 
 /// The buddy allocator behind the "allocator lock", counting how often the
-/// caches take it (a `Kmalloc` rides along: `SlabBacking` lends both).
+/// caches take it.
 struct Locked {
-    slabs: RefCell<(Kmalloc, BuddyAllocator)>,
+    buddy: RefCell<BuddyAllocator>,
     locks: Cell<usize>,
 }
 
 impl Locked {
     fn new(buddy: BuddyAllocator) -> Self {
-        Self {
-            slabs: RefCell::new((Kmalloc::new(16), buddy)),
-            locks: Cell::new(0),
-        }
+        Self { buddy: RefCell::new(buddy), locks: Cell::new(0) }
     }
 
+    /// The buddy allocator, not counted as the caches' lock.
     fn buddy<R>(&self, f: impl FnOnce(&mut BuddyAllocator) -> R) -> R {
-        f(&mut self.slabs.borrow_mut().1)
+        f(&mut self.buddy.borrow_mut())
     }
 }
 
-impl SlabBacking for Locked {
-    fn with_depot<R>(&self, _: usize, _: impl FnOnce(&mut Depot) -> R) -> R {
-        unreachable!("page caches use no depot")
-    }
-
-    fn with_slabs<R>(&self, f: impl FnOnce(&mut Kmalloc, &mut BuddyAllocator) -> R) -> R {
+impl PageBacking for Locked {
+    fn with_pages<R>(&self, f: impl FnOnce(&mut BuddyAllocator) -> R) -> R {
         self.locks.set(self.locks.get() + 1);
-        let (kmalloc, buddy) = &mut *self.slabs.borrow_mut();
-        f(kmalloc, buddy)
+        self.buddy(f)
     }
 }
 
@@ -236,25 +229,19 @@ fn batch_above_high_is_refused() {
     PageCache::new(16, 8);
 }
 
-/// The allocator lock as the kernel has it (one lock for slabs and pages),
-/// for real threads.
-struct Shared(Mutex<(Kmalloc, BuddyAllocator)>);
+/// The allocator lock, for real threads.
+struct Shared(Mutex<BuddyAllocator>);
 
-impl SlabBacking for Shared {
-    fn with_depot<R>(&self, _: usize, _: impl FnOnce(&mut Depot) -> R) -> R {
-        unreachable!("page caches use no depot")
-    }
-
-    fn with_slabs<R>(&self, f: impl FnOnce(&mut Kmalloc, &mut BuddyAllocator) -> R) -> R {
-        let (kmalloc, buddy) = &mut *self.0.lock().unwrap();
-        f(kmalloc, buddy)
+impl PageBacking for Shared {
+    fn with_pages<R>(&self, f: impl FnOnce(&mut BuddyAllocator) -> R) -> R {
+        f(&mut self.0.lock().unwrap())
     }
 }
 
 #[test]
 fn pages_allocated_on_one_thread_and_freed_on_another_all_come_back() {
     for seed in SEEDS {
-        let shared = Shared(Mutex::new((Kmalloc::new(16), buddy())));
+        let shared = Shared(Mutex::new(buddy()));
         let seen = Mutex::new(HashSet::new());
         let (tx, rx) = mpsc::sync_channel::<u64>(64);
         let (producer, consumer) = thread::scope(|s| {
@@ -295,7 +282,7 @@ fn pages_allocated_on_one_thread_and_freed_on_another_all_come_back() {
             });
             (producer.join().unwrap(), consumer.join().unwrap())
         });
-        let (_, buddy) = &mut *shared.0.lock().unwrap();
+        let buddy = &mut *shared.0.lock().unwrap();
         for mut cache in [producer, consumer] {
             assert!(cache.cached() <= cache.high());
             cache.drain(buddy);

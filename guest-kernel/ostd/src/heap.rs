@@ -44,7 +44,7 @@ use core::sync::atomic::{
 use bootinfo::PhysRange;
 use mm::{
     BuddyAllocator, BuddyStats, CpuCache, Depot, FragmentationReport, Kmalloc, KmallocStats,
-    NR_KMALLOC_CLASSES, PageCache, SlabBacking,
+    NR_KMALLOC_CLASSES, PageBacking, PageCache, SlabBacking,
 };
 
 use crate::percpu::{self, PreemptGuard};
@@ -139,8 +139,15 @@ fn with_this_cpu<R>(f: impl FnOnce(&mut CpuAllocators) -> R) -> R {
     f(cell.as_mut().expect("init_mm filled every CPU's cell"))
 }
 
-/// Tiers 2 and 3 as the kernel locks them.
+/// Tiers 2 and 3, and the buddy allocator behind the page caches, as the
+/// kernel locks them.
 struct KernelBacking;
+
+impl PageBacking for KernelBacking {
+    fn with_pages<R>(&self, f: impl FnOnce(&mut BuddyAllocator) -> R) -> R {
+        with_mm(|mm| f(&mut mm.buddy))
+    }
+}
 
 impl SlabBacking for KernelBacking {
     fn with_depot<R>(&self, class: usize, f: impl FnOnce(&mut Depot) -> R) -> R {
