@@ -147,9 +147,9 @@ impl Magazines {
 /// Counters of one CPU's cache.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CpuCacheStats {
-    /// Allocations and frees served from the magazines alone.
-    pub fast_allocs: u64,
-    pub fast_frees: u64,
+    /// Objects handed out and taken back, whichever tier served them.
+    pub allocs: u64,
+    pub frees: u64,
     /// Full magazines taken from / given to a depot.
     pub depot_gets: u64,
     pub depot_puts: u64,
@@ -187,11 +187,9 @@ impl CpuCache {
     /// cannot give even one object (out of memory or slab descriptors).
     #[inline]
     pub fn alloc(&mut self, class: usize, backing: &impl SlabBacking) -> Option<u64> {
-        if let Some(addr) = self.pop(class) {
-            self.stats.fast_allocs += 1;
-            return Some(addr);
-        }
-        self.alloc_slow(class, backing)
+        let addr = self.pop(class).or_else(|| self.alloc_slow(class, backing));
+        self.stats.allocs += u64::from(addr.is_some());
+        addr
     }
 
     /// Gives back an object of class `class` that `alloc` (on any CPU)
@@ -211,10 +209,10 @@ impl CpuCache {
         if n < usize::from(m.size) {
             self.slots[m.loaded_base() + n] = addr;
             m.set_loaded_rounds(n + 1);
-            self.stats.fast_frees += 1;
-            return;
+        } else {
+            self.free_slow(class, addr, backing);
         }
-        self.free_slow(class, addr, backing);
+        self.stats.frees += 1;
     }
 
     /// Objects of class `class` cached here.
@@ -275,9 +273,7 @@ impl CpuCache {
                 self.stats.slab_fills += 1;
             }
         }
-        let addr = self.pop(class)?;
-        self.stats.fast_allocs += 1;
-        Some(addr)
+        self.pop(class)
     }
 
     /// `loaded` is full.
@@ -310,7 +306,6 @@ impl CpuCache {
         let m = &mut self.classes[class];
         self.slots[m.loaded_base()] = addr;
         m.set_loaded_rounds(1);
-        self.stats.fast_frees += 1;
     }
 
     fn flush_loaded(&mut self, class: usize, kmalloc: &mut Kmalloc, pages: &mut BuddyAllocator) {
