@@ -169,9 +169,10 @@ fn objects_in_use(stats: &mm::KmallocStats) -> u64 {
 /// counts exactly what callers hold, and the bytes the caches held.
 ///
 /// As Linux's `stop_machine`: a task pinned to each CPU drains that CPU's
-/// magazines and then spins until all have done so, so that no CPU runs
-/// anything that could refill its magazines; the last to arrive drains the
-/// depots and takes the statistics while all others still spin.
+/// magazines and the depots, then spins until all have done so, so that no
+/// CPU runs anything that could refill them (a depot filled by a CPU that
+/// had not arrived yet is drained again by that CPU's task); the last to
+/// arrive takes the statistics while all others still spin.
 fn quiesced_stats() -> Result<(mm::KmallocStats, usize), String> {
     /// How long a CPU waits for the others to arrive.
     const ARRIVAL_TIMEOUT_NS: u64 = 2_000_000_000;
@@ -196,7 +197,6 @@ fn quiesced_stats() -> Result<(mm::KmallocStats, usize), String> {
         task::spawn_pinned("kmalloc-stop", 0, cpu, move || {
             stop.bytes.fetch_add(heap::drain_kmalloc_caches(), Relaxed);
             if stop.arrived.fetch_add(1, AcqRel) + 1 == ncpus {
-                stop.bytes.fetch_add(heap::drain_kmalloc_caches(), Relaxed);
                 *stop.stats.lock() = Some(heap::kmalloc_stats());
                 stop.released.store(true, Release);
             }
