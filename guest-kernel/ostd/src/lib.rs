@@ -6,9 +6,9 @@
 //! | module | what it owns | what its safe API guarantees |
 //! | --- | --- | --- |
 //! | [`boot`] | boot.S, boot information, the boot CPU's start-up | [`boot::start`] runs once; [`boot::BootInfo`] is read-only |
-//! | [`smp`] | starting and parking the other CPUs | -- |
-//! | [`trap`] | GDT/TSS/IDT, exception reports, interrupt entry, preemption trampoline | handlers run on per-CPU IST stacks |
-//! | [`percpu`] | per-CPU data through GS, preemption count | [`percpu::PreemptGuard`] keeps code on its CPU |
+//! | `smp` | starting and parking the other CPUs | -- |
+//! | `trap` | GDT/TSS/IDT, exception reports, interrupt entry, preemption trampoline | handlers run on per-CPU IST stacks |
+//! | [`percpu`] | per-CPU data through GS, preemption count | `percpu::PreemptGuard` (crate-internal) keeps code on its CPU |
 //! | [`sync`] | spin locks | data behind a [`sync::SpinLock`] is reached only through its guard |
 //! | [`task`] | kernel threads, stacks, context switch, wait queues, mutex, completion | a thread's closure is `Send + 'static`; switching happens only here |
 //! | [`kstack`] | kernel stacks with guard pages | an overflow faults and is reported |
@@ -17,7 +17,7 @@
 //! | [`io`] | MMIO windows of devices | accesses are aligned and inside a window the firmware or command line named |
 //! | [`firmware`] | firmware tables in physical memory | reads only firmware ranges, never RAM the allocators own |
 //! | [`platform`] | time (TSC, kvmclock), local APIC/IOAPIC, interrupt mode | -- |
-//! | [`cpu`], [`port`], [`serial`], [`exit`], [`phys`], [`mem`], [`panic`] | instructions, port I/O, console, debug exit, the direct map, `mem*` symbols, panics | -- |
+//! | [`cpu`], [`port`], [`serial`], [`exit`], `phys`, `mem`, `panic` | instructions, port I/O, console, debug exit, the direct map, `mem*` symbols, panics | -- |
 
 #![no_std]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
