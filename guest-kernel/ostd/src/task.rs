@@ -916,7 +916,7 @@ impl<T> Drop for MutexGuard<'_, T> {
             .sched
             .current(percpu::cpu_id())
             .expect("mutex owner is a task");
-        let next = self.mutex.state.get(&mut g).unlock(me);
+        let next = self.mutex.state.get(&mut g).unlock(&me);
         if let Some(next) = next.unwrap_or_else(|e| panic!("mutex: {e}")) {
             wake_locked(&mut g, next);
         }

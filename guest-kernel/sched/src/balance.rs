@@ -7,10 +7,9 @@
 //! ferrite has a handful of equal CPUs, so here every CPU is its own group in
 //! one flat domain and "load" is the instantaneous sum of runnable weights.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use crate::rq::RunQueue;
+use crate::cpurq::{CpuRq, RqLoad};
 use crate::task::Task;
 use crate::tunables::Tunables;
 use crate::{CpuId, Nanos, TaskId};
@@ -19,32 +18,34 @@ use crate::{CpuId, Nanos, TaskId};
 /// CPU must carry over 17% more load than this one before moving load pays.
 const IMBALANCE_PCT: u64 = 117;
 
-fn is_idle(rq: &RunQueue) -> bool {
+fn is_idle(rq: &RqLoad) -> bool {
     rq.nr_running == 0
 }
 
 /// `select_task_rq_fair()` for a wakeup, simplified to:
 ///
 /// 1. a task whose context is still on its previous CPU (it blocked there
-///    and that CPU has not switched away yet, Linux's `p->on_cpu`) must wake
-///    there, or two CPUs could run the same stack;
+///    and that CPU has not switched away yet, Linux's `p->on_cpu`) wakes
+///    there, where its context is saved before it can run again;
 /// 2. the previous CPU if it is idle: its caches may still hold the task's
 ///    data (`select_idle_sibling()` tries `prev` first too);
 /// 3. else the waker's CPU if it is idle, else the lowest-numbered idle CPU
 ///    (`select_idle_sibling()` scanning the cache domain);
 /// 4. with no idle CPU, the waker's CPU only if it carries less load than the
 ///    previous one (`wake_affine_weight()`), else the previous CPU.
-pub(crate) fn select_task_rq(rqs: &[RunQueue], task: TaskId, prev: CpuId, waker: CpuId) -> CpuId {
-    if rqs[prev].on_cpu == Some(task) || is_idle(&rqs[prev]) {
+///
+/// `loads` are snapshots of every CPU's queue, possibly stale.
+pub fn select_task_rq(loads: &[RqLoad], prev: CpuId, prev_on_cpu: bool, waker: CpuId) -> CpuId {
+    if prev_on_cpu || is_idle(&loads[prev]) {
         return prev;
     }
-    if is_idle(&rqs[waker]) {
+    if is_idle(&loads[waker]) {
         return waker;
     }
-    if let Some(idle) = rqs.iter().position(is_idle) {
+    if let Some(idle) = loads.iter().position(is_idle) {
         return idle;
     }
-    if rqs[waker].load < rqs[prev].load {
+    if loads[waker].load < loads[prev].load {
         waker
     } else {
         prev
@@ -63,7 +64,7 @@ pub(crate) fn migrate_vruntime(vruntime: Nanos, from_min: Nanos, to_min: Nanos) 
 
 /// How much to move (`env->migration_type` and `env->imbalance`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Imbalance {
+pub enum Imbalance {
     /// This CPU is idle: move this many tasks, whatever they weigh
     /// (`migrate_task`, used when the local group has spare capacity).
     Tasks(u64),
@@ -71,15 +72,17 @@ enum Imbalance {
     Load(u64),
 }
 
-/// `find_busiest_queue()` + `calculate_imbalance()`: the CPU to pull from and
-/// how much, or `None` when the CPUs are balanced enough. Only CPUs with a
-/// queued (not running) task can give one away.
-fn find_busiest(rqs: &[RunQueue], this_cpu: CpuId) -> Option<(CpuId, Imbalance)> {
-    let this = &rqs[this_cpu];
-    let candidates = rqs
+/// `find_busiest_queue()` + `calculate_imbalance()`: the CPU for `this_cpu`
+/// to pull from and how much, or `None` when the CPUs are balanced enough.
+/// Only CPUs with a queued (not running) task can give one away. `loads`
+/// are snapshots of every CPU's queue; the caller then locks the two queues
+/// and moves tasks with [`crate::balance`], which re-reads the source.
+pub fn find_busiest(loads: &[RqLoad], this_cpu: CpuId) -> Option<(CpuId, Imbalance)> {
+    let this = &loads[this_cpu];
+    let candidates = loads
         .iter()
         .enumerate()
-        .filter(|&(cpu, rq)| cpu != this_cpu && rq.nr_queued() > 0);
+        .filter(|&(cpu, rq)| cpu != this_cpu && rq.nr_queued > 0);
     if is_idle(this) {
         // Most tasks first; the lowest CPU number wins ties (`max_by_key` keeps the last max).
         let (cpu, busiest) = candidates
@@ -103,11 +106,12 @@ fn find_busiest(rqs: &[RunQueue], this_cpu: CpuId) -> Option<(CpuId, Imbalance)>
 }
 
 /// `can_migrate_task()`: not pinned (a pinned task already sits on the one
-/// CPU it may use), not the task on the CPU (running, or just blocked and not
-/// yet switched away from), and not cache-hot (`task_hot()`).
-fn can_migrate_task(src: &RunQueue, task: &Task, now: Nanos, t: &Tunables) -> bool {
+/// CPU it may use), not the task on the CPU (running, or just blocked and
+/// woken again before its CPU switched away from it), and not cache-hot
+/// (`task_hot()`).
+fn can_migrate_task<P>(src: &CpuRq<P>, task: &Task, now: Nanos, t: &Tunables) -> bool {
     task.pinned.is_none()
-        && src.on_cpu != Some(task.id)
+        && src.on_cpu() != Some(task.id)
         && !task.is_cache_hot(now, t.sched_migration_cost_ns)
 }
 
@@ -115,35 +119,26 @@ fn can_migrate_task(src: &RunQueue, task: &Task, now: Nanos, t: &Tunables) -> bo
 /// Linux's `detach_tasks()` walks `rq->cfs_tasks` from the tail, i.e. the
 /// tasks that ran longest ago (coldest caches) first; so do we. It examines
 /// at most `loop_max = min(sched_nr_migrate, busiest->nr_running)` tasks.
-fn migration_candidates(
-    src: &RunQueue,
-    tasks: &BTreeMap<TaskId, Task>,
-    t: &Tunables,
-) -> Vec<TaskId> {
-    let mut queued: Vec<&Task> = src.queued().map(|(_, id)| &tasks[&id]).collect();
+fn migration_candidates<'a, P>(src: &'a CpuRq<P>, t: &Tunables) -> Vec<&'a Task> {
+    let mut queued: Vec<&Task> = src.rq.queued().map(|(_, id)| &src.tasks[&id].se).collect();
     queued.sort_by_key(|task| (task.exec_start, task.id));
-    let loop_max = (t.sched_nr_migrate as usize).min(src.nr_running);
+    let loop_max = (t.sched_nr_migrate as usize).min(src.rq.nr_running);
+    queued.truncate(loop_max);
     queued
-        .into_iter()
-        .take(loop_max)
-        .map(|task| task.id)
-        .collect()
 }
 
 /// `detach_tasks()`: chooses which of `src`'s queued tasks to move so as to
 /// cover `imbalance`, skipping those that may not move and, when moving
 /// load, those heavier than what is left to move.
-fn detach_tasks(
-    src: &RunQueue,
-    tasks: &BTreeMap<TaskId, Task>,
+pub(crate) fn detach_tasks<P>(
+    src: &CpuRq<P>,
     imbalance: Imbalance,
     now: Nanos,
     t: &Tunables,
 ) -> Vec<TaskId> {
     let mut chosen = Vec::new();
     let mut left = imbalance;
-    for id in migration_candidates(src, tasks, t) {
-        let task = &tasks[&id];
+    for task in migration_candidates(src, t) {
         if !can_migrate_task(src, task, now, t) {
             continue;
         }
@@ -152,7 +147,7 @@ fn detach_tasks(
             Imbalance::Load(load) if task.weight() <= load => Imbalance::Load(load - task.weight()),
             Imbalance::Load(_) => continue,
         };
-        chosen.push(id);
+        chosen.push(task.id);
         if matches!(left, Imbalance::Tasks(0) | Imbalance::Load(0)) {
             break;
         }
@@ -160,53 +155,33 @@ fn detach_tasks(
     chosen
 }
 
-/// `load_balance()` for `this_cpu`: finds the busiest CPU, decides how much to
-/// move and which tasks, and returns `(source CPU, tasks to move)`. The caller
-/// moves them (`attach_tasks()`), since that touches two run queues.
-pub(crate) fn plan_balance(
-    rqs: &[RunQueue],
-    tasks: &BTreeMap<TaskId, Task>,
-    this_cpu: CpuId,
-    now: Nanos,
-    t: &Tunables,
-) -> Option<(CpuId, Vec<TaskId>)> {
-    if t.sched_nr_migrate == 0 {
-        return None;
-    }
-    let (busiest, imbalance) = find_busiest(rqs, this_cpu)?;
-    let chosen = detach_tasks(&rqs[busiest], tasks, imbalance, now, t);
-    Some((busiest, chosen))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::TaskState;
+    use crate::task::Entity;
 
-    fn rqs_with(nr_running: &[usize]) -> Vec<RunQueue> {
+    /// Snapshots of CPUs running `nr_running` nice-0 tasks each, all but
+    /// one of them queued.
+    fn loads_with(nr_running: &[usize]) -> Vec<RqLoad> {
         nr_running
             .iter()
-            .map(|&n| {
-                let mut rq = RunQueue::default();
-                rq.nr_running = n;
-                rq.load = 1024 * n as u64;
-                rq
+            .map(|&n| RqLoad {
+                nr_running: n,
+                nr_queued: n.saturating_sub(1),
+                load: 1024 * n as u64,
+                min_vruntime: 0,
             })
             .collect()
     }
 
-    fn queue(specs: &[(TaskId, i8, Option<Nanos>)]) -> (RunQueue, BTreeMap<TaskId, Task>) {
-        let mut rq = RunQueue::default();
-        let mut tasks = BTreeMap::new();
+    fn queue(specs: &[(TaskId, i8, Option<Nanos>)]) -> CpuRq<()> {
+        let mut rq = CpuRq::new(0, Tunables::default());
         for &(id, nice, last_ran) in specs {
-            let mut task = Task::new(id, nice, 0);
-            task.state = TaskState::Queued;
-            task.exec_start = last_ran;
-            rq.account_enqueue(&task);
-            rq.insert(&task);
-            tasks.insert(id, task);
+            let mut e = Entity::new(id, nice, ());
+            e.se.exec_start = last_ran;
+            rq.enqueue(e, 0);
         }
-        (rq, tasks)
+        rq
     }
 
     #[test]
@@ -215,32 +190,23 @@ mod tests {
             sched_migration_cost_ns: 1_000,
             ..Tunables::default()
         };
-        let (mut rq, tasks) = queue(&[
+        let mut rq = queue(&[
             (1, 0, Some(0)),
             (2, 0, Some(100)),
             (3, 0, Some(9_500)),
             (4, 0, None),
         ]);
         // Task 1 blocked and was woken again before its CPU switched away.
-        rq.on_cpu = Some(1);
+        rq.rq.on_cpu = Some(1);
         // At 10 us task 3 ran 0.5 us ago: cache-hot.
-        assert_eq!(
-            detach_tasks(&rq, &tasks, Imbalance::Tasks(4), 10_000, &t),
-            [4, 2]
-        );
-        assert_eq!(
-            detach_tasks(&rq, &tasks, Imbalance::Tasks(1), 10_000, &t),
-            [4]
-        );
+        assert_eq!(detach_tasks(&rq, Imbalance::Tasks(4), 10_000, &t), [4, 2]);
+        assert_eq!(detach_tasks(&rq, Imbalance::Tasks(1), 10_000, &t), [4]);
         // Only sched_nr_migrate tasks are examined (loop_max).
         let t = Tunables {
             sched_nr_migrate: 2,
             ..t
         };
-        assert_eq!(
-            detach_tasks(&rq, &tasks, Imbalance::Tasks(4), 10_000, &t),
-            [4]
-        );
+        assert_eq!(detach_tasks(&rq, Imbalance::Tasks(4), 10_000, &t), [4]);
     }
 
     #[test]
@@ -250,31 +216,32 @@ mod tests {
             ..Tunables::default()
         };
         // Weights: nice -5 = 3121, nice 0 = 1024, nice 5 = 335.
-        let (rq, tasks) = queue(&[(1, -5, None), (2, 0, None), (3, 5, None), (4, 0, None)]);
-        assert_eq!(
-            detach_tasks(&rq, &tasks, Imbalance::Load(1_500), 0, &t),
-            [2, 3]
-        );
-        assert_eq!(
-            detach_tasks(&rq, &tasks, Imbalance::Load(3_121), 0, &t),
-            [1]
-        );
-        assert!(detach_tasks(&rq, &tasks, Imbalance::Load(300), 0, &t).is_empty());
+        let rq = queue(&[(1, -5, None), (2, 0, None), (3, 5, None), (4, 0, None)]);
+        assert_eq!(detach_tasks(&rq, Imbalance::Load(1_500), 0, &t), [2, 3]);
+        assert_eq!(detach_tasks(&rq, Imbalance::Load(3_121), 0, &t), [1]);
+        assert!(detach_tasks(&rq, Imbalance::Load(300), 0, &t).is_empty());
     }
 
     #[test]
     fn wakeups_prefer_prev_then_idle_then_lighter_waker() {
-        let rqs = rqs_with(&[0, 3, 2]);
-        assert_eq!(select_task_rq(&rqs, 7, 0, 1), 0, "prev idle");
-        assert_eq!(select_task_rq(&rqs, 7, 1, 2), 0, "some CPU idle");
-        let rqs = rqs_with(&[1, 3, 0]);
-        assert_eq!(select_task_rq(&rqs, 7, 1, 2), 2, "waker idle");
-        let rqs = rqs_with(&[1, 3, 2]);
-        assert_eq!(select_task_rq(&rqs, 7, 1, 2), 2, "waker lighter than prev");
-        assert_eq!(select_task_rq(&rqs, 7, 0, 2), 0, "prev lighter than waker");
-        let mut rqs = rqs_with(&[1, 0]);
-        rqs[0].on_cpu = Some(7);
-        assert_eq!(select_task_rq(&rqs, 7, 0, 1), 0, "still on its CPU");
+        let loads = loads_with(&[0, 3, 2]);
+        assert_eq!(select_task_rq(&loads, 0, false, 1), 0, "prev idle");
+        assert_eq!(select_task_rq(&loads, 1, false, 2), 0, "some CPU idle");
+        let loads = loads_with(&[1, 3, 0]);
+        assert_eq!(select_task_rq(&loads, 1, false, 2), 2, "waker idle");
+        let loads = loads_with(&[1, 3, 2]);
+        assert_eq!(
+            select_task_rq(&loads, 1, false, 2),
+            2,
+            "waker lighter than prev"
+        );
+        assert_eq!(
+            select_task_rq(&loads, 0, false, 2),
+            0,
+            "prev lighter than waker"
+        );
+        let loads = loads_with(&[1, 0]);
+        assert_eq!(select_task_rq(&loads, 0, true, 1), 0, "still on its CPU");
     }
 
     #[test]
@@ -286,20 +253,16 @@ mod tests {
 
     #[test]
     fn imbalance_by_tasks_when_idle_by_load_when_busy() {
-        let rqs = rqs_with(&[0, 5, 3]);
-        let mut rqs = rqs;
-        // find_busiest only looks at CPUs with queued tasks: fake the tree.
-        for (cpu, rq) in rqs.iter_mut().enumerate() {
-            for i in 1..rq.nr_running {
-                let mut task = Task::new((cpu * 100 + i) as TaskId, 0, cpu);
-                task.state = TaskState::Queued;
-                rq.insert(&task);
-            }
-        }
-        assert_eq!(find_busiest(&rqs, 0), Some((1, Imbalance::Tasks(2))));
-        assert_eq!(find_busiest(&rqs, 2), Some((1, Imbalance::Load(1024))));
-        assert_eq!(find_busiest(&rqs, 1), None, "busiest itself");
-        let balanced = rqs_with(&[6, 7]);
-        assert_eq!(find_busiest(&balanced, 0), None, "nothing queued anywhere");
+        let loads = loads_with(&[0, 5, 3]);
+        assert_eq!(find_busiest(&loads, 0), Some((1, Imbalance::Tasks(2))));
+        assert_eq!(find_busiest(&loads, 2), Some((1, Imbalance::Load(1024))));
+        assert_eq!(find_busiest(&loads, 1), None, "busiest itself");
+        let mut nothing_queued = loads_with(&[6, 7]);
+        nothing_queued.iter_mut().for_each(|l| l.nr_queued = 0);
+        assert_eq!(
+            find_busiest(&nothing_queued, 0),
+            None,
+            "nothing queued anywhere"
+        );
     }
 }

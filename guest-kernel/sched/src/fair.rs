@@ -11,8 +11,6 @@
 //! switch happens: within one `sched_latency_ns` every runnable task should
 //! have run once.
 
-use alloc::collections::BTreeMap;
-
 use crate::rq::RunQueue;
 use crate::task::{Task, TaskState};
 use crate::tunables::Tunables;
@@ -158,14 +156,14 @@ pub(crate) fn check_preempt_tick(rq: &mut RunQueue, curr: &Task, t: &Tunables) -
 /// (Linux's next/last buddies, off or minor by default, are not modelled.)
 pub(crate) fn pick_next_entity(
     rq: &RunQueue,
-    tasks: &BTreeMap<TaskId, Task>,
+    load_of: impl Fn(TaskId) -> LoadWeight,
     t: &Tunables,
 ) -> Option<TaskId> {
     let left = rq.leftmost()?;
     if rq.skip == Some(left.1)
         && let Some(second) = rq.next_after(left)
     {
-        let left_load = tasks[&left.1].load;
+        let left_load = load_of(left.1);
         if !wakeup_preempt_entity(second.0, left.0, left_load, t) {
             return Some(second.1);
         }
@@ -200,6 +198,8 @@ pub(crate) fn set_next_entity(rq: &mut RunQueue, se: &mut Task, now: Nanos) {
 
 #[cfg(test)]
 mod tests {
+    use alloc::collections::BTreeMap;
+
     use super::*;
 
     fn queue_of(nices: &[i8]) -> (RunQueue, BTreeMap<TaskId, Task>) {
@@ -303,14 +303,14 @@ mod tests {
         rq.remove(two);
         two.vruntime = 500_000;
         rq.insert(two);
-        assert_eq!(pick_next_entity(&rq, &tasks, &t), Some(1));
+        assert_eq!(pick_next_entity(&rq, |id| tasks[&id].load, &t), Some(1));
         rq.skip = Some(1);
-        assert_eq!(pick_next_entity(&rq, &tasks, &t), Some(2));
+        assert_eq!(pick_next_entity(&rq, |id| tasks[&id].load, &t), Some(2));
         // Task 2 far ahead in virtual time: skipping 1 would be unfair.
         let two = tasks.get_mut(&2).unwrap();
         rq.remove(two);
         two.vruntime = 5_000_000;
         rq.insert(two);
-        assert_eq!(pick_next_entity(&rq, &tasks, &t), Some(1));
+        assert_eq!(pick_next_entity(&rq, |id| tasks[&id].load, &t), Some(1));
     }
 }

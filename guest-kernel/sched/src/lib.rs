@@ -1,9 +1,11 @@
 //! ferrite's scheduler logic: a CFS-style fair scheduler as in Linux <= 6.5
 //! (before EEVDF), over abstract task and CPU ids and caller-provided time.
 //!
-//! The kernel crate owns contexts, stacks, timers and locking; it calls this
-//! crate with its scheduler lock held and does what the answers say (switch
-//! to the picked task, reschedule a CPU, wake a task). Nothing here reads a
+//! The kernel owns contexts, stacks, timers and locking: it keeps one
+//! [`CpuRq`] per CPU under that CPU's own lock, hands a waking task's
+//! [`Entity`] to the CPU chosen for it, and does what the answers say (switch
+//! to the picked task, reschedule a CPU). [`Scheduler`] drives all the queues
+//! from one thread, the model the host tests exercise. Nothing here reads a
 //! clock or touches hardware, so all of it runs and is tested on the host.
 //!
 //! Reading order, one concept per file:
@@ -13,10 +15,11 @@
 //! | `weights.rs` | nice -> weight table, weighted time arithmetic | `sched_prio_to_weight`, `__calc_delta()` |
 //! | `tunables.rs` | the five knobs, their ranges | `sysctl_sched_*` |
 //! | `task.rs` | per-task scheduling state | `struct sched_entity` |
-//! | `rq.rs` | per-CPU run queue ordered by vruntime | `struct cfs_rq` |
+//! | `rq.rs` | a run queue ordered by vruntime | `struct cfs_rq` |
+//! | `cpurq.rs` | one CPU's queue and the entities on it | `struct rq`, `activate_task()`, `ttwu_do_activate()` |
 //! | `fair.rs` | charging, slices, placement, preemption, picking | kernel/sched/fair.c |
 //! | `balance.rs` | wakeup CPU choice, load balancing | `select_task_rq_fair()`, `load_balance()` |
-//! | `scheduler.rs` | the entry points the kernel calls | kernel/sched/core.c |
+//! | `scheduler.rs` | all CPUs' queues driven from one thread: the model | kernel/sched/core.c |
 //! | `stats.rs` | per-CPU counters | schedstats |
 //! | `waitqueue.rs`, `sync.rs`, `timer.rs` | wait queues, semaphore and mutex, sleep timers | `wait_queue_head_t`, semaphore.c, hrtimers |
 //!
@@ -33,6 +36,7 @@ extern crate alloc;
 extern crate std;
 
 mod balance;
+mod cpurq;
 mod fair;
 mod rq;
 mod scheduler;
@@ -51,10 +55,12 @@ pub type CpuId = usize;
 /// A point in time or a duration, in nanoseconds.
 pub type Nanos = u64;
 
+pub use balance::{Imbalance, find_busiest, select_task_rq};
+pub use cpurq::{CpuRq, RqLoad, balance};
 pub use scheduler::{Scheduler, Wakeup};
 pub use stats::CpuStats;
 pub use sync::{Acquire, Mutex, NotOwner, Semaphore};
-pub use task::TaskState;
+pub use task::{Entity, TaskState};
 pub use timer::{TimerId, TimerQueue};
 pub use tunables::{TunableError, Tunables};
 pub use waitqueue::WaitQueue;

@@ -1,20 +1,24 @@
 //! Sleeping locks as pure state machines: a counting semaphore
 //! (kernel/locking/semaphore.c) and a mutex with strict FIFO hand-off.
 //!
-//! They decide who owns what and whom to wake; the kernel does the sleeping
-//! and waking with the scheduler, all under one lock:
+//! They decide who owns what and whom to wake; the kernel keeps each one
+//! under a lock of its own and does the sleeping and waking (`T` names a
+//! task: a [`TaskId`] in the model, the task itself in the kernel):
 //!
 //! ```text
 //! match sem.down(me) { Acquired => go on,
-//!                      MustWait => { sched.block_current(cpu, now); sched.pick_next(cpu, now) } }
-//! if let Some(t) = sem.up() { sched.wake(t, now, cpu); }   // t now holds the unit
+//!                      MustWait => sleep until !sem.is_waiting(me) }
+//! if let Some(t) = sem.up() { wake(t) }   // t now holds the unit
 //! ```
 //!
 //! Hand-off: a released unit or lock passes straight to the first waiter
 //! instead of being put back for anyone to grab. The woken task therefore
-//! cannot find it taken again (no lost wakeup, no retry loop) and waiters are
-//! served strictly in arrival order (Linux's semaphore `__up()` does this;
-//! Linux's mutex hands off only to a starving waiter, we always do).
+//! cannot find it taken again, and waiters are served strictly in arrival
+//! order (Linux's semaphore `__up()` does this; Linux's mutex hands off only
+//! to a starving waiter, we always do). A waiter that wakes for another
+//! reason sees it is still waiting and sleeps again.
+
+use core::fmt::Debug;
 
 use crate::TaskId;
 use crate::waitqueue::WaitQueue;
@@ -32,13 +36,13 @@ pub enum Acquire {
 /// A counting semaphore: `count` free units plus a FIFO of waiters. The count
 /// is never negative, and there are waiters only while it is zero.
 #[derive(Clone, Debug, Default)]
-pub struct Semaphore {
+pub struct Semaphore<T = TaskId> {
     count: u32,
-    waiters: WaitQueue,
+    waiters: WaitQueue<T>,
 }
 
-impl Semaphore {
-    pub fn new(count: u32) -> Self {
+impl<T: PartialEq + Debug> Semaphore<T> {
+    pub const fn new(count: u32) -> Self {
         Semaphore {
             count,
             waiters: WaitQueue::new(),
@@ -46,13 +50,16 @@ impl Semaphore {
     }
 
     /// Takes a unit, or queues `task` to wait for one (`down()`).
-    pub fn down(&mut self, task: TaskId) -> Acquire {
+    pub fn down(&mut self, task: T) -> Acquire {
         if self.count > 0 {
             self.count -= 1;
             return Acquire::Acquired;
         }
-        let queued = self.waiters.push(task);
-        assert!(queued, "task {task} is already waiting on this semaphore");
+        assert!(
+            !self.waiters.contains(&task),
+            "task {task:?} is already waiting on this semaphore"
+        );
+        self.waiters.push(task);
         Acquire::MustWait
     }
 
@@ -68,7 +75,7 @@ impl Semaphore {
 
     /// Releases a unit (`up()`): hands it to the first waiter and returns that
     /// task for the caller to wake, or returns it to the count.
-    pub fn up(&mut self) -> Option<TaskId> {
+    pub fn up(&mut self) -> Option<T> {
         let next = self.waiters.pop();
         if next.is_none() {
             self.count = self.count.checked_add(1).expect("semaphore count overflow");
@@ -77,8 +84,13 @@ impl Semaphore {
     }
 
     /// Withdraws a waiter that gives up (timeout, signal): it holds nothing.
-    pub fn cancel_wait(&mut self, task: TaskId) -> bool {
+    pub fn cancel_wait(&mut self, task: &T) -> bool {
         self.waiters.remove(task)
+    }
+
+    /// Whether `task` still waits; once `up` has handed it the unit, it does not.
+    pub fn is_waiting(&self, task: &T) -> bool {
+        self.waiters.contains(task)
     }
 
     /// Free units.
@@ -105,13 +117,13 @@ impl core::error::Error for NotOwner {}
 
 /// A sleeping mutex with an owner and a FIFO of waiters.
 #[derive(Clone, Debug, Default)]
-pub struct Mutex {
-    owner: Option<TaskId>,
-    waiters: WaitQueue,
+pub struct Mutex<T = TaskId> {
+    owner: Option<T>,
+    waiters: WaitQueue<T>,
 }
 
-impl Mutex {
-    pub fn new() -> Self {
+impl<T: Clone + PartialEq + Debug> Mutex<T> {
+    pub const fn new() -> Self {
         Mutex {
             owner: None,
             waiters: WaitQueue::new(),
@@ -121,23 +133,29 @@ impl Mutex {
     /// Takes the lock or queues `task` behind the current owner. Panics if
     /// `task` already owns it or already waits for it: that is a self-deadlock,
     /// which Linux's lockdep reports and which would otherwise hang silently.
-    pub fn lock(&mut self, task: TaskId) -> Acquire {
-        match self.owner {
+    pub fn lock(&mut self, task: T) -> Acquire {
+        match &self.owner {
             None => {
                 self.owner = Some(task);
                 Acquire::Acquired
             }
             Some(owner) => {
-                assert!(owner != task, "task {task} locks a mutex it already owns");
-                let queued = self.waiters.push(task);
-                assert!(queued, "task {task} is already waiting on this mutex");
+                assert!(
+                    *owner != task,
+                    "task {task:?} locks a mutex it already owns"
+                );
+                assert!(
+                    !self.waiters.contains(&task),
+                    "task {task:?} is already waiting on this mutex"
+                );
+                self.waiters.push(task);
                 Acquire::MustWait
             }
         }
     }
 
     /// Takes the lock only if it is free (`mutex_trylock()`).
-    pub fn try_lock(&mut self, task: TaskId) -> bool {
+    pub fn try_lock(&mut self, task: T) -> bool {
         if self.owner.is_none() {
             self.owner = Some(task);
             return true;
@@ -147,21 +165,21 @@ impl Mutex {
 
     /// Releases the lock. The first waiter, if any, becomes the owner and is
     /// returned for the caller to wake. Only the owner may unlock.
-    pub fn unlock(&mut self, task: TaskId) -> Result<Option<TaskId>, NotOwner> {
-        if self.owner != Some(task) {
+    pub fn unlock(&mut self, task: &T) -> Result<Option<T>, NotOwner> {
+        if self.owner.as_ref() != Some(task) {
             return Err(NotOwner);
         }
         self.owner = self.waiters.pop();
-        Ok(self.owner)
+        Ok(self.owner.clone())
     }
 
     /// Withdraws a waiter that gives up (timeout, signal, exit).
-    pub fn cancel_wait(&mut self, task: TaskId) -> bool {
+    pub fn cancel_wait(&mut self, task: &T) -> bool {
         self.waiters.remove(task)
     }
 
-    pub fn owner(&self) -> Option<TaskId> {
-        self.owner
+    pub fn owner(&self) -> Option<&T> {
+        self.owner.as_ref()
     }
 
     pub fn is_locked(&self) -> bool {
@@ -203,8 +221,8 @@ mod tests {
         let mut sem = Semaphore::new(0);
         assert_eq!(sem.down(1), Acquire::MustWait);
         assert_eq!(sem.down(2), Acquire::MustWait);
-        assert!(sem.cancel_wait(1));
-        assert!(!sem.cancel_wait(1));
+        assert!(sem.cancel_wait(&1));
+        assert!(!sem.cancel_wait(&1));
         assert_eq!(sem.waiters(), 1);
         assert_eq!(sem.up(), Some(2));
         assert_eq!(sem.up(), None);
@@ -219,15 +237,15 @@ mod tests {
         assert_eq!(m.lock(3), Acquire::MustWait);
         assert!(!m.try_lock(4));
         assert_eq!(m.waiters(), 2);
-        assert_eq!(m.unlock(1), Ok(Some(2)));
+        assert_eq!(m.unlock(&1), Ok(Some(2)));
         assert_eq!(
             m.owner(),
-            Some(2),
+            Some(&2),
             "owned by the woken waiter, nobody can steal it"
         );
         assert!(!m.try_lock(4));
-        assert_eq!(m.unlock(2), Ok(Some(3)));
-        assert_eq!(m.unlock(3), Ok(None));
+        assert_eq!(m.unlock(&2), Ok(Some(3)));
+        assert_eq!(m.unlock(&3), Ok(None));
         assert!(!m.is_locked());
         assert!(m.try_lock(4));
     }
@@ -235,13 +253,13 @@ mod tests {
     #[test]
     fn mutex_unlock_by_non_owner_is_rejected() {
         let mut m = Mutex::new();
-        assert_eq!(m.unlock(1), Err(NotOwner));
+        assert_eq!(m.unlock(&1), Err(NotOwner));
         m.lock(1);
         m.lock(2);
-        assert_eq!(m.unlock(2), Err(NotOwner), "a waiter is not the owner");
-        assert_eq!(m.owner(), Some(1));
-        assert!(m.cancel_wait(2));
-        assert_eq!(m.unlock(1), Ok(None));
+        assert_eq!(m.unlock(&2), Err(NotOwner), "a waiter is not the owner");
+        assert_eq!(m.owner(), Some(&1));
+        assert!(m.cancel_wait(&2));
+        assert_eq!(m.unlock(&1), Ok(None));
     }
 
     #[test]

@@ -81,3 +81,65 @@ impl Task {
         }
     }
 }
+
+/// A task's scheduling state together with what the kernel attaches to it
+/// (`P`: its body, for the kernel's context switch; `()` in the model).
+///
+/// An entity is always in exactly one place, by ownership: in the run
+/// queue of the CPU it is queued or running on ([`crate::CpuRq`]), or, while
+/// it sleeps, wherever the kernel keeps it until the wakeup hands it to a run
+/// queue again. So a task can be neither on two run queues nor lost by one.
+#[derive(Clone, Debug)]
+pub struct Entity<P> {
+    pub(crate) se: Task,
+    pub payload: P,
+}
+
+impl<P> Entity<P> {
+    /// A new task, on no run queue yet (Linux's `TASK_NEW`), with `nice`
+    /// clamped into -20..=19; [`crate::CpuRq::spawn`] places it.
+    pub fn new(id: TaskId, nice: i8, payload: P) -> Self {
+        Entity {
+            se: Task::new(id, nice, 0),
+            payload,
+        }
+    }
+
+    pub fn id(&self) -> TaskId {
+        self.se.id
+    }
+
+    /// The CPU whose run queue holds the task, or where it last ran.
+    pub fn cpu(&self) -> CpuId {
+        self.se.cpu
+    }
+
+    pub fn state(&self) -> TaskState {
+        self.se.state
+    }
+
+    /// The one CPU the task may run on, if pinned.
+    pub fn pinned(&self) -> Option<CpuId> {
+        self.se.pinned
+    }
+
+    /// Pins the task to one CPU, or lets it run anywhere. A run queue never
+    /// gives a pinned task away; where it wakes is the waker's choice
+    /// ([`crate::select_task_rq`] does not know about pins).
+    pub fn set_pinned(&mut self, cpu: Option<CpuId>) {
+        self.se.pinned = cpu;
+    }
+
+    pub fn nice(&self) -> i8 {
+        self.se.nice
+    }
+
+    /// Total CPU time charged (`sum_exec_runtime`).
+    pub fn runtime(&self) -> Nanos {
+        self.se.sum_exec_runtime
+    }
+
+    pub fn vruntime(&self) -> Nanos {
+        self.se.vruntime
+    }
+}

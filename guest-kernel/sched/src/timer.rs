@@ -16,20 +16,32 @@ pub struct TimerId(u64);
 
 /// Armed timers ordered by `(deadline, id)`: equal deadlines fire in the
 /// order they were added.
-#[derive(Clone, Debug, Default)]
-pub struct TimerQueue {
-    by_deadline: BTreeMap<(Nanos, TimerId), TaskId>,
+/// `T` names the task to wake (a [`TaskId`] in the model, the task itself
+/// in the kernel).
+#[derive(Clone, Debug)]
+pub struct TimerQueue<T = TaskId> {
+    by_deadline: BTreeMap<(Nanos, TimerId), T>,
     deadlines: BTreeMap<TimerId, Nanos>,
     next_id: u64,
 }
 
-impl TimerQueue {
-    pub fn new() -> Self {
-        TimerQueue::default()
+impl<T> Default for TimerQueue<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> TimerQueue<T> {
+    pub const fn new() -> Self {
+        TimerQueue {
+            by_deadline: BTreeMap::new(),
+            deadlines: BTreeMap::new(),
+            next_id: 0,
+        }
     }
 
     /// Arms a timer that wakes `task` at `deadline`.
-    pub fn add(&mut self, deadline: Nanos, task: TaskId) -> TimerId {
+    pub fn add(&mut self, deadline: Nanos, task: T) -> TimerId {
         let id = TimerId(self.next_id);
         self.next_id += 1;
         self.by_deadline.insert((deadline, id), task);
@@ -48,7 +60,7 @@ impl TimerQueue {
 
     /// Removes every timer due at `now` (deadline <= now) and returns their
     /// tasks, earliest deadline first.
-    pub fn expire(&mut self, now: Nanos) -> Vec<TaskId> {
+    pub fn expire(&mut self, now: Nanos) -> Vec<T> {
         let mut due = Vec::new();
         while let Some(entry) = self.by_deadline.first_entry() {
             let (deadline, id) = *entry.key();

@@ -26,7 +26,11 @@ fn balancing_never_moves_a_pinned_task() {
     for &id in &ids {
         s.set_affinity(id, Some(0));
     }
-    assert_eq!(s.balance(1, 100_000_000), 0, "all tasks are pinned to CPU 0");
+    assert_eq!(
+        s.balance(1, 100_000_000),
+        0,
+        "all tasks are pinned to CPU 0"
+    );
     assert_eq!(s.nr_running(1), 0);
     s.set_affinity(ids[5], None);
     assert_eq!(s.balance(1, 100_000_000), 1, "the unpinned one may move");
