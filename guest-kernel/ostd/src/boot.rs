@@ -76,10 +76,7 @@ pub fn start(
     let heap = choose_heap(&boot);
     heap::init(heap);
     print!("{}", memory_report(&boot.memmap));
-    println!(
-        "kernel image: {}, bootstrap heap: {heap}",
-        kernel_image()
-    );
+    println!("kernel image: {}, bootstrap heap: {heap}", kernel_image());
 
     let free = free_ram(&boot, heap);
     // panvm entered every vCPU already; under QEMU (PVH) the kernel finds
@@ -99,7 +96,11 @@ pub fn start(
         buddy.total_pages
     );
 
-    task::init(ncpus, tunables(&boot.cmdline, ncpus), full_preemption(&boot.cmdline));
+    task::init(
+        ncpus,
+        tunables(&boot.cmdline, ncpus),
+        full_preemption(&boot.cmdline),
+    );
     smp::release_aps();
     println!(
         "smp: {} CPUs online, irq: {}, preempt: {}",
@@ -113,8 +114,6 @@ pub fn start(
     kernel_main(boot);
     task::idle_loop()
 }
-
-
 
 /// Scheduler tunables: Linux's defaults scaled for `ncpus`, then any
 /// `NAME=VALUE` of the five tunables from the command line.
@@ -188,7 +187,6 @@ fn choose_heap(boot: &BootInfo) -> PhysRange {
             )
         })
 }
-
 
 global_asm!(include_str!("boot.S"), options(att_syntax));
 

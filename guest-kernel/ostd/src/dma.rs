@@ -42,7 +42,10 @@ impl Block {
     /// never sees what the pages held before.
     fn zeroed(len: usize) -> Option<Self> {
         let order = order_for(len)?;
-        let block = Self { pa: heap::alloc_pages(order)?, order };
+        let block = Self {
+            pa: heap::alloc_pages(order)?,
+            order,
+        };
         debug_assert!(len <= block.bytes());
         // SAFETY: the block is freshly allocated, owned by us, mapped by the
         // direct map, and at least `len` bytes; no device knows its address.
@@ -76,7 +79,10 @@ impl DmaBuf {
     /// device round trip a buffer is for); `None` when out of memory or
     /// larger than the biggest buddy block (4 MiB).
     pub fn new(len: usize) -> Option<Self> {
-        Some(Self { block: Block::zeroed(len)?, len })
+        Some(Self {
+            block: Block::zeroed(len)?,
+            len,
+        })
     }
 
     /// Guest-physical address of the first byte (what devices are given).
@@ -84,7 +90,10 @@ impl DmaBuf {
         self.block.pa
     }
 
-    #[allow(clippy::len_without_is_empty, reason = "no driver asks whether a buffer is empty")]
+    #[allow(
+        clippy::len_without_is_empty,
+        reason = "no driver asks whether a buffer is empty"
+    )]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -113,7 +122,10 @@ pub struct DmaRegion {
 impl DmaRegion {
     /// `len` zeroed bytes.
     pub fn zeroed(len: usize) -> Option<Self> {
-        Some(Self { block: Block::zeroed(len)?, len })
+        Some(Self {
+            block: Block::zeroed(len)?,
+            len,
+        })
     }
 
     pub fn pa(&self) -> u64 {
@@ -124,7 +136,8 @@ impl DmaRegion {
     /// region and aligned to `size` (so every access is single and untorn).
     fn at(&self, offset: usize, size: usize) -> u64 {
         assert!(
-            offset.checked_add(size).is_some_and(|end| end <= self.len) && offset.is_multiple_of(size),
+            offset.checked_add(size).is_some_and(|end| end <= self.len)
+                && offset.is_multiple_of(size),
             "DMA region access at {offset:#x} (+{size}) outside its {:#x} bytes or unaligned",
             self.len
         );

@@ -20,7 +20,10 @@ impl PhysMem for FirmwareMemory<'_, '_> {
             return false;
         };
         let firmware = end <= 1 << 20
-            || self.memmap.iter().any(|e| !e.is_ram() && e.addr <= pa && end <= e.end());
+            || self
+                .memmap
+                .iter()
+                .any(|e| !e.is_ram() && e.addr <= pa && end <= e.end());
         if !firmware || phys::phys_to_virt(pa, buf.len() as u64).is_none() {
             return false;
         }
@@ -30,4 +33,3 @@ impl PhysMem for FirmwareMemory<'_, '_> {
         true
     }
 }
-

@@ -331,7 +331,9 @@ unsafe impl GlobalAlloc for KernelHeap {
             return self.bump_alloc(layout);
         }
         let pa = match mm::slab_class(layout.size(), layout.align()) {
-            Some(class) => with_reclaim(|| with_this_cpu(|cpu| cpu.objects.alloc(class, &KernelBacking))),
+            Some(class) => {
+                with_reclaim(|| with_this_cpu(|cpu| cpu.objects.alloc(class, &KernelBacking)))
+            }
             None => with_reclaim(|| {
                 with_mm(|mm| {
                     mm.kmalloc
@@ -427,12 +429,20 @@ pub struct PageBlock {
 impl PageBlock {
     /// One page through this CPU's page cache; `None` when out of memory.
     pub fn from_cache() -> Option<Self> {
-        Some(Self { pa: alloc_page()?, order: 0, cached: true })
+        Some(Self {
+            pa: alloc_page()?,
+            order: 0,
+            cached: true,
+        })
     }
 
     /// A block of `order` from the buddy allocator; `None` when out of memory.
     pub fn from_buddy(order: usize) -> Option<Self> {
-        Some(Self { pa: alloc_pages(order)?, order, cached: false })
+        Some(Self {
+            pa: alloc_pages(order)?,
+            order,
+            cached: false,
+        })
     }
 }
 

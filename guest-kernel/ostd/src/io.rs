@@ -26,7 +26,8 @@ impl IoMem {
     /// [`DEVICE_RANGE`].
     pub fn new(base: u64, size: u64) -> Option<Self> {
         let end = base.checked_add(size)?;
-        (size > 0 && DEVICE_RANGE.start <= base && end <= DEVICE_RANGE.end).then_some(Self { base, size })
+        (size > 0 && DEVICE_RANGE.start <= base && end <= DEVICE_RANGE.end)
+            .then_some(Self { base, size })
     }
 
     pub fn base(&self) -> u64 {

@@ -56,7 +56,7 @@
 //! exists. Guarding them would mean splitting live large pages that also hold
 //! kernel data, at boot, while running on them.
 //!
-//! Lock order: `task::KERNEL` (stacks are freed under it), then [`SLOTS`],
+//! Lock order: a run-queue lock (task.rs: stacks are freed under it), then [`SLOTS`],
 //! then the heap's lock (pages and page tables are allocated under `SLOTS`).
 
 use alloc::vec::Vec;

@@ -13,7 +13,10 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// CPUs with a boot stack and per-CPU data (same value as MAX_CPUS in boot.S).
 pub(crate) const MAX_CPUS: usize = 64;
-const _: () = assert!(MAX_CPUS == crate::trap::MAX_CPUS, "trap stacks for every CPU");
+const _: () = assert!(
+    MAX_CPUS == crate::trap::MAX_CPUS,
+    "trap stacks for every CPU"
+);
 
 const MSR_GS_BASE: u32 = 0xc000_0101;
 const CR4_FSGSBASE: u64 = 1 << 16;
@@ -34,9 +37,13 @@ pub(crate) struct PerCpu {
     preempt_count: AtomicU64,
     /// Set once this CPU runs its idle loop and accepts threads.
     pub online: AtomicBool,
-    /// Someone (a waker on another CPU, the tick, an IPI) wants this CPU to
-    /// pass through the scheduler at its next preemption point / idle poll.
+    /// Someone (a wakeup that should preempt, the tick, an IPI) wants this
+    /// CPU to pass through the scheduler at its next preemption point / idle poll.
     pub need_resched: AtomicBool,
+    /// Wakers on other CPUs queued tasks on this CPU's wake list
+    /// (`task::queue_remote_wakeup`); the next preemption point or idle poll
+    /// moves them into the run queue.
+    pub wake_pending: AtomicBool,
     /// Interrupt mode: a tick arrived; the next preemption point accounts it.
     pub tick_pending: AtomicBool,
     /// The running task (`*const task::Task` as an address; 0 = the idle loop).
@@ -47,8 +54,12 @@ pub(crate) struct PerCpu {
     pub slice_deadline: AtomicU64,
     /// When this CPU last ran `balance` (ns).
     pub last_balance: AtomicU64,
-    /// A task that exited and switched away for good; the next context on
-    /// this CPU frees it (it cannot free the stack it runs on).
+    /// The task this CPU just switched away from: the next context marks it
+    /// off the CPU (`task::finish_switch`), after its registers are saved.
+    pub prev_task: AtomicUsize,
+    /// A task that exited and switched away for good (an `Arc` turned into
+    /// an address); the next context on this CPU drops it (it cannot free the
+    /// stack it runs on).
     pub dead_task: AtomicUsize,
 }
 
@@ -60,11 +71,13 @@ impl PerCpu {
             preempt_count: AtomicU64::new(0),
             online: AtomicBool::new(false),
             need_resched: AtomicBool::new(false),
+            wake_pending: AtomicBool::new(false),
             tick_pending: AtomicBool::new(false),
             current: AtomicUsize::new(0),
             idle_rsp: AtomicU64::new(0),
             slice_deadline: AtomicU64::new(u64::MAX),
             last_balance: AtomicU64::new(0),
+            prev_task: AtomicUsize::new(0),
             dead_task: AtomicUsize::new(0),
         }
     }
@@ -79,7 +92,10 @@ impl PerCpu {
     }
 }
 
-const _: () = assert!(core::mem::offset_of!(PerCpu, preempt_count) == 16, "gs:[16] in preempt_disable");
+const _: () = assert!(
+    core::mem::offset_of!(PerCpu, preempt_count) == 16,
+    "gs:[16] in preempt_disable"
+);
 
 /// Keeps the running code on this CPU until [`preempt_enable`]: an interrupt
 /// does not preempt it, so per-CPU data stays this CPU's. Usable once `init`
@@ -91,15 +107,15 @@ pub(crate) fn preempt_disable() {
 }
 
 /// Undoes one [`preempt_disable`]. When the count drops to zero and this
-/// CPU was asked to reschedule meanwhile (a wakeup that should preempt), the
-/// task passes through the scheduler now, as Linux's `preempt_enable` does
+/// CPU was asked to reschedule meanwhile (a wakeup that should preempt, or
+/// wakeups queued here by other CPUs), the task passes through the scheduler now, as Linux's `preempt_enable` does
 /// (`task::preempt_pending`), instead of at the next tick.
 pub(crate) fn preempt_enable() {
     // SAFETY: as in `preempt_disable`; every `dec` follows its `inc` on the
     // same CPU (nothing preempts or migrates code that holds a count).
     unsafe { asm!("dec qword ptr gs:[16]", options(nostack)) };
     let pc = this_cpu();
-    if pc.preempt_count() == 0 && pc.need_resched.load(Relaxed) {
+    if pc.preempt_count() == 0 && (pc.need_resched.load(Relaxed) || pc.wake_pending.load(Relaxed)) {
         crate::task::preempt_pending();
     }
 }

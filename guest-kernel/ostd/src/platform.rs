@@ -40,7 +40,9 @@ mod tick_test;
 pub(crate) mod time;
 mod x86;
 
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed,
+};
 
 use bootinfo::Cmdline;
 
@@ -194,7 +196,11 @@ pub(crate) fn init_ap(cpu: usize) {
 /// (PVM native mode, where CPUID describes the host) the CPU index, which is
 /// the APIC id panvm and QEMU assign.
 fn polling_apic_id(cpu: usize, features: &cpuid::Features) -> u32 {
-    if features.origin == cpuid::Origin::Live { features.initial_apic_id } else { cpu as u32 }
+    if features.origin == cpuid::Origin::Live {
+        features.initial_apic_id
+    } else {
+        cpu as u32
+    }
 }
 
 /// The 8259 PICs stay masked: interrupts come through the (IO)APIC only.
@@ -223,7 +229,11 @@ pub fn interrupts_delivered() -> bool {
 }
 
 pub fn irq_mode() -> IrqMode {
-    if INTERRUPT_MODE.load(Relaxed) { IrqMode::Interrupt } else { IrqMode::Polling }
+    if INTERRUPT_MODE.load(Relaxed) {
+        IrqMode::Interrupt
+    } else {
+        IrqMode::Polling
+    }
 }
 
 /// Nanoseconds since boot, from the TSC.
@@ -375,7 +385,10 @@ pub fn restore_interrupts(was_enabled: bool) {
 /// with the vector.
 pub fn set_irq_handler(vector: u8, handler: fn(u8)) {
     let index = usize::from(vector.wrapping_sub(DEVICE_VECTOR_BASE));
-    assert!(index < DEVICE_VECTORS, "vector {vector:#x} is not a device vector");
+    assert!(
+        index < DEVICE_VECTORS,
+        "vector {vector:#x} is not a device vector"
+    );
     DEVICE_HANDLERS[index].store(handler as *mut (), Relaxed);
 }
 

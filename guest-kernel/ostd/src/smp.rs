@@ -23,11 +23,13 @@
 
 use alloc::vec::Vec;
 use core::hint::spin_loop;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Release};
+use core::sync::atomic::{
+    AtomicBool, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Release,
+};
 
+use bootinfo::PhysRange;
 use bootinfo::cpus::{self, MpFloating};
 use bootinfo::placement::{self, Request};
-use bootinfo::PhysRange;
 use virtio_core::acpi::{self, PhysMem};
 
 use crate::boot::{self, BootInfo};
@@ -98,8 +100,11 @@ struct ApBootParams {
 
 // SAFETY (export_name): boot.S reads and claims this symbol; nothing else defines it.
 #[unsafe(export_name = "ap_boot_params")]
-static AP_BOOT_PARAMS: ApBootParams =
-    ApBootParams { cpu: AtomicU64::new(0), start_info: AtomicU64::new(0), ncpus: AtomicU64::new(0) };
+static AP_BOOT_PARAMS: ApBootParams = ApBootParams {
+    cpu: AtomicU64::new(0),
+    start_info: AtomicU64::new(0),
+    ncpus: AtomicU64::new(0),
+};
 
 unsafe extern "C" {
     // boot.S: the 16-bit code copied below 1 MiB; only the addresses matter.
@@ -159,14 +164,29 @@ pub(crate) fn start_pvh_aps(boot: &BootInfo) -> usize {
     };
     let bsp = platform::apic_id(0).expect("init_bsp records the boot CPU's APIC id");
     let (source, found) = discover(boot, limit);
-    let order = cpus::boot_order(bsp, found.iter().copied(), limit.unwrap_or(percpu::MAX_CPUS).min(percpu::MAX_CPUS));
+    let order = cpus::boot_order(
+        bsp,
+        found.iter().copied(),
+        limit.unwrap_or(percpu::MAX_CPUS).min(percpu::MAX_CPUS),
+    );
     if !found.is_empty() && !found.contains(&bsp) {
-        println!("smp: warning: the boot CPU's APIC id {bsp} is not among the {}'s {found:?}", source.name());
+        println!(
+            "smp: warning: the boot CPU's APIC id {bsp} is not among the {}'s {found:?}",
+            source.name()
+        );
     }
     if found.len() > order.len() {
-        println!("smp: using {} of the {} CPUs listed (cpus= or MAX_CPUS)", order.len(), found.len());
+        println!(
+            "smp: using {} of the {} CPUs listed (cpus= or MAX_CPUS)",
+            order.len(),
+            found.len()
+        );
     }
-    println!("smp: {} CPU(s) ({}): APIC ids {order:?}", order.len(), source.name());
+    println!(
+        "smp: {} CPU(s) ({}): APIC ids {order:?}",
+        order.len(),
+        source.name()
+    );
     if order.len() == 1 {
         percpu::set_ncpus(1);
         platform::set_ncpus(1);
@@ -200,7 +220,9 @@ pub(crate) fn start_pvh_aps(boot: &BootInfo) -> usize {
 /// waits until the AP with APIC id `apic_id` has claimed index `cpu`.
 fn start_one(cpu: usize, apic_id: u32, page: u8) -> Result<(), alloc::string::String> {
     if apic_id > 0xff && !platform::x2apic_enabled() {
-        return Err(alloc::format!("APIC id {apic_id} cannot be addressed in xAPIC mode"));
+        return Err(alloc::format!(
+            "APIC id {apic_id} cannot be addressed in xAPIC mode"
+        ));
     }
     AP_BOOT_PARAMS.cpu.store(cpu as u64, Release);
     let claimed = || AP_BOOT_PARAMS.cpu.load(Acquire) == 0;
@@ -214,7 +236,11 @@ fn start_one(cpu: usize, apic_id: u32, page: u8) -> Result<(), alloc::string::St
         spin_loop();
     }
     // Withdraw the offer unless it was taken; the CAS decides a last-moment race.
-    if AP_BOOT_PARAMS.cpu.compare_exchange(cpu as u64, 0, AcqRel, Acquire).is_err() {
+    if AP_BOOT_PARAMS
+        .cpu
+        .compare_exchange(cpu as u64, 0, AcqRel, Acquire)
+        .is_err()
+    {
         return Ok(()); // claimed by the AP
     }
     // Put the AP back into wait-for-SIPI, wherever it got to.
@@ -231,13 +257,18 @@ fn start_one(cpu: usize, apic_id: u32, page: u8) -> Result<(), alloc::string::St
 
 /// The APIC ids of the enabled CPUs the firmware lists, and where from.
 fn discover(boot: &BootInfo, limit: Option<usize>) -> (Source, Vec<u32>) {
-    let mem = FirmwareMemory { memmap: &boot.memmap };
+    let mem = FirmwareMemory {
+        memmap: &boot.memmap,
+    };
     let rsdp = boot.start_info.rsdp_paddr;
     if rsdp != 0 {
         match acpi::find_table(&mem, rsdp, b"APIC") {
             Ok(Some(madt)) => {
-                let ids: Vec<u32> =
-                    acpi::madt_cpus(&madt).into_iter().filter(|c| c.enabled).map(|c| c.apic_id).collect();
+                let ids: Vec<u32> = acpi::madt_cpus(&madt)
+                    .into_iter()
+                    .filter(|c| c.enabled)
+                    .map(|c| c.apic_id)
+                    .collect();
                 if !ids.is_empty() {
                     return (Source::Madt, ids);
                 }
@@ -253,7 +284,13 @@ fn discover(boot: &BootInfo, limit: Option<usize>) -> (Source, Vec<u32>) {
         }
         match read_mp_config(&mem, u64::from(floating.config_pa)) {
             Ok(cpus) if !cpus.is_empty() => {
-                return (Source::MpTable, cpus.iter().filter(|c| c.enabled).map(|c| c.apic_id).collect());
+                return (
+                    Source::MpTable,
+                    cpus.iter()
+                        .filter(|c| c.enabled)
+                        .map(|c| c.apic_id)
+                        .collect(),
+                );
             }
             Ok(_) => println!("smp: the MP table at {pa:#x} lists no processor"),
             Err(e) => println!("smp: MP table at {pa:#x} unusable ({e})"),
@@ -290,16 +327,23 @@ fn find_mp_floating(mem: &FirmwareMemory<'_, '_>) -> Option<(u64, MpFloating)> {
     })
 }
 
-fn read_mp_config(mem: &FirmwareMemory<'_, '_>, pa: u64) -> Result<Vec<cpus::MpCpu>, alloc::string::String> {
+fn read_mp_config(
+    mem: &FirmwareMemory<'_, '_>,
+    pa: u64,
+) -> Result<Vec<cpus::MpCpu>, alloc::string::String> {
     use alloc::string::ToString;
     let mut header = [0u8; cpus::CONFIG_HEADER_LEN];
     if pa == 0 || !mem.read(pa, &mut header) {
-        return Err(alloc::format!("configuration table at {pa:#x} is not readable"));
+        return Err(alloc::format!(
+            "configuration table at {pa:#x} is not readable"
+        ));
     }
     let len = cpus::config_len(&header).map_err(|e| e.to_string())?;
     let mut table = alloc::vec![0u8; len];
     if !mem.read(pa, &mut table) {
-        return Err(alloc::format!("configuration table at {pa:#x}+{len:#x} is not readable"));
+        return Err(alloc::format!(
+            "configuration table at {pa:#x}+{len:#x} is not readable"
+        ));
     }
     cpus::mp_cpus(&table).map_err(|e| e.to_string())
 }
@@ -310,15 +354,23 @@ fn read_mp_config(mem: &FirmwareMemory<'_, '_>, pa: u64) -> Result<Vec<cpus::MpC
 fn place_trampoline(boot: &BootInfo) -> u8 {
     let start = (&raw const ap_trampoline) as u64;
     let len = (&raw const ap_trampoline_end) as u64 - start;
-    assert!(len <= 4096, "AP trampoline is {len} bytes, more than a page");
+    assert!(
+        len <= 4096,
+        "AP trampoline is {len} bytes, more than a page"
+    );
     let mut reserved: Vec<PhysRange> = boot.reserved_ranges().collect();
     reserved.push(boot::kernel_image());
     if boot.start_info.rsdp_paddr != 0 {
         reserved.push(PhysRange::from_len(boot.start_info.rsdp_paddr, 36));
     }
-    let request = Request { size: 4096, align: 4096, window: TRAMPOLINE_WINDOW };
-    let page = placement::find_free(&boot.memmap, &reserved, request)
-        .unwrap_or_else(|| panic!("smp: no free RAM page in {TRAMPOLINE_WINDOW} for the AP trampoline"));
+    let request = Request {
+        size: 4096,
+        align: 4096,
+        window: TRAMPOLINE_WINDOW,
+    };
+    let page = placement::find_free(&boot.memmap, &reserved, request).unwrap_or_else(|| {
+        panic!("smp: no free RAM page in {TRAMPOLINE_WINDOW} for the AP trampoline")
+    });
     let dst = phys::phys_to_virt(page.start, len).expect("below 1 MiB is in the direct map");
     // SAFETY: [start, start + len) is boot.S's trampoline inside the kernel
     // image (mapped, never written); [dst, dst + len) is a page of RAM below

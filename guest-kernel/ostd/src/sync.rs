@@ -11,8 +11,8 @@
 //! Linux: a task preempted with a lock held would make every other CPU that
 //! wants the lock spin until it runs again. So a lock must be released on
 //! the CPU that took it, which the kernel guarantees by never switching
-//! tasks with a lock held, except `task::KERNEL`, whose release the next
-//! context on the same CPU does. Locks are usable once `percpu::init` has
+//! tasks with a lock held, except the CPU's run-queue lock (task.rs), whose
+//! release the next context on the same CPU does. Locks are usable once `percpu::init` has
 //! run on the CPU.
 
 use core::cell::UnsafeCell;
@@ -57,6 +57,21 @@ impl<T> SpinLock<T> {
                 spin_loop();
             }
         }
+    }
+
+    /// [`acquire`](Self::acquire) if the lock is free now; false, holding
+    /// nothing, if it is not (for taking a second lock out of order).
+    pub(crate) fn try_acquire_now(&self) -> bool {
+        percpu::preempt_disable();
+        if self
+            .locked
+            .compare_exchange(false, true, Acquire, Relaxed)
+            .is_ok()
+        {
+            return true;
+        }
+        percpu::preempt_enable();
+        false
     }
 
     fn try_acquire(&self) -> bool {
@@ -151,10 +166,19 @@ pub struct Consumer<T> {
 /// A ring of `capacity` slots (at least 1) and its two ends.
 pub fn spsc<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let slots = (0..capacity.max(1))
-        .map(|_| Slot { full: AtomicBool::new(false), value: UnsafeCell::new(None) })
+        .map(|_| Slot {
+            full: AtomicBool::new(false),
+            value: UnsafeCell::new(None),
+        })
         .collect();
     let ring = alloc::sync::Arc::new(SpscRing { slots });
-    (Producer { ring: ring.clone(), next: 0 }, Consumer { ring, next: 0 })
+    (
+        Producer {
+            ring: ring.clone(),
+            next: 0,
+        },
+        Consumer { ring, next: 0 },
+    )
 }
 
 impl<T> Producer<T> {

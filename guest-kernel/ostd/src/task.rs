@@ -1,36 +1,62 @@
-//! Kernel threads: task structs, context switch, the scheduler glue, the
-//! per-CPU idle loops, sleeping and waking.
+//! Kernel threads: task bodies, context switch, the per-CPU run queues and
+//! their locks, wakeups across CPUs, the per-CPU idle loops, sleeping.
 //!
 //! Policy (which task runs next, vruntime, load balancing, wait-queue and
-//! timer bookkeeping) lives in the host-tested `sched` crate, which knows
-//! tasks only as `TaskId`s. This file gives those ids bodies (a stack and a
-//! saved stack pointer) and does the switching.
+//! timer bookkeeping) lives in the host-tested `sched` crate. This file gives
+//! its entities bodies (a stack and a saved stack pointer: [`Task`]), runs one
+//! [`sched::CpuRq`] per CPU under that CPU's lock, and does the switching.
 //!
 //! # Stacks
 //!
 //! Each thread's 32 KiB stack is a [`KernelStack`]: mapped in the kernel
 //! stack area above unmapped guard pages (kstack.rs), so an overflow faults
 //! at once and the #PF handler reports it ([`report_stack_overflow`]: CPU,
-//! task id and name, stack range, fault address; exit status 1). The stack
-//! is unmapped when the dead task is reaped (in [`finish_switch`], by the
-//! next context on its CPU), and a CPU drops stale translations of reused
-//! stack slots before it switches to a task (`kstack::flush_stale`).
+//! task id and name, stack range, fault address; exit status 1). A task body
+//! is reference-counted ([`TaskRef`]): its run-queue entity, and any wait
+//! queue, lock or timer it waits in, hold it. A dead task's last reference
+//! is dropped by the next context on its CPU ([`finish_switch`]), which
+//! unmaps the stack; a CPU drops stale translations of reused stack slots
+//! before it switches to a task (`kstack::flush_stale`).
 //!
-//! # Locking
+//! # Locking: no global lock
 //!
-//! One global lock, [`KERNEL`], protects the scheduler state, the task table,
-//! the timer queue and every wait queue (a [`SchedCell`]). That is the simple
-//! first version; per-CPU run-queue locks would cut contention with many CPUs.
-//! The lock is held *across* a context switch: the thread that switches away
-//! takes it, and whoever runs next on that CPU releases it ([`finish_switch`]).
-//! So a task another CPU wakes cannot be started there before its registers
-//! are saved, and a waker cannot slip in between "condition false, go to
-//! sleep" and the sleep (no lost wakeups). Lock order: `KERNEL` first, then
-//! the stack slots' lock (kstack.rs: stacks are freed under `KERNEL`), then
-//! the heap's lock (task table and queues allocate) or a channel's ring lock
-//! (`WaitQueue::wait_until` evaluates its condition under `KERNEL`); code
-//! that holds one of those never takes `KERNEL` (a channel drops its ring
-//! lock before it wakes anyone). Interrupt handlers take no lock at all.
+//! Each CPU's run queue has its own lock ([`CpuSched::rq`]), as Linux's
+//! `rq->__lock`. It is held *across* a context switch: the context that
+//! switches away takes it, and whoever runs next on that CPU releases it
+//! ([`finish_switch`]). A task's entity is in exactly one place, by
+//! ownership: in the run queue of its CPU while runnable, in the task's own
+//! [`WakeState`] while it sleeps, in a CPU's wake list while a wakeup carries
+//! it there.
+//!
+//! Waking a task ([`wake_up`], Linux's `try_to_wake_up`): under the task's
+//! wake lock (Linux's `p->pi_lock`), take its parked entity and mark it
+//! running; choose a CPU from other CPUs' published loads
+//! (`sched::select_task_rq`); if that is this CPU, queue it under this CPU's
+//! lock; else push it on that CPU's wake list and tell the CPU (its
+//! `wake_pending` flag, and in interrupt mode a reschedule IPI), which moves
+//! it into its run queue at its next preemption point or idle poll, under its
+//! own lock (`ttwu_queue_wakelist`, `sched_ttwu_pending`). So a wakeup takes
+//! at most one run-queue lock, and a remote wakeup none but the target's
+//! wake-list lock. Load balancing locks two queues, in CPU order (or gives
+//! up for the round if the lower one is busy).
+//!
+//! A task whose context is still on its CPU (it parked and that CPU has not
+//! finished switching away, `Task::on_cpu`, Linux's `p->on_cpu`) wakes on that
+//! CPU, whose lock is held until the switch is complete; a CPU that picks a
+//! task waits for its `on_cpu` to clear before loading its registers.
+//!
+//! Sleeping without lost wakeups (Linux's `set_current_state` + `schedule`):
+//! a task that must wait puts itself where its waker will find it, marks
+//! itself [`WakeState::Sleeping`], checks its condition once more, and only
+//! then parks ([`sleep`]); a waker changes the condition before it wakes. A
+//! wakeup that finds the task `Sleeping` (not yet parked) just marks it
+//! running, and the park does not happen. Wakeups may be spurious (a stale
+//! waker after the task moved on): every sleeper loops on its condition.
+//!
+//! Lock order: a wait queue's, mutex's, semaphore's or timer queue's lock;
+//! then a task's wake lock; then run-queue locks (lower CPU first); then a
+//! wake list's lock, the stack slots' lock (kstack.rs: stacks are freed under
+//! a run-queue lock) and the heap's. Interrupt handlers take no lock at all.
 //!
 //! # When switches happen: the guarantee of each mode
 //!
@@ -42,24 +68,26 @@
 //!
 //! - **Interrupt mode, `preempt=full`** (hardware KVM, TCG; Linux's
 //!   `CONFIG_PREEMPT`): the tick (1 kHz) only sets `tick_pending`, the
-//!   reschedule IPI `need_resched`; on the way out of the interrupt, if a
-//!   task was running with a zero preemption count (`percpu::preempt_count`:
-//!   no spin lock held, no per-CPU section), trap.rs makes the interrupt
-//!   return into `ferrite_preempt_irq` on the task's stack, which passes
-//!   through the scheduler as `cond_resched` would; and a critical section
-//!   that ends (the count back at zero) with a reschedule due passes through
-//!   it at once (`preempt_pending`, as Linux's `preempt_enable`). Guarantee:
-//!   a thread that runs past its slice loses the CPU within one tick after
-//!   the slice ends, whatever code it runs, and a woken task that should
-//!   preempt it gets the CPU as soon as the waker leaves its critical
-//!   sections.
+//!   reschedule IPI nothing (the flags it stands for are set); on the way out
+//!   of the interrupt, if a task was running with a zero preemption count
+//!   (`percpu::preempt_count`: no spin lock held, no per-CPU section) and
+//!   something is due, trap.rs makes the interrupt return into
+//!   `ferrite_preempt_irq` on the task's stack, which passes through the
+//!   scheduler as `cond_resched` would; and a critical section that ends (the
+//!   count back at zero) with a reschedule or queued wakeups due passes
+//!   through it at once (`preempt_pending`, as Linux's `preempt_enable`).
+//!   Guarantee: a thread that runs past its slice loses the CPU within one
+//!   tick after the slice ends, whatever code it runs, and a woken task that
+//!   should preempt it gets the CPU as soon as the waker (or, for a remote
+//!   wakeup, the target CPU) leaves its critical sections.
 //! - **Polling mode** (PVM native mode, where no interrupt reaches kernel
 //!   mode; or `preempt=voluntary`): only scheduling points switch. The tick's
 //!   stand-in is the slice deadline that `cond_resched` compares with
 //!   `now_ns()`. Guarantee: a thread loses the CPU at its first scheduling
 //!   point after its slice ends; every loop of the kernel that can run long
 //!   (workloads, the block and file paths' per-request loops) passes one on
-//!   each round, and a loop that does not is never preempted.
+//!   each round, and a loop that does not is never preempted. A remote
+//!   wakeup reaches its CPU's run queue at that CPU's next scheduling point.
 //!
 //! A task preempted at an interrupt may be in the middle of any code, so the
 //! trampoline (trap.S) saves every register and the x87/SSE state; a switch
@@ -68,24 +96,27 @@
 //! keeps preemption off meanwhile (`percpu::PreemptGuard`), or a preemption
 //! could move it to another CPU halfway.
 
+mod wait;
+
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::arch::global_asm;
-use core::cell::UnsafeCell;
 use core::ops::Range;
 use core::sync::atomic::{
-    AtomicBool, AtomicU64, AtomicUsize,
-    Ordering::{Acquire, Relaxed, Release, SeqCst},
-    fence,
+    AtomicBool, AtomicU32, AtomicU64, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
 };
 
-use sched::{Scheduler, TaskId, TimerQueue, Tunables};
+use sched::{CpuRq, Entity, RqLoad, TaskId, TimerQueue, Tunables};
 
 use crate::kstack::{self, KernelStack};
-use crate::percpu::{self, PerCpu, this_cpu};
+use crate::percpu::{self, MAX_CPUS, PerCpu, this_cpu};
 use crate::platform::{self, IrqMode};
 use crate::sync::SpinLock;
 use crate::{print, println};
+
+pub use wait::{Completion, Gate, Mutex, MutexGuard, Semaphore, WaitQueue};
 
 global_asm!(include_str!("switch.S"), options(att_syntax));
 
@@ -98,98 +129,174 @@ pub use crate::kstack::STACK_SIZE;
 /// How often a busy CPU runs load balancing, and an idle one.
 const BALANCE_INTERVAL_BUSY_NS: u64 = 4_000_000;
 const BALANCE_INTERVAL_IDLE_NS: u64 = 1_000_000;
+/// Remote wakeups a CPU can take between two scheduling points before its
+/// wake list grows (it then keeps the larger capacity).
+const WAKE_LIST_CAPACITY: usize = 64;
 /// Interrupt mode: timer tick frequency.
 const TICK_HZ: u32 = 1000;
 
-/// A kernel thread's body as the scheduler sees it.
+/// A kernel thread's body: what the scheduler's entity (`sched::Entity`)
+/// carries, and what wait queues, locks and timers hold while it sleeps.
 pub(crate) struct Task {
     /// Saved stack pointer while switched out (written by switch.S).
     rsp: AtomicU64,
     id: TaskId,
-    /// Freed (unmapped) when the task is reaped.
+    /// Freed (unmapped) when the last reference to the task is dropped.
     stack: KernelStack,
     name: &'static str,
+    /// Its context is on a CPU: set when a CPU picks it, cleared by the next
+    /// context on that CPU once its registers are saved (Linux's `p->on_cpu`).
+    on_cpu: AtomicBool,
+    /// Linux's `p->pi_lock` and `p->__state`: where sleeper and waker meet.
+    wake: SpinLock<WakeState>,
 }
 
-/// Everything the global lock protects.
-pub(crate) struct Kernel {
-    pub sched: Scheduler,
-    /// Task bodies by id (the crate never reuses ids).
-    tasks: BTreeMap<TaskId, Box<Task>>,
-    timers: TimerQueue,
+/// A task's sleep state, under its wake lock.
+enum WakeState {
+    /// On a run queue (queued or running), or on its way to one.
+    Running,
+    /// Going to sleep (`set_current_state`): still on its run queue; a
+    /// wakeup now cancels the sleep.
+    Sleeping,
+    /// Asleep, off every run queue: its entity waits here for the wakeup.
+    Parked(Entity<TaskRef>),
+    /// Exited; late wakeups find nothing to do.
+    Dead,
 }
 
-static KERNEL: SpinLock<Option<Kernel>> = SpinLock::new(None);
-/// Earliest timer deadline (ns), so idle CPUs can poll it without the lock.
-static NEXT_TIMER: AtomicU64 = AtomicU64::new(u64::MAX);
+/// A counted reference to a task body; equal when it is the same task.
+#[derive(Clone)]
+pub(crate) struct TaskRef(Arc<Task>);
+
+impl PartialEq for TaskRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl core::fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "task {} \"{}\"", self.0.id, self.0.name)
+    }
+}
+
+/// Live task bodies (stack not yet freed).
+static LIVE_TASKS: AtomicUsize = AtomicUsize::new(0);
+static NEXT_TASK_ID: AtomicU32 = AtomicU32::new(1);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        LIVE_TASKS.fetch_sub(1, Relaxed);
+    }
+}
+
+/// One CPU's share of the scheduler.
+struct CpuSched {
+    /// The run queue, held across context switches (see the module docs).
+    rq: SpinLock<Option<RqState>>,
+    /// Entities that wakers on other CPUs handed to this one.
+    wake_list: SpinLock<Vec<Entity<TaskRef>>>,
+    /// Sleep timers armed on this CPU, and the earliest deadline (ns), so
+    /// the CPU can poll it without the lock.
+    timers: SpinLock<TimerQueue<TaskRef>>,
+    next_timer: AtomicU64,
+    /// The queue's `RqLoad`, published at every unlock for other CPUs'
+    /// wakeup and balancing choices.
+    nr_running: AtomicUsize,
+    nr_queued: AtomicUsize,
+    load: AtomicU64,
+    min_vruntime: AtomicU64,
+}
+
+struct RqState {
+    rq: CpuRq<TaskRef>,
+    /// The wake list's entities move here to be queued; both vectors keep
+    /// their capacity, so a steady state allocates nothing.
+    arrived: Vec<Entity<TaskRef>>,
+}
+
+impl CpuSched {
+    const fn new() -> Self {
+        Self {
+            rq: SpinLock::new(None),
+            wake_list: SpinLock::new(Vec::new()),
+            timers: SpinLock::new(TimerQueue::new()),
+            next_timer: AtomicU64::new(u64::MAX),
+            nr_running: AtomicUsize::new(0),
+            nr_queued: AtomicUsize::new(0),
+            load: AtomicU64::new(0),
+            min_vruntime: AtomicU64::new(0),
+        }
+    }
+
+    fn published_load(&self) -> RqLoad {
+        RqLoad {
+            nr_running: self.nr_running.load(Relaxed),
+            nr_queued: self.nr_queued.load(Relaxed),
+            load: self.load.load(Relaxed),
+            min_vruntime: self.min_vruntime.load(Relaxed),
+        }
+    }
+}
+
+static CPUS: [CpuSched; MAX_CPUS] = [const { CpuSched::new() }; MAX_CPUS];
 static READY: AtomicBool = AtomicBool::new(false);
 /// Interrupt mode with `preempt=full`: tasks are preempted at interrupt return.
 static IRQ_PREEMPTION: AtomicBool = AtomicBool::new(false);
 static IRQ_PREEMPTIONS: AtomicU64 = AtomicU64::new(0);
 static INTERRUPT_MODE: AtomicBool = AtomicBool::new(false);
 
-/// The held global lock. Dropping it releases the lock.
-pub(crate) struct KernelGuard {
-    _private: (),
+/// A held run-queue lock. Dropping it publishes the queue's load and
+/// releases the lock.
+struct RqGuard {
+    cpu: usize,
 }
 
-impl KernelGuard {
-    fn kernel(&mut self) -> &mut Kernel {
-        // SAFETY: a KernelGuard exists only while its holder owns KERNEL's
-        // lock, and `&mut self` makes this the only live reference.
-        unsafe { KERNEL.get_locked() }
+impl RqGuard {
+    fn lock(cpu: usize) -> Self {
+        CPUS[cpu].rq.acquire();
+        RqGuard { cpu }
+    }
+
+    /// The lock of `cpu`'s queue if it is free now (for a second queue taken
+    /// out of CPU order).
+    fn try_lock(cpu: usize) -> Option<Self> {
+        CPUS[cpu].rq.try_acquire_now().then(|| RqGuard { cpu })
+    }
+
+    fn state(&mut self) -> &mut RqState {
+        // SAFETY: an RqGuard exists only while its holder owns the lock of
+        // CPUS[cpu].rq, and `&mut self` makes this the only live reference.
+        unsafe { CPUS[self.cpu].rq.get_locked() }
             .as_mut()
             .expect("task::init has run")
     }
-}
 
-impl core::ops::Deref for KernelGuard {
-    type Target = Kernel;
-    fn deref(&self) -> &Kernel {
-        // SAFETY: as in `kernel`; `&self` only hands out shared access.
-        unsafe { &*(KERNEL.get_locked() as *const Option<Kernel>) }
-            .as_ref()
-            .expect("task::init has run")
+    fn rq(&mut self) -> &mut CpuRq<TaskRef> {
+        &mut self.state().rq
     }
 }
 
-impl core::ops::DerefMut for KernelGuard {
-    fn deref_mut(&mut self) -> &mut Kernel {
-        self.kernel()
-    }
-}
-
-impl Drop for KernelGuard {
+impl Drop for RqGuard {
     fn drop(&mut self) {
-        // SAFETY: the guard owns the lock and no reference derived from it outlives it.
-        unsafe { KERNEL.release() };
+        let load = self.rq().load();
+        let cs = &CPUS[self.cpu];
+        cs.nr_running.store(load.nr_running, Relaxed);
+        cs.nr_queued.store(load.nr_queued, Relaxed);
+        cs.load.store(load.load, Relaxed);
+        cs.min_vruntime.store(load.min_vruntime, Relaxed);
+        // SAFETY: the guard owns the lock; no reference derived from it outlives it.
+        unsafe { CPUS[self.cpu].rq.release() };
     }
 }
 
-/// Takes the global scheduler lock.
-pub(crate) fn lock() -> KernelGuard {
-    KERNEL.acquire();
-    KernelGuard { _private: () }
-}
-
-/// Data protected by the global lock (wait queues and the like), usable
-/// from any structure without a lock of its own.
-pub(crate) struct SchedCell<T>(UnsafeCell<T>);
-
-// SAFETY: the contents are only reachable through `get`, which requires the
-// held global lock, so accesses from different CPUs are serialised.
-unsafe impl<T: Send> Sync for SchedCell<T> {}
-
-impl<T> SchedCell<T> {
-    pub const fn new(value: T) -> Self {
-        Self(UnsafeCell::new(value))
+/// Every CPU's published load, in `buf`.
+fn loads(buf: &mut [RqLoad; MAX_CPUS]) -> &[RqLoad] {
+    let n = percpu::ncpus();
+    for (cpu, slot) in buf[..n].iter_mut().enumerate() {
+        *slot = CPUS[cpu].published_load();
     }
-
-    pub fn get<'a>(&'a self, _held: &'a mut KernelGuard) -> &'a mut T {
-        // SAFETY: the caller holds the global lock (it lends us its guard
-        // exclusively for 'a), which serialises all access to every SchedCell.
-        unsafe { &mut *self.0.get() }
-    }
+    &buf[..n]
 }
 
 pub fn now() -> u64 {
@@ -200,14 +307,15 @@ fn interrupt_mode() -> bool {
     INTERRUPT_MODE.load(Relaxed)
 }
 
-/// Boot CPU, once the heap is up: builds the scheduler for `ncpus` CPUs.
+/// Boot CPU, once the heap is up: builds the run queues of `ncpus` CPUs.
 pub fn init(ncpus: usize, tunables: Tunables, full_preemption: bool) {
-    let kernel = Kernel {
-        sched: Scheduler::new(ncpus, tunables),
-        tasks: BTreeMap::new(),
-        timers: TimerQueue::new(),
-    };
-    *KERNEL.lock() = Some(kernel);
+    for (cpu, cs) in CPUS[..ncpus].iter().enumerate() {
+        *cs.rq.lock() = Some(RqState {
+            rq: CpuRq::new(cpu, tunables),
+            arrived: Vec::with_capacity(WAKE_LIST_CAPACITY),
+        });
+        *cs.wake_list.lock() = Vec::with_capacity(WAKE_LIST_CAPACITY);
+    }
     INTERRUPT_MODE.store(platform::irq_mode() == IrqMode::Interrupt, Relaxed);
     IRQ_PREEMPTION.store(full_preemption && interrupt_mode(), Relaxed);
     platform::set_tick_handler(on_tick);
@@ -220,9 +328,9 @@ fn on_tick() {
     this_cpu().tick_pending.store(true, Relaxed);
 }
 
-fn on_reschedule_ipi() {
-    this_cpu().need_resched.store(true, Relaxed);
-}
+/// The sender set the flag that says why (`need_resched` or
+/// `wake_pending`); the interrupt's return does the rest.
+fn on_reschedule_ipi() {}
 
 // ---------------------------------------------------------------------------
 // Creating and ending threads
@@ -307,23 +415,23 @@ fn spawn_raw(
     unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len()) };
     drop(preempt);
 
-    let mut g = lock();
-    let now = now();
-    let id = g.sched.spawn(nice, cpu, now);
-    let task = Box::new(Task {
+    let id = NEXT_TASK_ID.fetch_add(1, Relaxed);
+    assert_ne!(id, 0, "task ids exhausted");
+    LIVE_TASKS.fetch_add(1, Relaxed);
+    let task = TaskRef(Arc::new(Task {
         rsp: AtomicU64::new(rsp),
         id,
         stack,
         name,
-    });
+        on_cpu: AtomicBool::new(false),
+        wake: SpinLock::new(WakeState::Running),
+    }));
+    let mut entity = Entity::new(id, nice, task);
     if pinned {
-        g.sched.set_affinity(id, Some(cpu));
+        entity.set_pinned(Some(cpu));
     }
-    let old = g.tasks.insert(id, task);
-    assert!(old.is_none(), "task id {id} reused while alive");
-    let target = g.sched.task_cpu(id).unwrap_or(cpu);
-    drop(g);
-    kick(target, true);
+    RqGuard::lock(cpu).rq().spawn(entity, now());
+    resched_cpu(cpu);
     id
 }
 
@@ -393,16 +501,46 @@ extern "C" fn thread_main(entry: usize, arg: usize) -> ! {
 
 /// Ends the calling thread; its stack is freed by the next context on this CPU.
 pub fn exit() -> ! {
-    // The lock first: it keeps this task on this CPU (no preemption).
-    let mut g = lock();
-    let pc = this_cpu();
-    let me = pc.current.load(Relaxed);
-    assert_ne!(me, 0, "exit() outside a thread");
-    let cpu = pc.cpu();
-    g.sched.exit_current(cpu, now());
-    pc.dead_task.store(me, Relaxed);
-    switch_away(g);
+    let preempt = percpu::PreemptGuard::new();
+    let me = current_ref().expect("exit() outside a thread");
+    // Late wakeups (a timer armed before) find it dead and do nothing.
+    *me.0.wake.lock() = WakeState::Dead;
+    drop(me);
+    let mut rq = RqGuard::lock(percpu::cpu_id());
+    // The lock keeps preemption off now; a switch needs the count at one.
+    drop(preempt);
+    let dead = rq
+        .rq()
+        .deactivate_current(now())
+        .expect("an exiting thread is its CPU's current task");
+    // Its last reference: dropped after the switch, off its stack.
+    this_cpu()
+        .dead_task
+        .store(Arc::into_raw(dead.payload.0) as usize, Relaxed);
+    switch_away(rq);
     unreachable!("a dead task was scheduled again")
+}
+
+/// The running task's reference, or `None` in an idle loop. The caller
+/// keeps preemption off (or holds a lock), so "running" means on this CPU.
+fn current_ref() -> Option<TaskRef> {
+    let ptr = this_cpu().current.load(Relaxed) as *const Task;
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `current` is `Arc::as_ptr` of the task running on this CPU,
+    // whose entity (in this CPU's run queue) holds a strong reference while
+    // it runs; taking one more and wrapping it gives an owned reference.
+    unsafe {
+        Arc::increment_strong_count(ptr);
+        Some(TaskRef(Arc::from_raw(ptr)))
+    }
+}
+
+/// The calling task's reference; panics outside a thread (`what` says where).
+pub(crate) fn me(what: &str) -> TaskRef {
+    let _preempt = percpu::PreemptGuard::new();
+    current_ref().unwrap_or_else(|| panic!("{what} outside a thread"))
 }
 
 // ---------------------------------------------------------------------------
@@ -410,91 +548,100 @@ pub fn exit() -> ! {
 
 /// Picks the next task for this CPU and switches to it (or to the idle loop,
 /// or nowhere if the current one should go on). The caller has already told
-/// the scheduler why (yield / block / exit / tick). Consumes the lock: it is
+/// the run queue why (yield / deactivate / tick). Consumes the lock: it is
 /// released here or, across a switch, by the next context.
-fn switch_away(mut g: KernelGuard) {
+fn switch_away(mut rq: RqGuard) {
     // Read the per-CPU pointer here, under the lock: a caller's copy may be
     // stale if it blocked before and resumed on another CPU.
     let pc = this_cpu();
-    let cpu = pc.cpu();
     let now = now();
     pc.need_resched.store(false, Relaxed);
-    if g.sched.nr_running(cpu) == 0 && busy_elsewhere(&g, cpu) {
-        // About to go idle while another CPU has tasks waiting: pull some
-        // now (Linux's newidle balance) instead of at the next periodic one.
+    queue_arrived_wakeups(&mut rq, pc, now);
+    if rq.rq().nr_running() == 0 {
+        // About to go idle: pull work from a busy CPU now (Linux's newidle
+        // balance) instead of at the next periodic balance.
         pc.last_balance.store(now, Relaxed);
-        g.sched.balance(cpu, now);
+        pull_from_busiest(&mut rq, now);
     }
-    let next = g.sched.pick_next(cpu, now);
+    let next = rq
+        .rq()
+        .pick_next(now)
+        .map_or(0, |e| Arc::as_ptr(&e.payload.0) as usize);
     let prev = pc.current.load(Relaxed);
-    let next_ptr = match next {
-        Some(id) => {
-            let task: &Task = g
-                .tasks
-                .get(&id)
-                .expect("scheduler picked a task without a body");
-            task as *const Task as usize
-        }
-        None => 0,
-    };
-    set_slice_deadline(&g, pc, now);
-    if next_ptr == prev {
-        return; // drops g: unlock
+    set_slice_deadline(&mut rq, pc, now);
+    if next == prev {
+        return; // drops rq: unlock
     }
     let save: *mut u64 = if prev == 0 {
         pc.idle_rsp.as_ptr()
     } else {
-        // SAFETY: `prev` is the running task's body; it stays in the task
-        // table at least until it is reaped after this switch.
+        // SAFETY: `prev` is the running task's body, alive until the next
+        // context drops its last reference, after this switch.
         unsafe { &*(prev as *const Task) }.rsp.as_ptr()
     };
-    let next_rsp = if next_ptr == 0 {
+    let next_rsp = if next == 0 {
         pc.idle_rsp.load(Relaxed)
     } else {
+        // SAFETY: `next` is the body of the task this queue just made
+        // current; its entity, in the queue we hold, keeps it alive.
+        let task = unsafe { &*(next as *const Task) };
+        // It may have parked on another CPU that is still switching away
+        // from it: its registers are saved once that CPU clears `on_cpu`.
+        while task.on_cpu.load(Acquire) {
+            core::hint::spin_loop();
+        }
+        task.on_cpu.store(true, Relaxed);
         // This CPU may still cache translations of the slot's previous stack.
         kstack::flush_stale();
-        // SAFETY: next_ptr points into the task table, under the held lock.
-        unsafe { &*(next_ptr as *const Task) }.rsp.load(Relaxed)
+        task.rsp.load(Relaxed)
     };
-    pc.current.store(next_ptr, Relaxed);
+    // Only this CPU's run-queue lock may be held across a switch: a guard
+    // or lock more would be released on whatever CPU the task resumes on.
+    assert_eq!(
+        pc.preempt_count(),
+        1,
+        "context switch with a lock or preemption guard held"
+    );
+    pc.current.store(next, Relaxed);
+    pc.prev_task.store(prev, Relaxed);
     // The lock stays held across the switch; the next context releases it.
-    core::mem::forget(g);
+    core::mem::forget(rq);
     // SAFETY: `save` is where this context's stack pointer belongs (its task
     // body or this CPU's idle slot), `next_rsp` a stack saved by
-    // ferrite_switch or built by spawn_raw, which no other CPU runs: taking
-    // it required the global lock, held until the switch is complete.
+    // ferrite_switch or built by spawn_raw, which no other CPU runs: its
+    // `on_cpu` is ours now, and the previous CPU saved it before clearing it.
     unsafe { ferrite_switch(save, next_rsp) };
     // Resumed: possibly on another CPU, by a context that held the lock for us.
     finish_switch();
-}
-
-/// Whether some other CPU has a task waiting in its run queue.
-fn busy_elsewhere(g: &KernelGuard, cpu: usize) -> bool {
-    (0..percpu::ncpus()).any(|other| other != cpu && g.sched.nr_running(other) > 1)
 }
 
 /// Shortest slice the polling-mode deadline grants (avoids re-taking the
 /// lock at every `cond_resched` when the scheduler reports ~0 remaining).
 const MIN_SLICE_NS: u64 = 100_000;
 
-/// Runs in the context that was just switched to, with the global lock held
-/// by the one that switched away: reaps a dead predecessor, releases the lock.
+/// Runs in the context that was just switched to, with its CPU's run-queue
+/// lock held by the one that switched away: marks that one off the CPU,
+/// drops a dead predecessor's last reference, releases the lock.
 fn finish_switch() {
     let pc = this_cpu();
+    let prev = pc.prev_task.swap(0, Relaxed);
+    if prev != 0 {
+        // SAFETY: `prev` is the task this CPU switched away from; it cannot
+        // run (and so cannot exit and be freed) elsewhere until this store,
+        // after which it is not touched here.
+        unsafe { &*(prev as *const Task) }
+            .on_cpu
+            .store(false, Release);
+    }
     let dead = pc.dead_task.swap(0, Relaxed);
     if dead != 0 {
-        // SAFETY: we inherited the held lock from the context that switched to us.
-        let kernel = unsafe { KERNEL.get_locked() }
-            .as_mut()
-            .expect("task::init has run");
-        // SAFETY: `dead` was the task that just switched away for the last time.
-        let id = unsafe { &*(dead as *const Task) }.id;
-        // Dropping the task unmaps and frees its stack.
-        drop(kernel.tasks.remove(&id).expect("dead task in the table"));
+        // SAFETY: `exit` turned the dead task's last entity reference into
+        // this address; it switched away for the last time, so nothing runs
+        // on its stack. Dropping it unmaps the stack.
+        drop(unsafe { Arc::from_raw(dead as *const Task) });
     }
-    // SAFETY: the lock was taken by the context that switched to us and is
-    // ours now; the reference above is not used past this point.
-    unsafe { KERNEL.release() };
+    // The lock was taken by the context that switched to us, on this CPU.
+    drop(RqGuard { cpu: pc.cpu() });
     if IRQ_PREEMPTION.load(Relaxed) {
         // A task preempted at an interrupt switched away with interrupts
         // off; every context runs with them on.
@@ -506,13 +653,15 @@ fn finish_switch() {
 /// interrupt that just ran on `cpu` should preempt the task it interrupted,
 /// through `ferrite_preempt_irq` (trap.rs redirects the return). Only when
 /// a task (not an idle loop) was running with a zero preemption count, and a
-/// tick or a wakeup asked for the scheduler.
+/// tick, a wakeup or queued remote wakeups asked for the scheduler.
 pub(crate) fn preempt_at_irq_exit(cpu: usize) -> bool {
     let pc = percpu::of(cpu);
     IRQ_PREEMPTION.load(Relaxed)
         && pc.current.load(Relaxed) != 0
         && pc.preempt_count() == 0
-        && (pc.tick_pending.load(Relaxed) || pc.need_resched.load(Relaxed))
+        && (pc.tick_pending.load(Relaxed)
+            || pc.need_resched.load(Relaxed)
+            || pc.wake_pending.load(Relaxed))
 }
 
 /// A task preempted at an interrupt's return (as Linux's
@@ -562,35 +711,37 @@ pub fn irq_preemptions() -> u64 {
 /// Passes through the scheduler: the caller stays runnable, and the CPU goes
 /// to whichever task `pick_next` chooses (possibly the caller again).
 pub fn schedule() {
-    if let Some(g) = lock_in_task() {
-        switch_away(g);
+    if let Some(rq) = lock_in_task() {
+        switch_away(rq);
     }
 }
 
-/// The global lock, if the caller is a task (not an idle loop). Reads the
-/// per-CPU data with preemption off, so it is this CPU's: a task preempted
-/// between the check and the lock could resume on another CPU.
-fn lock_in_task() -> Option<KernelGuard> {
+/// This CPU's run-queue lock, if the caller is a task (not an idle loop).
+/// Reads the per-CPU data with preemption off, so it is this CPU's: a task
+/// preempted between the check and the lock could resume on another CPU.
+fn lock_in_task() -> Option<RqGuard> {
     let preempt = percpu::PreemptGuard::new();
-    if this_cpu().current.load(Relaxed) == 0 {
+    let pc = this_cpu();
+    if pc.current.load(Relaxed) == 0 {
         return None;
     }
-    let g = lock();
+    let rq = RqGuard::lock(pc.cpu());
     // The lock keeps preemption off now; a switch needs the count at one.
     drop(preempt);
-    Some(g)
+    Some(rq)
 }
 
 /// Gives the CPU to another runnable task, if any; the caller stays runnable.
 pub fn yield_now() {
-    if let Some(mut g) = lock_in_task() {
-        g.sched.yield_current(percpu::cpu_id(), now());
-        switch_away(g);
+    if let Some(mut rq) = lock_in_task() {
+        rq.rq().yield_current(now());
+        switch_away(rq);
     }
 }
 
 /// A preemption point: switches if the tick or a wakeup asked for it, or (in
-/// polling mode) the slice deadline has passed. Cheap when nothing is due.
+/// polling mode) the slice deadline has passed; moves wakeups that other
+/// CPUs queued here into the run queue. Cheap when nothing is due.
 pub fn cond_resched() {
     // Preemption off while `pc` is used: it must stay this CPU's.
     let preempt = percpu::PreemptGuard::new();
@@ -599,95 +750,224 @@ pub fn cond_resched() {
         return;
     }
     let now = now();
+    let cpu = pc.cpu();
     // Load first: the swap (a locked RMW) only when a tick did arrive.
     let tick = pc.tick_pending.load(Relaxed) && pc.tick_pending.swap(false, Relaxed);
-    let wanted = pc.need_resched.load(Relaxed);
-    if !(wanted
-        || tick
-        || now >= pc.slice_deadline.load(Relaxed)
-        || now >= NEXT_TIMER.load(Relaxed))
+    let timers_due = now >= CPUS[cpu].next_timer.load(Relaxed);
+    if !(tick
+        || timers_due
+        || pc.need_resched.load(Relaxed)
+        || pc.wake_pending.load(Relaxed)
+        || now >= pc.slice_deadline.load(Relaxed))
     {
         return;
     }
-    let cpu = pc.cpu();
-    let mut g = lock();
+    if timers_due {
+        run_timers(cpu, now);
+    }
+    let mut rq = RqGuard::lock(cpu);
     // The lock keeps preemption off now; a switch needs the count at one.
     drop(preempt);
-    run_timers(&mut g, now);
-    maybe_balance(&mut g, pc, now, BALANCE_INTERVAL_BUSY_NS);
-    let preempt = g.sched.tick(cpu, now);
-    if preempt || wanted {
-        switch_away(g);
+    let woken_preempt = queue_arrived_wakeups(&mut rq, pc, now);
+    maybe_balance(&mut rq, pc, now, BALANCE_INTERVAL_BUSY_NS);
+    let slice_over = rq.rq().tick(now);
+    if slice_over || woken_preempt || pc.need_resched.load(Relaxed) {
+        switch_away(rq);
     } else {
-        set_slice_deadline(&g, pc, now);
+        set_slice_deadline(&mut rq, pc, now);
     }
 }
 
 /// Polling mode's stand-in for the tick: when the running task's slice ends.
-fn set_slice_deadline(g: &KernelGuard, pc: &PerCpu, now: u64) {
-    let deadline = match g.sched.slice_remaining(pc.cpu(), now) {
+fn set_slice_deadline(rq: &mut RqGuard, pc: &PerCpu, now: u64) {
+    let deadline = match rq.rq().slice_remaining(now) {
         Some(slice) => now.saturating_add(slice.max(MIN_SLICE_NS)),
         None => u64::MAX,
     };
     pc.slice_deadline.store(deadline, Relaxed);
 }
 
-/// Puts the current task to sleep; it runs again after `wake`.
-/// The caller holds the lock and has queued the task where a waker finds it.
-fn block(mut g: KernelGuard) {
-    g.sched.block_current(percpu::cpu_id(), now());
-    switch_away(g);
+// ---------------------------------------------------------------------------
+// Sleeping and waking
+
+/// `set_current_state(TASK_UNINTERRUPTIBLE)`: the caller (`me`, running) is
+/// about to sleep. It has put itself where its waker finds it; it checks its
+/// condition next, and then calls [`sleep`] or [`cancel_sleep`].
+pub(crate) fn prepare_sleep(me: &TaskRef) {
+    let mut state = me.0.wake.lock();
+    debug_assert!(matches!(*state, WakeState::Running | WakeState::Sleeping));
+    *state = WakeState::Sleeping;
 }
 
-/// Makes `task` runnable (under the lock) and tells its CPU.
-pub(crate) fn wake_locked(g: &mut KernelGuard, task: TaskId) {
-    let cpu = percpu::cpu_id();
-    if let Some(w) = g.sched.wake(task, now(), cpu) {
-        kick(w.cpu, w.preempt);
-    }
+/// `__set_current_state(TASK_RUNNING)`: the condition came true after all.
+pub(crate) fn cancel_sleep(me: &TaskRef) {
+    *me.0.wake.lock() = WakeState::Running;
 }
 
-/// Tells `cpu` that it has something to run: sets its `need_resched` when it
-/// is idle or should preempt, and in interrupt mode sends the IPI.
-fn kick(cpu: usize, preempt: bool) {
-    let target = percpu::of(cpu);
-    let idle = target.current.load(Relaxed) == 0;
-    if !(idle || preempt) {
+/// `schedule()` after [`prepare_sleep`]: parks the caller until [`wake_up`],
+/// unless a wakeup came in between (then it returns at once). Returning says
+/// nothing about the condition: callers loop.
+pub(crate) fn sleep(me: &TaskRef) {
+    let preempt = percpu::PreemptGuard::new();
+    let mut state = me.0.wake.lock();
+    if !matches!(*state, WakeState::Sleeping) {
         return;
     }
-    target.need_resched.store(true, Release);
+    let mut rq = RqGuard::lock(percpu::cpu_id());
+    let entity = rq
+        .rq()
+        .deactivate_current(now())
+        .expect("a sleeping thread is its CPU's current task");
+    *state = WakeState::Parked(entity);
+    drop(state);
+    // The run-queue lock keeps preemption off now; a switch needs the count at one.
+    drop(preempt);
+    switch_away(rq);
+}
+
+/// `try_to_wake_up()`: makes a sleeping task runnable. Returns false if it
+/// was not asleep or going to sleep (running, already woken, or dead).
+pub(crate) fn wake_up(task: &TaskRef) -> bool {
+    let entity = {
+        let mut state = task.0.wake.lock();
+        match core::mem::replace(&mut *state, WakeState::Running) {
+            WakeState::Parked(entity) => entity,
+            // Not parked yet: `sleep` will see `Running` and not park.
+            WakeState::Sleeping => return true,
+            other => {
+                *state = other;
+                return false;
+            }
+        }
+    };
+    // The entity is ours to place: the task is marked running, so no other
+    // wakeup takes it, and it is on no run queue, so it cannot run.
+    let _preempt = percpu::PreemptGuard::new();
+    let this = percpu::cpu_id();
+    let prev = entity.cpu();
+    let prev_on_cpu = task.0.on_cpu.load(Acquire);
+    let target = match entity.pinned() {
+        Some(pin) if !prev_on_cpu => pin,
+        _ => sched::select_task_rq(
+            loads(&mut [RqLoad::default(); MAX_CPUS]),
+            prev,
+            prev_on_cpu,
+            this,
+        ),
+    };
+    if target == this {
+        let from_min = CPUS[prev].min_vruntime.load(Relaxed);
+        let mut rq = RqGuard::lock(this);
+        if rq.rq().wake_up(entity, from_min, now()) {
+            this_cpu().need_resched.store(true, Relaxed);
+        }
+    } else {
+        queue_remote_wakeup(target, entity);
+    }
+    true
+}
+
+/// `ttwu_queue_wakelist()`: hands a woken task to `cpu`, which queues it at
+/// its next scheduling point or idle poll.
+fn queue_remote_wakeup(cpu: usize, entity: Entity<TaskRef>) {
+    CPUS[cpu].wake_list.lock().push(entity);
+    // After the push: a CPU that sees the flag finds the entity.
+    percpu::of(cpu).wake_pending.store(true, Release);
+    if interrupt_mode() {
+        platform::send_reschedule_ipi(cpu);
+    }
+}
+
+/// `sched_ttwu_pending()`: queues the tasks other CPUs woke onto this one.
+/// Returns whether one of them should preempt the running task.
+fn queue_arrived_wakeups(rq: &mut RqGuard, pc: &PerCpu, now: u64) -> bool {
+    if !pc.wake_pending.swap(false, Acquire) {
+        return false;
+    }
+    let state = rq.state();
+    core::mem::swap(&mut state.arrived, &mut *CPUS[pc.cpu()].wake_list.lock());
+    let mut preempt = false;
+    for entity in state.arrived.drain(..) {
+        let from_min = CPUS[entity.cpu()].min_vruntime.load(Relaxed);
+        preempt |= state.rq.wake_up(entity, from_min, now);
+    }
+    preempt
+}
+
+/// Asks `cpu` to pass through the scheduler (new work for it): at once if
+/// it is idle, at its next preemption point if it runs a task.
+fn resched_cpu(cpu: usize) {
+    percpu::of(cpu).need_resched.store(true, Release);
     if cpu != percpu::cpu_id() && interrupt_mode() {
         platform::send_reschedule_ipi(cpu);
     }
 }
 
-/// Wakes every task whose timer has expired.
-fn run_timers(g: &mut KernelGuard, now: u64) {
-    if now < NEXT_TIMER.load(Relaxed) {
+/// Wakes every task whose timer on `cpu` has expired.
+fn run_timers(cpu: usize, now: u64) {
+    let cs = &CPUS[cpu];
+    if now < cs.next_timer.load(Relaxed) {
         return;
     }
-    for task in g.timers.expire(now) {
-        wake_locked(g, task);
+    let expired = {
+        let mut timers = cs.timers.lock();
+        let expired = timers.expire(now);
+        cs.next_timer
+            .store(timers.next_deadline().unwrap_or(u64::MAX), Relaxed);
+        expired
+    };
+    for task in &expired {
+        wake_up(task);
     }
-    NEXT_TIMER.store(g.timers.next_deadline().unwrap_or(u64::MAX), Relaxed);
 }
 
-fn maybe_balance(g: &mut KernelGuard, pc: &PerCpu, now: u64, interval: u64) {
+/// Periodic load balancing, at most every `interval` ns per CPU.
+fn maybe_balance(rq: &mut RqGuard, pc: &PerCpu, now: u64, interval: u64) {
     if percpu::ncpus() < 2 || now.wrapping_sub(pc.last_balance.load(Relaxed)) < interval {
         return;
     }
     pc.last_balance.store(now, Relaxed);
-    g.sched.balance(pc.cpu(), now);
+    pull_from_busiest(rq, now);
+}
+
+/// `load_balance()` for the CPU whose queue `rq` holds: finds the busiest
+/// CPU from the published loads and pulls from it, holding both queues. The
+/// lower-numbered lock is taken first; when the busiest CPU's is lower and
+/// busy, this round is skipped rather than dropping our own.
+fn pull_from_busiest(rq: &mut RqGuard, now: u64) {
+    let Some((src, imbalance)) =
+        sched::find_busiest(loads(&mut [RqLoad::default(); MAX_CPUS]), rq.cpu)
+    else {
+        return;
+    };
+    let src_guard = if src > rq.cpu {
+        Some(RqGuard::lock(src))
+    } else {
+        RqGuard::try_lock(src)
+    };
+    if let Some(mut src_guard) = src_guard {
+        sched::balance(rq.rq(), src_guard.rq(), imbalance, now);
+    }
 }
 
 /// Sleeps for at least `ns` nanoseconds.
 pub fn sleep_ns(ns: u64) {
-    let mut g = lock();
-    let me = g.sched.current(percpu::cpu_id()).expect("sleep_ns outside a thread");
+    let me = me("sleep_ns");
     let deadline = now().saturating_add(ns);
-    g.timers.add(deadline, me);
-    NEXT_TIMER.fetch_min(deadline, Relaxed);
-    block(g);
+    {
+        let _preempt = percpu::PreemptGuard::new();
+        let cs = &CPUS[percpu::cpu_id()];
+        cs.timers.lock().add(deadline, me.clone());
+        cs.next_timer.fetch_min(deadline, Relaxed);
+    }
+    loop {
+        prepare_sleep(&me);
+        if now() >= deadline {
+            cancel_sleep(&me);
+            return;
+        }
+        sleep(&me);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -697,6 +977,7 @@ pub fn sleep_ns(ns: u64) {
 /// else polls (polling mode: `pause`) or halts until an interrupt.
 pub(crate) fn idle_loop() -> ! {
     let pc = this_cpu();
+    let cpu = pc.cpu();
     assert!(READY.load(Acquire), "idle loop before task::init");
     pc.online.store(true, Release);
     if interrupt_mode() {
@@ -707,22 +988,25 @@ pub(crate) fn idle_loop() -> ! {
     }
     loop {
         let now = now();
+        run_timers(cpu, now);
         let work = pc.need_resched.swap(false, Acquire)
-            || now >= NEXT_TIMER.load(Relaxed)
+            || pc.wake_pending.load(Acquire)
             || now.wrapping_sub(pc.last_balance.load(Relaxed)) >= BALANCE_INTERVAL_IDLE_NS;
         if work {
-            let mut g = lock();
-            run_timers(&mut g, now);
-            maybe_balance(&mut g, pc, now, BALANCE_INTERVAL_IDLE_NS);
+            let mut rq = RqGuard::lock(cpu);
+            maybe_balance(&mut rq, pc, now, BALANCE_INTERVAL_IDLE_NS);
             pc.last_balance.store(now, Relaxed);
-            switch_away(g);
+            switch_away(rq);
             continue;
         }
         if interrupt_mode() {
             // Check and halt with interrupts masked: an IPI that arrives
             // after the check stays pending and ends the `sti; hlt`.
             let was_enabled = platform::disable_interrupts();
-            if !pc.need_resched.load(Relaxed) {
+            if !pc.need_resched.load(Relaxed)
+                && !pc.wake_pending.load(Relaxed)
+                && platform::now_ns() < CPUS[cpu].next_timer.load(Relaxed)
+            {
                 platform::idle_wait();
             }
             platform::restore_interrupts(was_enabled);
@@ -733,258 +1017,14 @@ pub(crate) fn idle_loop() -> ! {
 }
 
 // ---------------------------------------------------------------------------
-// Sleeping on conditions
-
-/// A queue of tasks waiting for a condition, protected by the global lock.
-///
-/// `waiters` lets a waker skip the global lock when nobody waits. It is
-/// raised (a locked RMW, a full barrier) before a sleeper checks its
-/// condition and lowered when a waker dequeues it; a waker publishes its state
-/// change and then reads it behind a SeqCst fence. So either the sleeper sees
-/// the new state, or the waker sees the sleeper (Dekker): no lost wakeup. A
-/// condition guarded by a lock the waker also takes gets this from the lock.
-pub struct WaitQueue {
-    queue: SchedCell<sched::WaitQueue>,
-    waiters: AtomicUsize,
-}
-
-impl Default for WaitQueue {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl WaitQueue {
-    pub fn new() -> Self {
-        Self {
-            queue: SchedCell::new(sched::WaitQueue::new()),
-            waiters: AtomicUsize::new(0),
-        }
-    }
-
-    /// Sleeps until `ready()` is true. `ready` is evaluated under the global
-    /// lock before sleeping, and a waker changes the state before it calls
-    /// `wake_*` (which takes the lock), so a wakeup cannot be lost.
-    pub fn wait_until(&self, mut ready: impl FnMut() -> bool) {
-        loop {
-            if ready() {
-                return;
-            }
-            let mut g = lock();
-            self.waiters.fetch_add(1, SeqCst);
-            if ready() {
-                self.waiters.fetch_sub(1, SeqCst);
-                return;
-            }
-            // This CPU now (the last round may have ended on another one).
-            let me = g
-                .sched
-                .current(percpu::cpu_id())
-                .expect("wait_until outside a thread");
-            let queued = self.queue.get(&mut g).push(me);
-            assert!(queued, "task {me} waits twice on one queue");
-            block(g);
-        }
-    }
-
-    fn has_waiters(&self) -> bool {
-        fence(SeqCst);
-        self.waiters.load(SeqCst) != 0
-    }
-
-    /// Wakes the longest waiter. Returns whether there was one.
-    pub fn wake_one(&self) -> bool {
-        if !self.has_waiters() {
-            return false;
-        }
-        let mut g = lock();
-        self.wake_one_locked(&mut g)
-    }
-
-    pub(crate) fn wake_one_locked(&self, g: &mut KernelGuard) -> bool {
-        match self.queue.get(g).pop() {
-            Some(task) => {
-                self.waiters.fetch_sub(1, SeqCst);
-                wake_locked(g, task);
-                true
-            }
-            None => false,
-        }
-    }
-
-    pub(crate) fn wake_all(&self) -> usize {
-        if !self.has_waiters() {
-            return 0;
-        }
-        let mut g = lock();
-        let mut woken = 0;
-        while self.wake_one_locked(&mut g) {
-            woken += 1;
-        }
-        woken
-    }
-}
-
-/// A counting semaphore whose `down` sleeps (the `sched` crate's state machine).
-pub struct Semaphore {
-    state: SchedCell<sched::Semaphore>,
-}
-
-impl Semaphore {
-    pub fn new(count: u32) -> Self {
-        Self {
-            state: SchedCell::new(sched::Semaphore::new(count)),
-        }
-    }
-
-    pub fn down(&self) {
-        let mut g = lock();
-        let me = g
-            .sched
-            .current(percpu::cpu_id())
-            .expect("down() outside a thread");
-        if self.state.get(&mut g).down(me) == sched::Acquire::Acquired {
-            return;
-        }
-        // Queued in the semaphore; `up` hands the unit over and wakes us.
-        block(g);
-    }
-
-    pub fn up(&self) {
-        let mut g = lock();
-        if let Some(task) = self.state.get(&mut g).up() {
-            wake_locked(&mut g, task);
-        }
-    }
-}
-
-/// A sleeping mutex (the `sched` crate's state machine) owning a `T`.
-pub struct Mutex<T> {
-    state: SchedCell<sched::Mutex>,
-    data: UnsafeCell<T>,
-}
-
-// SAFETY: `data` is reachable only through a MutexGuard, and the state
-// machine admits one owner at a time.
-unsafe impl<T: Send> Sync for Mutex<T> {}
-
-pub struct MutexGuard<'a, T> {
-    mutex: &'a Mutex<T>,
-}
-
-impl<T> Mutex<T> {
-    pub fn new(value: T) -> Self {
-        Self {
-            state: SchedCell::new(sched::Mutex::new()),
-            data: UnsafeCell::new(value),
-        }
-    }
-
-    pub fn lock(&self) -> MutexGuard<'_, T> {
-        let mut g = lock();
-        let me = g
-            .sched
-            .current(percpu::cpu_id())
-            .expect("Mutex::lock outside a thread");
-        if self.state.get(&mut g).lock(me) == sched::Acquire::MustWait {
-            // Queued; `unlock` hands ownership to us before waking us.
-            block(g);
-        }
-        MutexGuard { mutex: self }
-    }
-}
-
-impl<T> core::ops::Deref for MutexGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: the guard exists only while its task owns the mutex.
-        unsafe { &*self.mutex.data.get() }
-    }
-}
-
-impl<T> core::ops::DerefMut for MutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in deref, and `&mut self` makes this the only reference.
-        unsafe { &mut *self.mutex.data.get() }
-    }
-}
-
-impl<T> Drop for MutexGuard<'_, T> {
-    fn drop(&mut self) {
-        let mut g = lock();
-        let me = g
-            .sched
-            .current(percpu::cpu_id())
-            .expect("mutex owner is a task");
-        let next = self.mutex.state.get(&mut g).unlock(&me);
-        if let Some(next) = next.unwrap_or_else(|e| panic!("mutex: {e}")) {
-            wake_locked(&mut g, next);
-        }
-    }
-}
-
-/// A one-shot start signal: `wait` sleeps until `open` has been called.
-pub struct Gate {
-    open: AtomicBool,
-    waiters: WaitQueue,
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Gate {
-    pub fn new() -> Self {
-        Self {
-            open: AtomicBool::new(false),
-            waiters: WaitQueue::new(),
-        }
-    }
-
-    pub fn open(&self) {
-        self.open.store(true, SeqCst);
-        self.waiters.wake_all();
-    }
-
-    pub fn wait(&self) {
-        self.waiters.wait_until(|| self.open.load(SeqCst));
-    }
-}
-
-/// Counts finished workers; `wait_for(n)` sleeps until `n` have finished.
-pub struct Completion {
-    done: AtomicUsize,
-    waiters: WaitQueue,
-}
-
-impl Default for Completion {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Completion {
-    pub fn new() -> Self {
-        Self {
-            done: AtomicUsize::new(0),
-            waiters: WaitQueue::new(),
-        }
-    }
-
-    pub fn complete(&self) {
-        self.done.fetch_add(1, SeqCst);
-        self.waiters.wake_all();
-    }
-
-    pub fn wait_for(&self, n: usize) {
-        self.waiters.wait_until(|| self.done.load(Acquire) >= n);
-    }
-}
-
-// ---------------------------------------------------------------------------
 // Introspection
+
+/// Every online CPU's run queue in turn (one lock at a time).
+fn for_each_rq(mut f: impl FnMut(&mut CpuRq<TaskRef>)) {
+    for cpu in 0..percpu::ncpus() {
+        f(RqGuard::lock(cpu).rq());
+    }
+}
 
 /// Scheduler counters summed over all CPUs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -996,14 +1036,13 @@ pub struct SchedTotals {
 
 impl SchedTotals {
     pub fn now() -> Self {
-        let g = lock();
         let mut totals = Self::default();
-        for cpu in 0..percpu::ncpus() {
-            let s = g.sched.stats(cpu);
+        for_each_rq(|rq| {
+            let s = rq.stats();
             totals.context_switches += s.context_switches;
             totals.migrations += s.migrations_in;
             totals.wait_ns += s.wait_time_ns;
-        }
+        });
         totals
     }
 
@@ -1019,31 +1058,62 @@ impl SchedTotals {
 
 /// Involuntary switches so far (tick / deadline / wakeup preemption), all CPUs.
 pub fn preemptions() -> u64 {
-    let g = lock();
-    (0..percpu::ncpus())
-        .map(|cpu| g.sched.stats(cpu).nr_preemptions)
-        .sum()
+    let mut sum = 0;
+    for_each_rq(|rq| sum += rq.stats().nr_preemptions);
+    sum
 }
 
-/// Live kernel threads.
+/// Live kernel threads (exited ones count until their stack is freed).
 pub fn nr_tasks() -> usize {
-    lock().tasks.len()
+    LIVE_TASKS.load(Relaxed)
 }
 
-/// The scheduler's own consistency check (every task in exactly one place).
+/// The run queues' consistency check: every queue's bookkeeping
+/// (`CpuRq::check_invariants`), every entity carrying its own task's body,
+/// and no task on two queues. Holds all queues at once (in CPU order), so
+/// nothing moves meanwhile.
 pub fn check_invariants() -> Result<(), alloc::string::String> {
-    lock().sched.check_invariants()
+    let mut guards: Vec<RqGuard> = (0..percpu::ncpus()).map(RqGuard::lock).collect();
+    let mut seen = alloc::collections::BTreeMap::new();
+    for guard in &mut guards {
+        let rq = guard.rq();
+        rq.check_invariants()?;
+        for e in rq.tasks() {
+            if e.payload.0.id != e.id() {
+                return Err(alloc::format!(
+                    "cpu {}: entity {} carries task {}",
+                    rq.cpu(),
+                    e.id(),
+                    e.payload.0.id
+                ));
+            }
+            if let Some(other) = seen.insert(e.id(), rq.cpu()) {
+                return Err(alloc::format!(
+                    "task {} is on cpus {other} and {}",
+                    e.id(),
+                    rq.cpu()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
-/// Sets a scheduler tunable (`sysctl NAME=VALUE`). There is one scheduler
-/// for all CPUs, so every CPU's next decision uses the new value; the one
-/// thing a CPU caches is its polling-mode slice deadline, computed from the
-/// old values, so every CPU's deadline is expired: each re-checks its
-/// running task's slice (`Scheduler::tick`) at its next preemption point
-/// instead of up to the old `sched_latency_ns` later.
+/// Sets a scheduler tunable (`sysctl NAME=VALUE`) on every CPU's queue, so
+/// every CPU's next decision uses the new value. The one thing a CPU caches
+/// is its polling-mode slice deadline, computed from the old values, so
+/// every CPU's deadline is expired: each re-checks its running task's slice
+/// at its next preemption point instead of up to the old
+/// `sched_latency_ns` later.
 pub fn set_tunable(name: &str, value: u64) -> Result<(), sched::TunableError> {
-    let mut g = lock();
-    g.sched.set_tunable(name, value)?;
+    // Every queue has the same values, so it fails on all or on none.
+    RqGuard::lock(0).rq().set_tunable(name, value)?;
+    for cpu in 1..percpu::ncpus() {
+        RqGuard::lock(cpu)
+            .rq()
+            .set_tunable(name, value)
+            .expect("the same change succeeded on cpu 0");
+    }
     for cpu in 0..percpu::ncpus() {
         percpu::of(cpu).slice_deadline.store(0, Relaxed);
     }
@@ -1051,5 +1121,5 @@ pub fn set_tunable(name: &str, value: u64) -> Result<(), sched::TunableError> {
 }
 
 pub fn get_tunable(name: &str) -> Option<u64> {
-    lock().sched.tunables().get(name)
+    RqGuard::lock(0).rq().tunables().get(name)
 }

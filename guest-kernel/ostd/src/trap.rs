@@ -195,8 +195,12 @@ pub(crate) fn cpu_of_trap_stack(addr: u64) -> Option<usize> {
 }
 
 fn build_idt() {
-    match IDT_STATE.compare_exchange(IDT_EMPTY, IDT_BUILDING, Ordering::Acquire, Ordering::Acquire)
-    {
+    match IDT_STATE.compare_exchange(
+        IDT_EMPTY,
+        IDT_BUILDING,
+        Ordering::Acquire,
+        Ordering::Acquire,
+    ) {
         Ok(_) => {}
         Err(_) => {
             while IDT_STATE.load(Ordering::Acquire) != IDT_READY {
@@ -221,7 +225,10 @@ fn build_idt() {
                 };
                 (exception_stubs + 16 * vector, ist)
             } else {
-                (interrupt_stubs + 16 * (vector - FIRST_IRQ_VECTOR as u64), IST_IRQ)
+                (
+                    interrupt_stubs + 16 * (vector - FIRST_IRQ_VECTOR as u64),
+                    IST_IRQ,
+                )
             };
             *gate = Gate {
                 offset_low: handler as u16,
@@ -454,10 +461,22 @@ fn report_exception(frame: &TrapFrame) -> ! {
     }
     println!();
     let f = frame;
-    println!("  rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}", f.rax, f.rbx, f.rcx, f.rdx);
-    println!("  rsi={:#018x} rdi={:#018x} rbp={:#018x} r8 ={:#018x}", f.rsi, f.rdi, f.rbp, f.r8);
-    println!("  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}", f.r9, f.r10, f.r11, f.r12);
-    println!("  r13={:#018x} r14={:#018x} r15={:#018x}", f.r13, f.r14, f.r15);
+    println!(
+        "  rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}",
+        f.rax, f.rbx, f.rcx, f.rdx
+    );
+    println!(
+        "  rsi={:#018x} rdi={:#018x} rbp={:#018x} r8 ={:#018x}",
+        f.rsi, f.rdi, f.rbp, f.r8
+    );
+    println!(
+        "  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}",
+        f.r9, f.r10, f.r11, f.r12
+    );
+    println!(
+        "  r13={:#018x} r14={:#018x} r15={:#018x}",
+        f.r13, f.r14, f.r15
+    );
     print_backtrace(frame.rip, frame.rbp, frame.rsp);
     exit(PANIC_EXIT_STATUS)
 }
@@ -469,7 +488,11 @@ fn describe_error_code(vector: u64, code: u64) {
         PAGE_FAULT_VECTOR => {
             print!(
                 " ({}, {}, {}",
-                if code & 1 != 0 { "protection violation" } else { "not present" },
+                if code & 1 != 0 {
+                    "protection violation"
+                } else {
+                    "not present"
+                },
                 if code & 0x10 != 0 {
                     "instruction fetch"
                 } else if code & 2 != 0 {
@@ -519,9 +542,7 @@ const BACKTRACE_MAX_FRAMES: usize = 32;
 /// them, and the walk then stops or skips them.
 pub(crate) fn print_backtrace(rip: u64, rbp: u64, rsp: u64) {
     let text = (&raw const __kernel_start) as u64..(&raw const __kernel_end) as u64;
-    println!(
-        "  backtrace (symbolize: addr2line -Cfipe guest-kernel/target/ferrite ADDR...):"
-    );
+    println!("  backtrace (symbolize: addr2line -Cfipe guest-kernel/target/ferrite ADDR...):");
     println!("    #0  {rip:#018x}");
     let window_end = rsp.saturating_add(BACKTRACE_WINDOW);
     let mut frame = rbp;

@@ -110,7 +110,11 @@ pub fn init(cmdline: &Cmdline<'_>, features: &Features) {
     if x2apic && !X2APIC.load(Relaxed) {
         println!("apic: x2APIC announced but could not be enabled; using xAPIC");
     }
-    let access = if X2APIC.load(Relaxed) { "x2apic" } else { "xapic" };
+    let access = if X2APIC.load(Relaxed) {
+        "x2apic"
+    } else {
+        "xapic"
+    };
     if deadline {
         println!("apic: {access} at {phys:#x}, timer: tsc-deadline");
     } else {
@@ -187,7 +191,12 @@ pub(crate) fn send_ipi(dest: u32, vector: u8) {
     if X2APIC.load(Relaxed) {
         // SAFETY: one write of the x2APIC ICR sends the IPI; a fixed IPI only
         // makes the target run our interrupt handler for `vector`.
-        unsafe { wrmsr(X2APIC_MSR_BASE + REG_ICR_LOW / 16, u64::from(dest) << 32 | u64::from(low)) };
+        unsafe {
+            wrmsr(
+                X2APIC_MSR_BASE + REG_ICR_LOW / 16,
+                u64::from(dest) << 32 | u64::from(low),
+            )
+        };
     } else {
         // Two MMIO writes: keep an interrupt handler on this CPU from
         // sending in between.
@@ -228,11 +237,19 @@ fn send_raw(dest: u32, low: u32) -> bool {
     if base & APIC_BASE_X2APIC != 0 {
         // SAFETY: one write of the x2APIC ICR sends the message; the callers
         // send only INIT and STARTUP to other CPUs, which is their intent.
-        unsafe { wrmsr(X2APIC_MSR_BASE + REG_ICR_LOW / 16, u64::from(dest) << 32 | u64::from(low)) };
+        unsafe {
+            wrmsr(
+                X2APIC_MSR_BASE + REG_ICR_LOW / 16,
+                u64::from(dest) << 32 | u64::from(low),
+            )
+        };
         return true;
     }
     let mmio = base & APIC_BASE_ADDRESS;
-    assert!(mmio < 1 << 32, "xAPIC registers at {mmio:#x}, outside the identity map");
+    assert!(
+        mmio < 1 << 32,
+        "xAPIC registers at {mmio:#x}, outside the identity map"
+    );
     let reg = |offset: u32| mmio + u64::from(offset);
     let idle = || {
         let deadline = time::now_ns() + ICR_IDLE_TIMEOUT_NS;
@@ -283,7 +300,10 @@ pub(crate) fn start_timer(cpu: usize, hz: u32) {
     if DEADLINE_MODE.load(Relaxed) {
         let period = (time::tsc_khz() * 1000 / hz).max(1);
         PERIOD_TSC[cpu].store(period, Relaxed);
-        write(REG_LVT_TIMER, u32::from(TIMER_VECTOR) | LVT_TIMER_TSC_DEADLINE);
+        write(
+            REG_LVT_TIMER,
+            u32::from(TIMER_VECTOR) | LVT_TIMER_TSC_DEADLINE,
+        );
         // SDM 11.5.4.1: order the LVT write before the deadline MSR write.
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
         let deadline = rdtsc() + period;

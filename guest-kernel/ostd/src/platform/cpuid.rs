@@ -98,9 +98,17 @@ impl Features {
             (Origin::Boot, boot[1], boot[2], boot[3], (boot[4], boot[5]))
         } else {
             let leaf1 = cpuid(1, 0);
-            let origin = if pvm_native { Origin::Host } else { Origin::Live };
+            let origin = if pvm_native {
+                Origin::Host
+            } else {
+                Origin::Live
+            };
             let hypervisor = leaf1.ecx & (1 << 31) != 0;
-            let hv_max = if hypervisor { cpuid(HYPERVISOR_LEAF, 0).eax } else { 0 };
+            let hv_max = if hypervisor {
+                cpuid(HYPERVISOR_LEAF, 0).eax
+            } else {
+                0
+            };
             // The host's timing leaf would describe the host, not this VM.
             let timing = if hv_max >= TIMING_LEAF && origin == Origin::Live {
                 let t = cpuid(TIMING_LEAF, 0);
@@ -111,8 +119,11 @@ impl Features {
             (origin, leaf1.ebx, leaf1.ecx, hv_max, timing)
         };
         let hypervisor = leaf1_ecx & (1 << 31) != 0;
-        let (tsc_khz, apic_timer_khz) =
-            if hypervisor && hv_max >= TIMING_LEAF { timing } else { (0, 0) };
+        let (tsc_khz, apic_timer_khz) = if hypervisor && hv_max >= TIMING_LEAF {
+            timing
+        } else {
+            (0, 0)
+        };
         Self {
             origin,
             x2apic: leaf1_ecx & (1 << 21) != 0,

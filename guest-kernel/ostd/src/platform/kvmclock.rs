@@ -68,7 +68,11 @@ pub(crate) fn tsc_khz(features: &Features) -> Option<u64> {
         if v1 != 0 && v1 % 2 == 0 && v1 == v2 && mul != 0 {
             // ns = (ticks << shift) * mul >> 32  =>  ticks per ms = 10^6 * 2^32 / mul >> shift
             let khz = (1_000_000u64 << 32) / u64::from(mul);
-            result = Some(if shift < 0 { khz << -shift } else { khz >> shift });
+            result = Some(if shift < 0 {
+                khz << -shift
+            } else {
+                khz >> shift
+            });
             break;
         }
         core::hint::spin_loop();

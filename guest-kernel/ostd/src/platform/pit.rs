@@ -56,8 +56,14 @@ struct Channel {
     select: u8,
 }
 
-const CHANNEL0: Channel = Channel { port: 0x40, select: 0 << 6 };
-const CHANNEL2: Channel = Channel { port: 0x42, select: 2 << 6 };
+const CHANNEL0: Channel = Channel {
+    port: 0x40,
+    select: 0 << 6,
+};
+const CHANNEL2: Channel = Channel {
+    port: 0x42,
+    select: 2 << 6,
+};
 
 /// A count reading and the TSC interval around the latch that captured it.
 #[derive(Clone, Copy)]
@@ -97,7 +103,8 @@ pub(crate) fn calibrate_tsc_khz() -> Option<u64> {
         let tsc_ticks = last.tsc() - first.tsc();
         let pit_ticks = u64::from(first.count - last.count);
         // Each reading's TSC is the middle of its latch exit, off by at most half of it.
-        let uncertainty = (first.tsc_after - first.tsc_before + last.tsc_after - last.tsc_before) / 2;
+        let uncertainty =
+            (first.tsc_after - first.tsc_before + last.tsc_after - last.tsc_before) / 2;
         let khz = tsc_ticks * PIT_HZ / (pit_ticks * 1000);
         if best.is_none_or(|(_, u)| uncertainty < u) {
             best = Some((khz, uncertainty));
@@ -160,6 +167,10 @@ fn read(channel: Channel) -> Reading {
         let tsc_after = rdtsc();
         let low = inb(channel.port);
         let high = inb(channel.port);
-        Reading { count: u16::from_le_bytes([low, high]), tsc_before, tsc_after }
+        Reading {
+            count: u16::from_le_bytes([low, high]),
+            tsc_before,
+            tsc_after,
+        }
     }
 }

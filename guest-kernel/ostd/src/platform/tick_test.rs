@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use bootinfo::Cmdline;
 
-use super::{apic, IrqMode, DELIVERED, RESCHEDULE_VECTOR, TIMER_VECTOR};
+use super::{DELIVERED, IrqMode, RESCHEDULE_VECTOR, TIMER_VECTOR, apic};
 use crate::exit::exit;
 use crate::println;
 
@@ -32,9 +32,16 @@ pub fn run(cmdline: &Cmdline<'_>) -> ! {
         .get_u64("tick_hz")
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or(100);
-    assert!((1..=100_000).contains(&hz), "tick_hz={hz}: expected 1..=100000");
+    assert!(
+        (1..=100_000).contains(&hz),
+        "tick_hz={hz}: expected 1..=100000"
+    );
     let mode = super::irq_mode();
-    println!("test: tick at {hz} Hz for {} ms ({} mode)", WINDOW_NS / 1_000_000, mode.name());
+    println!(
+        "test: tick at {hz} Hz for {} ms ({} mode)",
+        WINDOW_NS / 1_000_000,
+        mode.name()
+    );
     if mode == IrqMode::Polling {
         println!("test: tick: polling mode has no tick (start_tick is a no-op)");
         super::start_tick(hz as u32);
@@ -72,7 +79,10 @@ pub fn run(cmdline: &Cmdline<'_>) -> ! {
     }
     let ipis = HANDLER_IPIS.load(Relaxed);
     let pending_ipi = !delivered && apic::pending(RESCHEDULE_VECTOR);
-    println!("test: reschedule ipi to self: {}", if ipis > 0 { "received" } else { "not received" });
+    println!(
+        "test: reschedule ipi to self: {}",
+        if ipis > 0 { "received" } else { "not received" }
+    );
 
     if !delivered {
         println!(

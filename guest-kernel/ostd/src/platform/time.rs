@@ -40,7 +40,9 @@ impl Source {
     }
 
     fn parse(name: &str) -> Option<Self> {
-        [Self::Cpuid, Self::Pit, Self::Kvmclock].into_iter().find(|s| s.name() == name)
+        [Self::Cpuid, Self::Pit, Self::Kvmclock]
+            .into_iter()
+            .find(|s| s.name() == name)
     }
 
     fn tsc_khz(self, features: &Features) -> Option<u64> {
@@ -80,7 +82,10 @@ pub fn init(cmdline: &Cmdline<'_>, features: &Features) {
         source.name()
     );
     TSC_KHZ.store(khz, Relaxed);
-    MULT.store((((1_000_000u128 << MULT_SHIFT) + u128::from(khz / 2)) / u128::from(khz)) as u64, Relaxed);
+    MULT.store(
+        (((1_000_000u128 << MULT_SHIFT) + u128::from(khz / 2)) / u128::from(khz)) as u64,
+        Relaxed,
+    );
     TSC0.store(rdtsc(), Relaxed);
     println!("time: tsc {khz} kHz (source: {})", source.name());
 }

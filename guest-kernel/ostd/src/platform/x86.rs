@@ -12,7 +12,9 @@ use core::arch::x86_64::{__cpuid_count, CpuidResult};
 pub(crate) fn rdtsc() -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: rdtsc only reads the TSC into EDX:EAX (CR4.TSD is clear).
-    unsafe { asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
+    };
     u64::from(hi) << 32 | u64::from(lo)
 }
 
@@ -29,7 +31,9 @@ pub(crate) fn rdmsr(msr: u32) -> u64 {
     // SAFETY: reading an MSR has no memory effects; callers only name MSRs
     // that exist on every CPU this kernel runs on (architectural ones guarded
     // by the CPUID bit that announces them).
-    unsafe { asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
+    };
     u64::from(hi) << 32 | u64::from(lo)
 }
 
