@@ -173,20 +173,34 @@ impl PageIndex {
     }
 }
 
+/// A `u64` in two `u32` words, so that it aligns to 4 and a node of `u32`
+/// fields holding one has no padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Packed64([u32; 2]);
+
+impl Packed64 {
+    pub fn new(v: u64) -> Self {
+        Packed64([v as u32, (v >> 32) as u32])
+    }
+    pub fn get(self) -> u64 {
+        u64::from(self.0[0]) | u64::from(self.0[1]) << 32
+    }
+}
+
 /// A `PageKey` in 12 bytes (`PageKey` is 16, 4 of them padding), for the
 /// nodes policies keep per key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PackedKey {
     dev: u32,
-    block: [u32; 2],
+    block: Packed64,
 }
 
 impl PackedKey {
     pub fn new(key: PageKey) -> Self {
-        PackedKey { dev: key.dev, block: [key.block as u32, (key.block >> 32) as u32] }
+        PackedKey { dev: key.dev, block: Packed64::new(key.block) }
     }
     pub fn get(self) -> PageKey {
-        PageKey::new(self.dev, u64::from(self.block[0]) | u64::from(self.block[1]) << 32)
+        PageKey::new(self.dev, self.block.get())
     }
 }
 
@@ -259,14 +273,6 @@ impl<V: Keyed> KeyedVec<V> {
             self.index.move_slot(self.items[last].key(), last as u32, i as u32);
         }
         self.items.swap_remove(i)
-    }
-
-    /// Removes every item: O(items), not O(capacity).
-    pub fn clear(&mut self) {
-        for (i, item) in self.items.iter().enumerate() {
-            self.index.remove(item.key(), i as u32);
-        }
-        self.items.clear();
     }
 
     /// Checks that every item is indexed once, where it is.

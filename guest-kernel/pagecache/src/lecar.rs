@@ -24,13 +24,22 @@
 //! history and a miss found there relink it without touching the index;
 //! LFU order is the O(1) bucket lists of `list::FrequencyIndex`.
 //!
+//! Memory, 184 bytes per cached page, all allocated at creation: up to 3N
+//! keys (N resident, N in each history), each a node of 36 bytes (a
+//! resident page's LFU links and bucket and a history key's count and
+//! eviction time share their place) and two index entries of 8 (the index
+//! at most half full), and an LFU bucket of 28 per resident page. The
+//! definition sets the floor: 3N keys of 12 bytes, each with the links of
+//! its list and an index entry, are 3 x (12 + 8 + 8) = 84 bytes a page
+//! with the index 100 % full, before any count or time.
+//!
 //! Read-ahead (`prefetch`, not in the paper): a prefetched page is inserted
 //! with count 1 and no regret update (a prefetch is no request; it leaves
 //! the history it was in), and its first demand hit keeps the count at 1
 //! (refreshing its recency), so pages a sequential reader has read once do
 //! not outrank the read-ahead pages it has yet to read.
 
-use crate::index::{Keyed, PackedKey, Vacancy};
+use crate::index::{Keyed, Packed64, PackedKey, Vacancy};
 use crate::list::{Counted, FrequencyIndex, Linked, Links, List, Pool};
 use crate::rng::{XorShift64, exp};
 use crate::{Access, PageKey, PolicyStats, ReplacementPolicy};
@@ -48,16 +57,16 @@ const H_LFU: u8 = 2;
 /// Tag bit: a resident page prefetched and not referenced since.
 const UNREFERENCED: u8 = 4;
 
-/// A key, resident or in a history (see the module doc). Resident: recency order (`order`) and its count's bucket (`by_count`,
-/// `bucket`). In a history: the history's FIFO order (`order`), when it was
-/// evicted and its access count then.
+/// A key, resident or in a history (see the module doc), in 36 bytes:
+/// the two states share their fields. Resident: recency order (`order`),
+/// and its count's bucket (`by_count`, and `stamp`'s low half). In a
+/// history: the history's FIFO order (`order`), its access count when it
+/// was evicted (held in `by_count`) and when that was (`stamp`).
 struct Node {
     key: PackedKey,
     order: Links,
     by_count: Links,
-    bucket: u32,
-    evicted_at: u64,
-    count: u64,
+    stamp: Packed64,
 }
 
 pub struct LeCaR {
@@ -136,8 +145,8 @@ impl LeCaR {
         self.recency.unlink(nodes, victim);
         let count = self.freq.remove(nodes, victim);
         let node = &mut nodes[victim as usize];
-        node.evicted_at = self.time;
-        node.count = count;
+        node.by_count = Links::holding(count);
+        node.stamp = Packed64::new(self.time);
         let tag = if use_lru { H_LRU } else { H_LFU };
         let history = &mut self.histories[usize::from(tag) - 1];
         let oldest = if history.len() >= self.capacity { history.pop_front(nodes) } else { None };
@@ -154,20 +163,15 @@ impl LeCaR {
             true => self.evict().map_or((None, None), |(k, g)| (Some(k), g)),
             false => (None, None),
         };
-        let node = Node {
-            key: PackedKey::new(q),
-            order: Links::new(tag),
-            by_count: Links::new(0),
-            bucket: 0,
-            evicted_at: 0,
-            count: 0,
-        };
+        let node =
+            Node { key: PackedKey::new(q), order: Links::new(tag), by_count: Links::new(0), stamp: Packed64::new(0) };
         let s = match (at, gone) {
             (Ok(s), gone) => {
                 if let Some(g) = gone {
                     self.nodes.remove(g);
                 }
                 self.set_tag(s, tag);
+                self.nodes.nodes_mut()[s as usize].by_count = Links::new(0);
                 s
             }
             (Err(v), Some(g)) => {
@@ -209,10 +213,10 @@ impl Linked<1> for Node {
 
 impl Counted for Node {
     fn bucket(&self) -> u32 {
-        self.bucket
+        self.stamp.get() as u32
     }
     fn set_bucket(&mut self, b: u32) {
-        self.bucket = b;
+        self.stamp = Packed64::new(b.into());
     }
 }
 
@@ -249,7 +253,7 @@ impl ReplacementPolicy for LeCaR {
             Ok((s, tag)) => {
                 // UpdateWeight: regret for the expert that evicted q.
                 let node = self.nodes.node(s);
-                let (r, old_count) = (self.reward(self.time - node.evicted_at), node.count);
+                let (r, old_count) = (self.reward(self.time - node.stamp.get()), node.by_count.held());
                 if tag == H_LRU {
                     self.w_lfu *= exp(LEARNING_RATE * r);
                 } else {

@@ -214,13 +214,14 @@ pub trait ReplacementPolicy: Send {
     fn note(&mut self, _event: CacheEvent) {}
 }
 
-/// The largest cache ferrite creates, in pages (64 MiB of 4 KiB pages): the
-/// policies' arrays are sized at creation, and at this capacity none needs
-/// a block larger than the 4 MiB the kernel's buddy allocator hands out at
-/// once (tests/no_alloc.rs checks every policy). LeCaR sets the bound (9 MiB
-/// in one array at 2^16 pages; LRU needs 3 MiB there); arrays split into
-/// chunks would lift it.
-pub const KERNEL_MAX_PAGES: usize = 1 << 14;
+/// The largest cache ferrite creates, in pages (128 MiB of 4 KiB pages):
+/// the policies' arrays are sized at creation, and at this capacity none
+/// needs a block larger than the 4 MiB the kernel's buddy allocator hands
+/// out at once (tests/no_alloc.rs checks every policy). LeCaR sets the
+/// bound: its nodes (3 of 36 bytes a page) are one array of 3.4 MiB here,
+/// 6.75 MiB at 2^16 pages (where the largest for LRU, the page cache's own
+/// array, is 3 MiB); arrays split into chunks would lift it.
+pub const KERNEL_MAX_PAGES: usize = 1 << 15;
 
 /// Names accepted by [`by_name`], in the order the simulator prints them.
 pub const POLICY_NAMES: [&str; 6] = ["lru", "clock", "arc", "lecar", "qlearn", "qrule"];

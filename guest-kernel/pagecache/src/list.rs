@@ -5,6 +5,9 @@
 //!
 //! - [`List`]: one list (head, tail, length) over nodes that carry its
 //!   links; a node type may carry several sets of links (`Linked<L>`).
+//!   A node off every list of one kind may keep 64 bits of its own in
+//!   those links ([`Links::holding`]): LeCaR's and qrule's nodes keep a
+//!   count there, so a node's two states share one layout.
 //! - [`Pool`]: the arena of nodes under their keys ([`PageIndex`]), free
 //!   slots chained through their links. Capacity fixed at creation.
 //! - [`FrequencyIndex`]: keys by (access count, order of arrival at that
@@ -16,7 +19,7 @@
 use alloc::vec::Vec;
 
 use crate::PageKey;
-use crate::index::{Keyed, PackedKey, PageIndex, Vacancy};
+use crate::index::{Keyed, Packed64, PackedKey, PageIndex, Vacancy};
 
 /// Slots fit in 30 bits; a link's top two bits hold half a node's tag.
 const SLOT_MASK: u32 = (1 << 30) - 1;
@@ -51,6 +54,16 @@ impl Links {
     }
     fn set_next(&mut self, s: u32) {
         self.next = (self.next & !SLOT_MASK) | s;
+    }
+
+    /// 64 bits of the owner's kept in place of the links of a node on no
+    /// list of this kind (a union without `unsafe`); [`Links::new`] makes
+    /// them links again.
+    pub fn holding(v: u64) -> Self {
+        Links { prev: v as u32, next: (v >> 32) as u32 }
+    }
+    pub fn held(self) -> u64 {
+        u64::from(self.prev) | u64::from(self.next) << 32
     }
 
     pub fn tag(self) -> u8 {
@@ -326,7 +339,7 @@ pub trait Counted: Linked<1> {
 
 /// The keys with one access count, in order of arrival at it.
 struct Bucket {
-    count: u64,
+    count: Packed64,
     /// Links in the list of buckets, by increasing count.
     links: Links,
     members: List<1>,
@@ -366,13 +379,14 @@ impl FrequencyIndex {
     fn bucket(&mut self, count: u64, from: u32) -> u32 {
         let b = self.buckets.nodes();
         let mut at = if from == NIL { self.order.head } else { b[from as usize].links.next() };
-        while at != NIL && b[at as usize].count < count {
+        while at != NIL && b[at as usize].count.get() < count {
             at = b[at as usize].links.next();
         }
-        if at != NIL && b[at as usize].count == count {
+        if at != NIL && b[at as usize].count.get() == count {
             return at;
         }
-        let new = self.buckets.insert(Bucket { count, links: Links::new(0), members: List::default() });
+        let new =
+            self.buckets.insert(Bucket { count: Packed64::new(count), links: Links::new(0), members: List::default() });
         self.order.insert_before(self.buckets.nodes_mut(), new, at);
         new
     }
@@ -389,7 +403,7 @@ impl FrequencyIndex {
         let b = nodes[s as usize].bucket();
         let bucket = &mut self.buckets.nodes_mut()[b as usize];
         bucket.members.unlink(nodes, s);
-        let count = bucket.count;
+        let count = bucket.count.get();
         if bucket.members.len() == 0 {
             self.order.unlink(self.buckets.nodes_mut(), b);
             self.buckets.remove(b);
@@ -401,11 +415,11 @@ impl FrequencyIndex {
     pub fn bump<N: Counted>(&mut self, nodes: &mut [N], s: u32) -> u64 {
         let b = nodes[s as usize].bucket();
         let bucket = &self.buckets.nodes()[b as usize];
-        let count = bucket.count + 1;
+        let count = bucket.count.get() + 1;
         let next = bucket.links.next();
-        if bucket.members.len() == 1 && (next == NIL || self.buckets.nodes()[next as usize].count != count) {
+        if bucket.members.len() == 1 && (next == NIL || self.buckets.nodes()[next as usize].count.get() != count) {
             // Alone at its count: the bucket itself moves up.
-            self.buckets.nodes_mut()[b as usize].count = count;
+            self.buckets.nodes_mut()[b as usize].count = Packed64::new(count);
             return count;
         }
         let to = self.bucket(count, b);
@@ -413,6 +427,11 @@ impl FrequencyIndex {
         self.buckets.nodes_mut()[to as usize].members.push_back(nodes, s);
         nodes[s as usize].set_bucket(to);
         count
+    }
+
+    /// The count of `s` (in the index).
+    pub fn count<N: Counted>(&self, nodes: &[N], s: u32) -> u64 {
+        self.buckets.nodes()[nodes[s as usize].bucket() as usize].count.get()
     }
 
     /// The least counted node, oldest at that count.
@@ -430,8 +449,8 @@ impl FrequencyIndex {
         let mut last = None;
         for b in self.order.check(buckets) {
             let bucket = &buckets[b as usize];
-            assert!(last < Some(bucket.count), "bucket counts increase");
-            last = Some(bucket.count);
+            assert!(last < Some(bucket.count.get()), "bucket counts increase");
+            last = Some(bucket.count.get());
             let members = bucket.members.check(nodes);
             assert!(!members.is_empty(), "empty bucket {b}");
             assert!(members.iter().all(|&s| nodes[s as usize].bucket() == b), "members name bucket {b}");

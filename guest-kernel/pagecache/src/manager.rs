@@ -56,10 +56,10 @@
 //!   tried at once. Greedy ties go to keep (back toward the default first
 //!   for read-ahead, whose keep earns 0). Epsilon-greedy, epsilon = 0.02,
 //!   from a seeded xorshift64*: same seed and events, same decisions.
-//! - **Cost.** ARC's lists plus two sets of dirty keys (hash sets of the
-//!   cache's capacity, and half of it for the shadow's) and two 27-entry
-//!   tables; the sets are walked once an epoch. Nothing allocates after
-//!   creation.
+//! - **Cost.** ARC's lists (61 bytes a cached page), one table of both
+//!   write models' dirty pages (a key and a bit per model: 32 bytes a
+//!   cached page with its index) and two 27-entry tables; the dirty table
+//!   is walked once an epoch per model. Nothing allocates after creation.
 //!
 //! Not an action: the cache's share of memory (the paper's third knob).
 //! Capacity is fixed by whoever creates the cache, and it is the variable
@@ -67,7 +67,7 @@
 //! at the same size.
 
 use crate::arc::{Arc, ArcSignals};
-use crate::index::{KeyedVec, PackedKey};
+use crate::index::{Keyed, KeyedVec, PackedKey};
 use crate::rng::XorShift64;
 use crate::{Access, CacheEvent, Knobs, PageKey, PolicyStats, ReplacementPolicy};
 
@@ -202,91 +202,126 @@ impl<const LEVELS: usize> Learner<LEVELS> {
     }
 }
 
-/// A set of dirty pages and what writing them costs. They are cached
-/// pages, so there are at most the cache's capacity.
-struct DirtySet {
-    keys: KeyedVec<PackedKey>,
+/// Which write model: the cache's write-back, mirrored (its write-backs
+/// are reported), or the shadow at the default limit that the dirty-limit
+/// learner is measured against, which writes back by itself.
+const OURS: usize = 0;
+const SHADOW: usize = 1;
+
+/// A dirty page, with a bit (`1 << model`) for each model holding it dirty.
+struct DirtyPage {
+    key: PackedKey,
+    models: u8,
 }
 
-impl DirtySet {
-    fn new(capacity: usize) -> Self {
-        DirtySet { keys: KeyedVec::new(capacity) }
+impl Keyed for DirtyPage {
+    fn key(&self) -> PageKey {
+        self.key.get()
+    }
+}
+
+/// One model's write-back: its limit (None: it writes back when told),
+/// its dirty pages and the write requests it made.
+struct WriteModel {
+    limit: Option<usize>,
+    dirty: usize,
+    made: u64,
+}
+
+/// Write-back replayed on keys, by both models. They hold cached pages
+/// only, mostly the same ones, so one table of the cache's capacity keeps
+/// both models' dirty pages. Both count alike (an evicted dirty page is one
+/// request), so at the same limit they agree exactly and the reward is only
+/// the limit's doing.
+struct WriteModels {
+    pages: KeyedVec<DirtyPage>,
+    models: [WriteModel; 2],
+}
+
+impl WriteModels {
+    fn new(capacity: usize, shadow_limit: usize) -> Self {
+        let model = |limit| WriteModel { limit, dirty: 0, made: 0 };
+        WriteModels { pages: KeyedVec::new(capacity), models: [model(None), model(Some(shadow_limit))] }
     }
 
-    fn contains(&self, key: PageKey) -> bool {
-        self.keys.find(key).is_ok()
+    fn contains(&self, m: usize, key: PageKey) -> bool {
+        self.pages.find(key).is_ok_and(|i| self.pages.items()[i].models & 1 << m != 0)
     }
 
-    fn insert(&mut self, key: PageKey) {
-        if let Err(v) = self.keys.find(key) {
-            self.keys.push(v, PackedKey::new(key));
+    /// A write to cached page `key`, in both models; a model past its
+    /// limit writes back.
+    fn write(&mut self, key: PageKey) {
+        let i = match self.pages.find(key) {
+            Ok(i) => i,
+            Err(v) => self.pages.push(v, DirtyPage { key: PackedKey::new(key), models: 0 }),
+        };
+        let page = &mut self.pages.items_mut()[i];
+        for (m, model) in self.models.iter_mut().enumerate() {
+            if page.models & 1 << m == 0 {
+                page.models |= 1 << m;
+                model.dirty += 1;
+            }
+        }
+        for m in [OURS, SHADOW] {
+            if self.models[m].limit.is_some_and(|l| self.models[m].dirty > l) {
+                self.write_back(m);
+            }
         }
     }
 
-    fn remove(&mut self, key: PageKey) -> bool {
-        // Every eviction asks: with no dirty page, answer without a probe.
-        self.keys.len() > 0 && self.keys.find(key).map(|i| self.keys.swap_remove(i)).is_ok()
+    /// Model `m` writes back every page it holds dirty.
+    fn write_back(&mut self, m: usize) {
+        self.models[m].made += self.requests(m);
+        self.models[m].dirty = 0;
+        // From the end, so that the page `swap_remove` moves in was seen.
+        for i in (0..self.pages.len()).rev() {
+            let page = &mut self.pages.items_mut()[i];
+            page.models &= !(1 << m);
+            if page.models == 0 {
+                self.pages.swap_remove(i);
+            }
+        }
     }
 
-    /// The requests one write-back of these pages makes: each run of
+    /// Cached page `key` leaves the cache; `evicted`: by the policy, so
+    /// a model holding it dirty writes it on its own.
+    fn forget(&mut self, key: PageKey, evicted: bool) {
+        // Every eviction asks: with no dirty page, answer without a probe.
+        if self.pages.len() == 0 {
+            return;
+        }
+        let Ok(i) = self.pages.find(key) else { return };
+        let page = self.pages.swap_remove(i);
+        for (m, model) in self.models.iter_mut().enumerate() {
+            if page.models & 1 << m != 0 {
+                model.dirty -= 1;
+                model.made += u64::from(evicted);
+            }
+        }
+    }
+
+    /// The requests one write-back of model `m`'s pages makes: each run of
     /// adjacent pages, split every [`MAX_REQUEST_PAGES`] (as the request
     /// queue merges the write-back's one-page writes). Each run is measured
     /// from its first page, so every key is looked at about twice.
-    fn requests(&self) -> u64 {
+    fn requests(&self, m: usize) -> u64 {
         let mut requests = 0;
-        for key in self.keys.items() {
-            let PageKey { dev, block } = key.get();
-            if block.checked_sub(1).is_some_and(|b| self.contains(PageKey::new(dev, b))) {
+        for page in self.pages.items().iter().filter(|p| p.models & 1 << m != 0) {
+            let PageKey { dev, block } = page.key.get();
+            if block.checked_sub(1).is_some_and(|b| self.contains(m, PageKey::new(dev, b))) {
                 continue; // not the first page of its run
             }
             let mut n = 1;
-            while block.checked_add(n).is_some_and(|b| self.contains(PageKey::new(dev, b))) {
+            while block.checked_add(n).is_some_and(|b| self.contains(m, PageKey::new(dev, b))) {
                 n += 1;
             }
             requests += n.div_ceil(MAX_REQUEST_PAGES);
         }
         requests
     }
-}
 
-/// Write-back replayed on keys: the dirty pages and the write requests
-/// made for them. With a `limit` it writes back by itself (the shadow at
-/// the default limit that the dirty-limit learner is measured against);
-/// without, it mirrors the cache, whose write-backs are reported. Both
-/// sides count alike (an evicted dirty page is one request), so at the
-/// same limit they agree exactly and the reward is only the limit's doing.
-struct WriteModel {
-    dirty: DirtySet,
-    limit: Option<usize>,
-    made: u64,
-}
-
-impl WriteModel {
-    fn new(capacity: usize, limit: Option<usize>) -> Self {
-        WriteModel { dirty: DirtySet::new(capacity), limit, made: 0 }
-    }
-
-    fn write(&mut self, key: PageKey) {
-        self.dirty.insert(key);
-        if self.limit.is_some_and(|l| self.dirty.keys.len() > l) {
-            self.write_back();
-        }
-    }
-
-    fn write_back(&mut self) {
-        self.made += self.dirty.requests();
-        self.dirty.keys.clear();
-    }
-
-    /// A page the cache evicted: written on its own if dirty.
-    fn evicted(&mut self, key: PageKey) {
-        if self.dirty.remove(key) {
-            self.made += 1;
-        }
-    }
-
-    fn cost(&self) -> WriteCost {
-        WriteCost { made: self.made, owed: self.dirty.requests() }
+    fn cost(&self, m: usize) -> WriteCost {
+        WriteCost { made: self.models[m].made, owed: self.requests(m) }
     }
 }
 
@@ -325,8 +360,7 @@ pub struct Manager {
     readahead: Learner<{ READAHEAD_SCALE.len() }>,
     dirty: Learner<{ DIRTY_SHARE.len() }>,
     /// The cache's write-back, and the default one.
-    written: WriteModel,
-    shadow: WriteModel,
+    writes: WriteModels,
     epoch_len: u64,
     epoch: Epoch,
     /// B: recent epochs' read requests per demand read (None before the
@@ -347,9 +381,7 @@ impl Manager {
             // higher dirty limit only when writes find their page still dirty.
             readahead: Learner::new(DEFAULT_READAHEAD_LEVEL, READAHEAD_WASTED, DOWN, true),
             dirty: Learner::new(DEFAULT_DIRTY_LEVEL, REWRITES, UP, false),
-            written: WriteModel::new(c, None),
-            // Past its limit the shadow writes back at once.
-            shadow: WriteModel::new(c.min(shadow_limit + 1), Some(shadow_limit)),
+            writes: WriteModels::new(c, shadow_limit),
             epoch_len: (c as u64).clamp(256, 1024),
             epoch: Epoch::default(),
             read_baseline: None,
@@ -378,7 +410,7 @@ impl Manager {
     /// End of an epoch: rewards, Q updates, next actions.
     fn learn(&mut self) {
         let e = self.epoch;
-        let (written, shadow) = (self.written.cost(), self.shadow.cost());
+        let (written, shadow) = (self.writes.cost(OURS), self.writes.cost(SHADOW));
         let dirty_reward = (shadow.since(&e.shadow) - written.since(&e.written)) / e.accesses.max(1) as f64;
         let write_signal = if e.writes * 16 < e.accesses {
             FEW_WRITES
@@ -412,8 +444,7 @@ impl Manager {
     /// was dirty).
     fn note_eviction(&mut self, a: Access) -> Access {
         if let Access::Miss { evicted: Some(v) } = a {
-            self.written.evicted(v);
-            self.shadow.evicted(v);
+            self.writes.forget(v, true);
         }
         a
     }
@@ -448,8 +479,7 @@ impl ReplacementPolicy for Manager {
     }
 
     fn remove(&mut self, key: PageKey) -> bool {
-        self.written.dirty.remove(key);
-        self.shadow.dirty.remove(key);
+        self.writes.forget(key, false);
         self.arc.remove(key)
     }
 
@@ -457,15 +487,24 @@ impl ReplacementPolicy for Manager {
         self.arc.stats()
     }
     fn metadata_bytes(&self) -> usize {
-        size_of::<Self>() + self.arc.heap_bytes() + self.written.dirty.keys.bytes() + self.shadow.dirty.keys.bytes()
+        size_of::<Self>() + self.arc.heap_bytes() + self.writes.pages.bytes()
     }
     #[cfg(test)]
     fn check_invariants(&self) {
         self.arc.check_invariants();
-        for model in [&self.written, &self.shadow] {
-            model.dirty.keys.check();
-            assert!(model.dirty.keys.items().iter().all(|k| self.arc.contains(k.get())), "dirty keys are cached");
-            assert!(model.limit.is_none_or(|l| model.dirty.keys.len() <= l), "shadow past its limit");
+        let pages = &self.writes.pages;
+        pages.check();
+        assert!(
+            pages.items().iter().all(|p| p.models != 0 && self.arc.contains(p.key.get())),
+            "dirty pages are cached"
+        );
+        for (m, model) in self.writes.models.iter().enumerate() {
+            assert_eq!(
+                pages.items().iter().filter(|p| p.models & 1 << m != 0).count(),
+                model.dirty,
+                "model {m}'s count"
+            );
+            assert!(model.limit.is_none_or(|l| model.dirty <= l), "shadow past its limit");
         }
     }
 
@@ -486,12 +525,11 @@ impl ReplacementPolicy for Manager {
             CacheEvent::Write { key, rewrite } => {
                 self.epoch.writes += 1;
                 self.epoch.rewrites += u64::from(rewrite);
-                self.written.write(key);
-                self.shadow.write(key);
+                self.writes.write(key);
             }
-            CacheEvent::WriteBack => self.written.write_back(),
+            CacheEvent::WriteBack => self.writes.write_back(OURS),
             CacheEvent::Request { write: false, .. } => self.epoch.read_requests += 1,
-            // Write requests are modelled (`WriteModel`), as for the shadow.
+            // Write requests are modelled (`WriteModels`), as for the shadow.
             CacheEvent::Request { write: true, .. } => {}
         }
     }
@@ -503,7 +541,7 @@ mod tests {
     use crate::rng::XorShift64;
     use alloc::collections::BTreeSet;
 
-    /// The requests of a write-back as counted before the hash set: a walk
+    /// The requests of a write-back as counted before the hash table: a walk
     /// of the keys in (dev, block) order, a new request at each gap or
     /// every `MAX_REQUEST_PAGES` pages.
     fn sorted_walk(keys: &BTreeSet<PageKey>) -> u64 {
@@ -524,27 +562,57 @@ mod tests {
     }
 
     #[test]
-    fn dirty_set_requests_match_a_sorted_walk() {
+    fn write_models_match_sorted_walks_of_their_dirty_sets() {
+        const SHADOW_LIMIT: usize = 300;
         for seed in 1..=20u64 {
             let mut rng = XorShift64::new(seed);
-            let mut set = DirtySet::new(400);
-            let mut model = BTreeSet::new();
+            let mut w = WriteModels::new(400, SHADOW_LIMIT);
+            // Each model's dirty set and requests made, kept by hand.
+            let mut sets = [BTreeSet::new(), BTreeSet::new()];
+            let mut made = [0; 2];
             for _ in 0..2000 {
                 // Runs of adjacent pages (some longer than a request), both
                 // devices, and the ends of the block range.
                 let start = [0, u64::MAX - 40, rng.below(300)][rng.below(3) as usize];
                 let key = PageKey::new(rng.below(2) as u32, start + rng.below(40));
-                if rng.below(3) == 0 {
-                    assert_eq!(set.remove(key), model.remove(&key), "seed {seed}");
-                } else if model.len() < 400 {
-                    set.insert(key);
-                    model.insert(key);
+                match rng.below(40) {
+                    0 => {
+                        w.write_back(OURS);
+                        made[OURS] += sorted_walk(&sets[OURS]);
+                        sets[OURS].clear();
+                    }
+                    1..=13 => {
+                        let evicted = rng.below(2) == 0;
+                        w.forget(key, evicted);
+                        for (set, made) in sets.iter_mut().zip(&mut made) {
+                            *made += u64::from(set.remove(&key) && evicted);
+                        }
+                    }
+                    _ if sets[OURS].len() + sets[SHADOW].len() < 400 => {
+                        w.write(key);
+                        sets[OURS].insert(key);
+                        sets[SHADOW].insert(key);
+                        if sets[SHADOW].len() > SHADOW_LIMIT {
+                            made[SHADOW] += sorted_walk(&sets[SHADOW]);
+                            sets[SHADOW].clear();
+                        }
+                    }
+                    _ => {}
                 }
-                assert_eq!(set.requests(), sorted_walk(&model), "seed {seed}: {model:?}");
+                for m in [OURS, SHADOW] {
+                    assert_eq!(w.requests(m), sorted_walk(&sets[m]), "seed {seed}, model {m}: {:?}", sets[m]);
+                    assert_eq!((w.models[m].made, w.models[m].dirty), (made[m], sets[m].len()), "seed {seed}");
+                }
+                assert_eq!(
+                    w.pages.len(),
+                    sets[OURS].union(&sets[SHADOW]).count(),
+                    "seed {seed}: pages dirty in either"
+                );
             }
-            set.keys.clear();
-            assert_eq!(set.requests(), 0);
-            set.keys.check();
+            w.write_back(OURS);
+            w.write_back(SHADOW);
+            assert_eq!((w.requests(OURS), w.requests(SHADOW), w.pages.len()), (0, 0, 0));
+            w.pages.check();
         }
     }
 }

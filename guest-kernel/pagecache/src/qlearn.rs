@@ -56,13 +56,21 @@
 //!   epsilon-greedy with epsilon = 0.1 from a seeded xorshift64* (ties go to
 //!   the lowest action). Same seed and trace, same decisions.
 //!
+//! Memory, 134 bytes per cached page: a resident page's node (32 bytes; a
+//! young page keeps its count where an old one keeps its LFU links) and two
+//! index entries of 8, LFU buckets of 28 bytes for the old half only, and
+//! nodes of 20 bytes with two index entries each for the history and the
+//! shadow LRU. Three sets of up to N keys (resident, ghosts, the shadow's)
+//! with 12 bytes of key, 8 of links and 8 of index entry each are 84 bytes
+//! a page before any count, with the index 100 % full.
+//!
 //! Limits, measured in the tests: on a scan mixed with a hot set the agent
 //! recovers part of the gap between LRU and LFU, but exploration keeps it
 //! below ARC/LeCaR; on a loop larger than the cache all three rules behave
 //! like LRU (equal frequencies tie-break to the oldest), so it gets 0 hits.
 
 use crate::index::{Keyed, PackedKey, Vacancy};
-use crate::list::{Counted, FrequencyIndex, History, Linked, Links, List, Pool};
+use crate::list::{Counted, FrequencyIndex, History, Linked, Links, List, NIL, Pool};
 use crate::lru::Lru;
 use crate::rng::XorShift64;
 use crate::{Access, PageKey, PolicyStats, ReplacementPolicy};
@@ -87,14 +95,15 @@ const LRU_LFU_WINDOW: usize = 8;
 const YOUNG: u8 = 1;
 const OLD: u8 = 2;
 
-/// A resident page: its place in recency order (links 0, tagged with its
-/// half) and in the young list or, when old, its count's bucket (links 1).
+/// A resident page, in 32 bytes: its place in recency order (links 0,
+/// tagged with its half) and its access count: when old, its count's
+/// bucket (links 1, `bucket`); when young, the count itself, held in
+/// links 1 (the young half needs no links of its own, see `young`).
 struct Page {
     key: PackedKey,
     recency: Links,
-    half: Links,
+    by_count: Links,
     bucket: u32,
-    count: u64,
 }
 
 pub struct QLearn {
@@ -103,11 +112,13 @@ pub struct QLearn {
     pages: Pool<Page>,
     /// Every resident key, least to most recent.
     recency: List<0>,
-    /// The most recent `young_cap` keys (the frequency rules spare them).
-    young: List<1>,
+    /// The young half: the `young` most recent keys, at most `young_cap`
+    /// (the frequency rules spare them), from `young_front` on (NIL if none).
+    young: usize,
+    young_front: u32,
     young_cap: usize,
-    /// The other resident keys, by (count, when they left `young`): the
-    /// LFU order outside the young half.
+    /// The other resident keys, by (count, when they left the young half):
+    /// the LFU order outside the young half.
     old_by_freq: FrequencyIndex,
     /// Recently evicted keys (FIFO), tagged with the action that evicted them.
     ghosts: History,
@@ -135,9 +146,12 @@ impl QLearn {
             capacity,
             pages: Pool::new(capacity, capacity),
             recency: List::default(),
-            young: List::default(),
+            young: 0,
+            young_front: NIL,
             young_cap: capacity / 2,
-            old_by_freq: FrequencyIndex::new(capacity),
+            // A key turns old only as the young half passes `young_cap`,
+            // so there are at most `capacity - young_cap` old keys.
+            old_by_freq: FrequencyIndex::new(capacity - capacity / 2),
             ghosts: History::new(capacity),
             shadow_lru: Lru::new(capacity),
             q: [[Q_INIT; ACTIONS]; STATES],
@@ -180,7 +194,7 @@ impl QLearn {
 
     fn pick_victim(&self) -> Option<u32> {
         // Keys outside the young half come first in recency order.
-        let old = self.recency.len() - self.young.len();
+        let old = self.recency.len() - self.young;
         match self.action {
             0 => self.recency.front(),
             _ if old == 0 => self.recency.front(),
@@ -188,7 +202,7 @@ impl QLearn {
             _ => {
                 let mut best: Option<(u64, u32)> = None;
                 for s in self.recency.iter(self.pages.nodes()).take(LRU_LFU_WINDOW.min(old)) {
-                    let f = self.pages.node(s).count;
+                    let f = self.count(s);
                     if best.is_none_or(|(bf, _)| f < bf) {
                         best = Some((f, s));
                     }
@@ -198,28 +212,48 @@ impl QLearn {
         }
     }
 
-    /// Records a reference to resident `s` (most recent already) with
-    /// count `count`: it joins the young half, and the least recent young
-    /// key beyond `young_cap` leaves it.
+    /// The access count of resident `s`.
+    fn count(&self, s: u32) -> u64 {
+        match self.half(s) {
+            OLD => self.old_by_freq.count(self.pages.nodes(), s),
+            _ => self.pages.node(s).by_count.held(),
+        }
+    }
+
+    /// Records a reference to resident `s` with count `count`: it becomes
+    /// the most recent key and joins the young half, and the least recent
+    /// young key beyond `young_cap` leaves it.
     fn touch(&mut self, s: u32, count: u64) {
         let half = self.half(s);
         let nodes = self.pages.nodes_mut();
-        nodes[s as usize].count = count;
         match half {
-            YOUNG => self.young.move_to_back(nodes, s),
+            YOUNG => {
+                let next = Linked::<0>::links(&nodes[s as usize]).next();
+                if s == self.young_front && next != NIL {
+                    self.young_front = next;
+                }
+            }
             h => {
                 if h == OLD {
                     self.old_by_freq.remove(nodes, s);
                 }
                 Linked::<0>::links_mut(&mut nodes[s as usize]).set_tag(YOUNG);
-                self.young.push_back(nodes, s);
+                if self.young == 0 {
+                    self.young_front = s;
+                }
+                self.young += 1;
             }
         }
-        if self.young.len() > self.young_cap
-            && let Some(aged) = self.young.pop_front(nodes)
-        {
-            Linked::<0>::links_mut(&mut nodes[aged as usize]).set_tag(OLD);
-            let f = nodes[aged as usize].count;
+        self.recency.move_to_back(nodes, s);
+        nodes[s as usize].by_count = Links::holding(count);
+        if self.young > self.young_cap {
+            let aged = self.young_front;
+            let page = &mut nodes[aged as usize];
+            self.young_front = Linked::<0>::links(page).next();
+            self.young -= 1;
+            Linked::<0>::links_mut(page).set_tag(OLD);
+            let f = page.by_count.held();
+            page.by_count = Links::new(0);
             self.old_by_freq.insert(nodes, aged, f);
         }
     }
@@ -231,7 +265,10 @@ impl QLearn {
         let half = self.half(s);
         let nodes = self.pages.nodes_mut();
         if half == YOUNG {
-            self.young.unlink(nodes, s);
+            self.young -= 1;
+            if s == self.young_front {
+                self.young_front = Linked::<0>::links(&nodes[s as usize]).next();
+            }
         } else {
             self.old_by_freq.remove(nodes, s);
         }
@@ -244,7 +281,7 @@ impl QLearn {
         if let Some(by) = self.ghosts.take(key) {
             self.epoch_ghost_hits[usize::from(by)] += 1;
         }
-        let page = Page { key: PackedKey::new(key), recency: Links::new(0), half: Links::new(0), bucket: 0, count: 0 };
+        let page = Page { key: PackedKey::new(key), recency: Links::new(0), by_count: Links::new(0), bucket: 0 };
         let victim = if self.recency.len() >= self.capacity { self.pick_victim() } else { None };
         let (s, evicted) = match victim {
             Some(victim) => {
@@ -326,10 +363,10 @@ impl Linked<0> for Page {
 
 impl Linked<1> for Page {
     fn links(&self) -> &Links {
-        &self.half
+        &self.by_count
     }
     fn links_mut(&mut self) -> &mut Links {
-        &mut self.half
+        &mut self.by_count
     }
 }
 
@@ -364,8 +401,7 @@ impl ReplacementPolicy for QLearn {
 
         let result = match self.pages.find(key) {
             Ok(s) => {
-                self.recency.move_to_back(self.pages.nodes_mut(), s);
-                self.touch(s, self.pages.node(s).count + 1);
+                self.touch(s, self.count(s) + 1);
                 self.epoch_hits += 1;
                 Access::Hit
             }
@@ -405,12 +441,15 @@ impl ReplacementPolicy for QLearn {
         self.pages.check(&resident);
         assert!(resident.len() <= self.capacity);
         // The young half is the most recent end of the recency order.
-        let young = self.young.check(nodes);
-        assert!(young.len() <= self.young_cap);
-        assert_eq!(young[..], resident[resident.len() - young.len()..], "young = most recent");
-        let old = self.old_by_freq.check(nodes);
-        assert_eq!(young.len() + old.len(), resident.len());
+        assert!(self.young <= self.young_cap);
+        let (old, young) = resident.split_at(resident.len() - self.young);
+        assert_eq!(young.first().copied().unwrap_or(NIL), self.young_front, "young front");
         assert!(young.iter().all(|&s| self.half(s) == YOUNG) && old.iter().all(|&s| self.half(s) == OLD));
+        let mut by_freq = self.old_by_freq.check(nodes);
+        by_freq.sort_unstable();
+        let mut old = old.to_vec();
+        old.sort_unstable();
+        assert_eq!(by_freq, old, "the LFU order holds the old keys");
         for k in self.ghosts.check() {
             assert!(self.pages.find(k).is_err(), "ghost {k:?} resident");
         }

@@ -107,4 +107,7 @@ fn the_largest_cache_the_kernel_makes_needs_no_block_above_4_mib() {
         let largest = largest_allocation(name, pagecache::KERNEL_MAX_PAGES);
         assert!(largest <= 4 << 20, "{name} at {} pages: one allocation of {largest} bytes", pagecache::KERNEL_MAX_PAGES);
     }
+    // And the cap is as high as that allows: at twice it, LeCaR's nodes do not fit.
+    let largest = largest_allocation("lecar", 2 * pagecache::KERNEL_MAX_PAGES);
+    assert!(largest > 4 << 20, "lecar at twice the cap needs only {largest} bytes at once: raise KERNEL_MAX_PAGES");
 }

@@ -21,7 +21,7 @@
 //!   `(seed ^ (i / 8)) * 0x9e3779b97f4a7c15` (wrapping), so the host can
 //!   compute it. The disk must be writable.
 //!
-//! Ranges: `cache_pages` (1024) 1..=16384 (`pagecache::KERNEL_MAX_PAGES`) and at most half the free memory,
+//! Ranges: `cache_pages` (1024) 1..=32768 (`pagecache::KERNEL_MAX_PAGES`) and at most half the free memory,
 //! `readahead` (32) 0..=4096, `passes` (1) 1..=10000, `bs` 1..=4 MiB (any
 //! size, aligned or not), `ops` 1..=10^8, `hot_pages` 1..=the file's blocks,
 //! `scan_pages` 1..=2^32; `filewrite` needs `bs` large enough that the file
@@ -136,7 +136,7 @@ fn take_kept(settings: &CacheSettings, keep: bool) -> Option<Fs> {
 
 pub(super) fn mount(settings: &CacheSettings) -> Result<Fs, String> {
     // The pages, and the policy's and the cache's own structures (at most
-    // about 300 bytes per page: LeCaR's histories, the page index).
+    // about 250 bytes per page: LeCaR's histories, the page index).
     check_memory("the page cache", settings.cache_pages as u64 * (PAGE_SIZE as u64 + 512))?;
     let dev = virtio::claim::<BlkDevice>(settings.dev)?;
     let disk = CachedDisk::new(dev, &settings.policy, settings.cache_pages, settings.readahead, settings.scheduler)?;
