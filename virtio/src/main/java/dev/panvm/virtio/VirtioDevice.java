@@ -13,8 +13,8 @@ import java.util.List;
  *
  * <p>Lifecycle: the transport negotiates features and sets up queues; on DRIVER_OK it calls
  * {@link #activate}; afterwards {@link #processQueue} runs whenever the driver notifies a queue
- * (on a device thread in the vmm); a device reset calls {@link #reset}. Nothing the guest does
- * makes any of these methods throw.
+ * (on a device thread in the vmm); a device reset calls {@link #reset}; the VMM's teardown calls
+ * {@link #shutdown}. Nothing the guest does makes any of these methods throw.
  */
 public interface VirtioDevice {
 
@@ -64,11 +64,20 @@ public interface VirtioDevice {
     boolean hasAvailable(int index);
 
     /**
-     * Stops the device and forgets the driver's setup. Waits for a running {@link #processQueue},
-     * but only for a bounded time (a vCPU waits here, holding the transport): if the request in
-     * progress is stuck in its backend, the device gives up on it, is marked broken and returns;
-     * the stuck request then completes into nothing (no used ring entry, no notification) and
-     * the device refuses activation until it has returned.
+     * Stops the device and forgets the driver's setup. Waits for a running {@link #processQueue}
+     * and for requests the device runs on other threads, but only for a bounded time (a vCPU
+     * waits here, holding the transport): if a request in progress is stuck in its backend, the
+     * device gives up on it, is marked broken and returns; the stuck request then completes into
+     * nothing (no status, used ring entry or notification) and the device refuses activation
+     * until it has returned.
      */
     void reset();
+
+    /**
+     * Teardown, before the VMM closes the backend: stops the threads the device runs requests
+     * on, if it has any, waiting for their requests for a bounded time. Returns false when one
+     * is still running (stuck in its backend): it may yet write guest memory, which must then
+     * stay mapped.
+     */
+    boolean shutdown();
 }

@@ -12,10 +12,12 @@ import org.slf4j.LoggerFactory;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 
 /**
  * The device state machine every panvm device shares: inactive until {@link #activate},
@@ -30,6 +32,17 @@ import java.util.function.Consumer;
  * calls ({@link #reset}, {@link #activate}) wait for it at most {@link #resetTimeout()}, so a
  * backend that hangs costs the guest its device, not its vCPUs. The lock is fair, so a waiting
  * reset gets in between two passes of a busy device thread.
+ *
+ * <p>Deferred completion: a handler may take a chain off its queue and finish it on another
+ * thread (an I/O thread of the block device), so that several requests are in flight at once.
+ * It gets a {@link DeferredChain} from {@link #defer}, returns {@link ChainHandler#DEFERRED}, and
+ * the other thread finishes the request with {@link #finishDeferred}, in any order (2.7.8: the
+ * used ring need not follow the available ring). Those threads never wait for the lock: a
+ * finished chain goes into a queue, and whoever holds the lock, or gets it without waiting,
+ * returns every finished chain to its used ring before releasing it, with one used buffer
+ * notification per queue for the lot (the driver's suppression, EVENT_IDX included, applies as
+ * for a drain pass). A reset and {@link #shutdown} wait for deferred chains as they wait for the
+ * lock, within the same bound.
  */
 public abstract class VirtioDeviceBase implements VirtioDevice {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioDeviceBase.class);
@@ -48,12 +61,20 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
      */
     public static final Duration DEFAULT_RESET_TIMEOUT = Duration.ofSeconds(2);
 
+    private static final String BROKEN = "device broken: a request from before the last reset is still in its backend";
+
     /** What the driver set up, as the device runs with it. */
     protected static final class Activation {
         private final long features;
         private final List<Virtqueue> queues;
         private final GuestMemory memory;
         private final DeviceSignals signals;
+        /** Per queue: chains deferred and not yet back in the used ring; guarded by the device's lock. */
+        private final int[] deferred;
+        /** Per queue: a drain pass stopped because every ring entry was deferred; guarded by the lock. */
+        private final boolean[] throttled;
+        /** Per queue: used entries added since the last notification check; guarded by the lock. */
+        private final boolean[] returned;
         private volatile boolean revoked;
 
         Activation(long features, List<Virtqueue> queues, GuestMemory memory, DeviceSignals signals) {
@@ -61,6 +82,9 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
             this.queues = List.copyOf(queues);
             this.memory = memory;
             this.signals = signals;
+            this.deferred = new int[queues.size()];
+            this.throttled = new boolean[queues.size()];
+            this.returned = new boolean[queues.size()];
         }
 
         public long features() {
@@ -69,6 +93,14 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
 
         public List<Virtqueue> queues() {
             return queues;
+        }
+
+        /**
+         * Chains of queue {@code queueIndex} deferred ({@link #defer}) and not back in the used
+         * ring yet. Read holding the device's lock (in a handler).
+         */
+        public int deferred(int queueIndex) {
+            return deferred[queueIndex];
         }
 
         public GuestMemory memory() {
@@ -110,17 +142,86 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
          */
         long PUT_BACK = -1;
 
+        /**
+         * The handler took the chain with {@link #defer} and another thread returns it through
+         * {@link #finishDeferred}: {@link #drain} goes on with the next one.
+         */
+        long DEFERRED = -2;
+
         long handle(DescriptorChain chain, Activation activation);
+    }
+
+    /**
+     * A chain a handler took off its queue to finish on another thread; see {@link #defer}.
+     * Finished exactly once, by {@link #finishDeferred}.
+     */
+    protected static final class DeferredChain {
+        private final Activation activation;
+        private final int queueIndex;
+        private final int headIndex;
+        /** The used length; written before the chain is published in the completion queue. */
+        private long written;
+
+        private DeferredChain(Activation activation, int queueIndex, int headIndex) {
+            this.activation = activation;
+            this.queueIndex = queueIndex;
+            this.headIndex = headIndex;
+        }
+    }
+
+    /**
+     * Deferred chains handed out and not yet finished, of this setup or one a reset gave up on:
+     * what reset and shutdown wait for, and what keeps the device broken after a reset gave up.
+     */
+    private static final class Outstanding {
+        private int count;
+
+        synchronized void add() {
+            count++;
+        }
+
+        synchronized void remove() {
+            if (--count == 0) {
+                notifyAll();
+            }
+        }
+
+        synchronized int count() {
+            return count;
+        }
+
+        /** Waits until none is left or {@code deadlineNanos} ({@link System#nanoTime}) passes. */
+        synchronized boolean awaitNone(long deadlineNanos) {
+            while (count > 0) {
+                long left = deadlineNanos - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(this, left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return count == 0;
+                }
+            }
+            return true;
+        }
     }
 
     protected final GuestErrorLog guestErrors;
     private final AtomicLong internalErrors = new AtomicLong();
     private final AtomicLong abandonedResets = new AtomicLong();
     private final ReentrantLock lock = new ReentrantLock(true);
+    /** Deferred chains that finished, waiting for a holder of the lock to return them. */
+    private final ConcurrentLinkedQueue<DeferredChain> finished = new ConcurrentLinkedQueue<>();
+    private final Outstanding outstanding = new Outstanding();
     // Written under the lock; volatile so that a reset that gave up on the lock can revoke it.
     private volatile Activation activation;
     private volatile boolean failed;
-    /** A reset gave up waiting for the lock: the next holder finishes it before anything else. */
+    /**
+     * A reset gave up on a request in progress (holding the lock, or deferred): the device is
+     * broken until it returns; then the next holder of the lock finishes the reset.
+     */
     private volatile boolean resetPending;
     private volatile long resetTimeoutNanos = DEFAULT_RESET_TIMEOUT.toNanos();
 
@@ -151,7 +252,7 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
         return queueSize;
     }
 
-    /** How long {@link #reset} and {@link #activate} wait for a request in progress. */
+    /** How long {@link #reset}, {@link #activate} and {@link #shutdown} wait for requests in progress. */
     public final Duration resetTimeout() {
         return Duration.ofNanos(resetTimeoutNanos);
     }
@@ -167,10 +268,13 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
     public final void activate(long negotiatedFeatures, List<Virtqueue> queues, GuestMemory memory,
                                DeviceSignals signals) throws ActivationException {
         if (!lockBounded()) {
-            throw new ActivationException("device broken: a request from before the last reset is still in its backend");
+            throw new ActivationException(BROKEN);
         }
         try {
             finishPendingReset();
+            if (resetPending) {
+                throw new ActivationException(BROKEN);
+            }
             if (activation != null) {
                 throw new ActivationException("already active");
             }
@@ -182,7 +286,7 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
             activation = a;
             failed = false;
         } finally {
-            lock.unlock();
+            unlock();
         }
     }
 
@@ -204,37 +308,62 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
             return a != null && !failed && !a.isRevoked() && index >= 0 && index < a.queues().size()
                     && a.queues().get(index).hasAvailable();
         } finally {
-            lock.unlock();
+            unlock();
         }
     }
 
     /**
-     * Waits at most {@link #resetTimeout()} for a request in progress. If it is still running
-     * then (a backend that does not return), the reset gives up on it rather than on the vCPU
-     * that asked: the setup is revoked, so the request's results go nowhere; the device counts as
-     * broken, refusing activation, until the request returns and the next entry point finishes
-     * the reset.
+     * Waits at most {@link #resetTimeout()} for requests in progress: one holding the lock (a
+     * handler running in its backend) and deferred ones on other threads. If one is still
+     * running then (a backend that does not return), the reset gives up on it rather than on the
+     * vCPU that asked: the setup is revoked, so the request's results go nowhere; the device
+     * counts as broken, refusing activation, until the request returns and the next entry point
+     * (or the request's own completion) finishes the reset.
      */
     @Override
     public final void reset() {
+        // After a reset gave up, later ones do not wait again: one stall per hung request.
+        long deadline = System.nanoTime() + (resetPending ? 0 : resetTimeoutNanos);
         if (!lockBounded()) {
             Activation a = activation;
             if (a != null) {
                 a.revoke();
             }
-            if (!resetPending) {
-                resetPending = true;
-                abandonedResets.incrementAndGet();
-                LOG.error("{}: reset gave up after {} waiting for a request in progress (backend hung?); "
-                        + "device broken until it returns", guestErrors.device(), resetTimeout());
-            }
+            abandonReset();
             return;
         }
         try {
+            Activation a = activation;
+            if (a != null) {
+                // From here on deferred requests finish into nothing; those still running may
+                // be writing the driver's buffers, so the reset waits for them.
+                a.revoke();
+            }
+            if (!outstanding.awaitNone(deadline)) {
+                abandonReset();
+            }
             resetNow();
         } finally {
-            lock.unlock();
+            unlock();
         }
+    }
+
+    /**
+     * Teardown: waits, at most {@link #resetTimeout()}, for deferred requests after the device
+     * stopped taking new ones onto other threads ({@link #onShutdown}). Returns false when one
+     * is still running (stuck in its backend): it may yet write guest memory, which must then
+     * stay mapped. The device keeps working, with requests on the calling thread.
+     */
+    @Override
+    public final boolean shutdown() {
+        long deadline = System.nanoTime() + resetTimeoutNanos;
+        onShutdown();
+        boolean quiet = outstanding.awaitNone(deadline);
+        if (!quiet) {
+            LOG.warn("{}: {} requests still in the backend after {} at shutdown", guestErrors.device(),
+                    outstanding.count(), resetTimeout());
+        }
+        return quiet;
     }
 
     /** Whether the device is active and has not failed. */
@@ -254,6 +383,11 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
      */
     public final boolean isBroken() {
         return resetPending;
+    }
+
+    /** Deferred chains handed to other threads and not finished yet, of any driver setup. */
+    public final int requestsInFlight() {
+        return outstanding.count();
     }
 
     /** How many resets gave up waiting for a request in progress. */
@@ -285,13 +419,11 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
             try {
                 work.accept(a);
             } catch (RuntimeException e) {
-                internalErrors.incrementAndGet();
-                LOG.error("{}: internal error, device needs reset", guestErrors.device(), e);
-                fail(a);
+                internalError(a, e);
             }
             return true;
         } finally {
-            lock.unlock();
+            unlock();
         }
     }
 
@@ -302,7 +434,7 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
             finishPendingReset();
             work.run();
         } finally {
-            lock.unlock();
+            unlock();
         }
     }
 
@@ -319,7 +451,7 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
             work.run();
             return true;
         } finally {
-            lock.unlock();
+            unlock();
         }
     }
 
@@ -335,15 +467,19 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
      * The usual way through a queue: take the available chains, handle them, return them to
      * the used ring; bad chains go back unused (length 0), a broken queue fails the device. With
      * notifications suppressed while busy and re-checked before returning (2.7.10), and one
-     * used buffer notification for the whole batch if the driver wants it. A handler's
-     * {@link ChainHandler#PUT_BACK} ends the pass early, before the notification re-check: the
-     * device is not waiting for buffers then, it has nothing to put into them.
+     * used buffer notification for the whole batch, deferred chains that finished meanwhile
+     * included, if the driver wants it. A handler's {@link ChainHandler#PUT_BACK} ends the pass
+     * early, before the notification re-check: the device is not waiting for buffers then, it
+     * has nothing to put into them. A handler's {@link ChainHandler#DEFERRED} leaves the chain
+     * to {@link #finishDeferred}.
      *
      * <p>Bounded: a pass takes at most {@link #DRAIN_BUDGET} chains and re-checks together, then
      * requeues the queue and returns with notifications still suppressed (vhost's weight limit:
      * the device comes back on its own). A driver that keeps the ring full, or rings that alias
      * so that the device's own writes look like new work, hold the device one pass at a time, so
-     * a reset or another queue gets in between.
+     * a reset or another queue gets in between. Deferred chains are bounded too: with as many in
+     * flight as the queue has entries (more than a driver can have, each holds a descriptor),
+     * the pass stops, and the next deferred chain to finish requeues the queue.
      */
     protected final void drain(int queueIndex, Activation a, ChainHandler handler) {
         Virtqueue q = a.queues().get(queueIndex);
@@ -363,6 +499,10 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
                         a.signals().requeue(queueIndex);
                         return;
                     }
+                    if (a.deferred[queueIndex] >= q.size()) {
+                        a.throttled[queueIndex] = true;
+                        return;
+                    }
                     switch (q.pop()) {
                         case PopResult.Empty e -> {
                             break chains;
@@ -378,8 +518,10 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
                                 q.undoPop();
                                 return;
                             }
-                            q.addUsed(chain.headIndex(), written);
-                            used++;
+                            if (written != ChainHandler.DEFERRED) {
+                                q.addUsed(chain.headIndex(), written);
+                                used++;
+                            }
                         }
                         case ChainError e -> {
                             chainError(e);
@@ -394,8 +536,52 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
                 }
             } while (q.enableNotification());
         } finally {
-            if (used > 0 && !a.isRevoked() && q.needsNotification()) {
-                a.signals().usedBuffers(queueIndex);
+            if (used > 0) {
+                a.returned[queueIndex] = true;
+            }
+            returnFinished();
+        }
+    }
+
+    /**
+     * Takes {@code chain}, which a handler of queue {@code queueIndex} is handling, off the drain
+     * pass, to be finished on another thread: the handler passes the result to that thread and
+     * returns {@link ChainHandler#DEFERRED}. Called by a handler, holding the lock.
+     */
+    protected final DeferredChain defer(int queueIndex, DescriptorChain chain, Activation a) {
+        if (!lock.isHeldByCurrentThread()) {
+            throw new IllegalStateException("defer outside a drain pass");
+        }
+        a.deferred[queueIndex]++;
+        outstanding.add();
+        return new DeferredChain(a, queueIndex, chain.headIndex());
+    }
+
+    /**
+     * Finishes a deferred chain, on the calling thread (not holding the lock): runs
+     * {@code work}, which handles the request and returns the used length as a
+     * {@link ChainHandler} does, and returns the chain to its used ring, now if the lock is free,
+     * else through whoever holds it. A device bug {@code work} throws fails the device, as at an
+     * entry point, and the chain goes back with length 0. If a reset revoked the chain's setup
+     * meanwhile, {@code work} must not write guest memory ({@link Activation#isRevoked}), and the
+     * chain goes nowhere.
+     */
+    protected final void finishDeferred(DeferredChain chain, LongSupplier work) {
+        long written = 0;
+        try {
+            written = work.getAsLong();
+        } catch (RuntimeException e) {
+            internalError(chain.activation, e);
+        } finally {
+            chain.written = written;
+            finished.add(chain);
+            outstanding.remove();
+            if (lock.tryLock()) {
+                try {
+                    finishPendingReset();
+                } finally {
+                    unlock();
+                }
             }
         }
     }
@@ -427,6 +613,60 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
     protected void onReset() {
     }
 
+    /**
+     * Device-specific teardown, before {@link #shutdown} waits for deferred chains: stop handing
+     * requests to other threads (the backend stays open).
+     */
+    protected void onShutdown() {
+    }
+
+    private void internalError(Activation a, RuntimeException e) {
+        internalErrors.incrementAndGet();
+        LOG.error("{}: internal error, device needs reset", guestErrors.device(), e);
+        fail(a);
+    }
+
+    /**
+     * With the lock held: returns the deferred chains that finished to their used rings, then,
+     * for each queue that got used entries (from them or from a drain pass), sends a used buffer
+     * notification if the driver wants one. Chains of a revoked setup go nowhere. A finished
+     * chain frees a place in flight: a queue throttled for want of one is requeued.
+     */
+    private void returnFinished() {
+        Activation a = activation;
+        if (a == null || a.isRevoked()) {
+            while (finished.poll() != null) {
+                // the driver moved on: nothing more goes into its memory
+            }
+            return;
+        }
+        try {
+            for (DeferredChain c; (c = finished.poll()) != null; ) {
+                if (c.activation != a) {
+                    continue;
+                }
+                int q = c.queueIndex;
+                a.deferred[q]--;
+                a.queues().get(q).addUsed(c.headIndex, c.written);
+                a.returned[q] = true;
+                if (a.throttled[q]) {
+                    a.throttled[q] = false;
+                    a.signals().requeue(q);
+                }
+            }
+            for (int q = 0; q < a.returned.length; q++) {
+                if (a.returned[q]) {
+                    a.returned[q] = false;
+                    if (a.queues().get(q).needsNotification()) {
+                        a.signals().usedBuffers(q);
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            internalError(a, e);
+        }
+    }
+
     // ---- the lock ----
 
     /**
@@ -443,10 +683,38 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
         }
     }
 
-    /** With the lock held: completes a reset that gave up earlier, now that nothing runs. */
+    /**
+     * Releases the lock. The outermost holder first returns the deferred chains that finished
+     * while it held it: their threads only try the lock. After letting go it looks once more,
+     * for a chain that finished just as it did (whose thread found the lock still taken).
+     */
+    private void unlock() {
+        if (lock.getHoldCount() > 1) {
+            lock.unlock();
+            return;
+        }
+        do {
+            if (!finished.isEmpty()) {
+                returnFinished();
+            }
+            lock.unlock();
+        } while (!finished.isEmpty() && lock.tryLock());
+    }
+
+    /** With the lock held: completes a reset that gave up earlier, once nothing of it runs. */
     private void finishPendingReset() {
-        if (resetPending) {
+        if (resetPending && outstanding.count() == 0) {
             resetNow();
+        }
+    }
+
+    /** Logs and counts a reset that gave up on a request in progress, once per hung request. */
+    private void abandonReset() {
+        if (!resetPending) {
+            resetPending = true;
+            abandonedResets.incrementAndGet();
+            LOG.error("{}: reset gave up after {} waiting for a request in progress (backend hung?); "
+                    + "device broken until it returns", guestErrors.device(), resetTimeout());
         }
     }
 
@@ -457,7 +725,8 @@ public abstract class VirtioDeviceBase implements VirtioDevice {
         }
         activation = null;
         failed = false;
-        resetPending = false;
+        // Broken for as long as a deferred request of the revoked setup still runs.
+        resetPending = outstanding.count() > 0;
         onReset();
     }
 }

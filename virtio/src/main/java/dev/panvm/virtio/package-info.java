@@ -1,7 +1,8 @@
 /**
  * panvm's virtio devices (virtio 1.2), independent of KVM: a {@link dev.panvm.virtio.GuestMemory}
  * abstraction, the device model interface ({@link dev.panvm.virtio.VirtioDevice}) and its shared
- * state machine ({@link dev.panvm.virtio.VirtioDeviceBase}).
+ * state machine ({@link dev.panvm.virtio.VirtioDeviceBase}: the lock every entry point takes,
+ * bounded resets, and chains a device finishes on other threads, returned in any order).
  *
  * <ul>
  *   <li>{@code queue}: split virtqueues (2.7) and descriptor-chain checking;</li>

@@ -104,6 +104,11 @@ public record MachineConfig(Path kernel, String cmdline, long memoryBytes, int c
             return device(new DeviceSpec.Disk(image, readOnly));
         }
 
+        /** A virtio-blk disk on a raw image, its requests on {@code ioThreads} I/O threads (0: on the device thread). */
+        public Builder disk(Path image, boolean readOnly, int ioThreads) {
+            return device(new DeviceSpec.Disk(image, readOnly, ioThreads));
+        }
+
         /** A virtio-console connected to {@code target}. */
         public Builder console(ConsoleTarget target) {
             return device(new DeviceSpec.Console(target));

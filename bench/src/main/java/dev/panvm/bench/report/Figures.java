@@ -24,6 +24,8 @@ public final class Figures {
     static final String OTHER = "other";
 
     private static final Chart EXITS = new Chart("vmm-exits", "VMM: exits and requests", "µs per exit or request");
+    private static final Chart BLOCK_DEVICE = new Chart("vmm-block-device", "VMM: virtio-blk device model (no KVM)",
+            "µs per request");
     private static final Chart STARTUP = new Chart("vmm-startup", "VMM: start-up and VM lifecycle", "ms");
     private static final Chart MEMORY = new Chart("vmm-memory", "VMM: resident memory beyond guest RAM", "MiB");
     private static final Chart SCHED = new Chart("scheduler", "scheduler: ferrite vs the host's Linux",
@@ -53,6 +55,18 @@ public final class Figures {
         new Area(c, "VMM", "", EXITS, Unit.US).add("VirtqueueBenchmark.requests", "virtqueue, mock driver (no KVM)",
                 "virtqueue processing, mock driver, no KVM (virtio-blk reads on a null backend, "
                         + "64 per notification)", "per request");
+        // No peer either: the device model alone, on the device thread or on its I/O threads;
+        // backends: file (a page-cached image), slow (the same behind a 100 µs wait per call), null.
+        Area device = new Area(c, "VMM", "", BLOCK_DEVICE, Unit.US);
+        for (String[] w : new String[][] {
+            {"randread4kQd1", "4 KiB random reads, QD 1", "per 4 KiB read"},
+            {"randread4kQd32", "4 KiB random reads, QD 32", "per 4 KiB read"},
+            {"seqread1mQd8", "1 MiB sequential reads, QD 8", "per 1 MiB read"},
+            {"randwrite4kQd32", "4 KiB random writes, QD 32", "per 4 KiB write"}}) {
+            device.add("BlkDeviceBenchmark." + w[0], "virtio-blk model, " + w[1] + ", {backend}, {ioThreads} I/O threads",
+                    "virtio-blk device model, mock driver, no KVM (" + w[1] + ", {backend} backend, "
+                            + "{ioThreads} I/O threads)", w[2]);
+        }
         Area startup = new Area(c, "VMM", QEMU, STARTUP, Unit.MS);
         startup.add("StartupBenchmark.startToBanner", "start -> banner",
                 "process start -> ferrite's banner (512 MiB guest)", "");

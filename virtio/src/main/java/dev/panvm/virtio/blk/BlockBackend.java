@@ -6,7 +6,8 @@ import java.lang.foreign.MemorySegment;
 /**
  * The storage behind a virtio-blk device. Offsets and lengths are in bytes and already checked
  * against {@link #size()} by the device; buffers are guest memory, so implementations move data
- * straight between the medium and them, without intermediate arrays.
+ * straight between the medium and them, without intermediate arrays. Calls may come from several
+ * threads at once (the device's I/O threads), for disjoint ranges or a flush.
  */
 public interface BlockBackend extends AutoCloseable {
 
@@ -30,6 +31,16 @@ public interface BlockBackend extends AutoCloseable {
 
     /** Makes every completed write durable (fdatasync for a file). */
     void flush() throws IOException;
+
+    /**
+     * Whether calls may wait (for a disk, a network file system), so that the device runs them
+     * on I/O threads, several at a time. A backend whose every call completes at once returns
+     * false: the device then runs requests on the thread that takes them, as a hand-off to
+     * another thread would cost more than the call.
+     */
+    default boolean blocks() {
+        return true;
+    }
 
     /** Whether {@link #discard} works; the device offers VIRTIO_BLK_F_DISCARD only then. */
     default boolean supportsDiscard() {

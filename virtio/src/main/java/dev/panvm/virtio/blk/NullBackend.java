@@ -62,6 +62,12 @@ public final class NullBackend implements BlockBackend {
     public void flush() {
     }
 
+    /** Nothing to wait for: the device runs requests where it takes them. */
+    @Override
+    public boolean blocks() {
+        return false;
+    }
+
     @Override
     public boolean supportsDiscard() {
         return true;

@@ -22,15 +22,37 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
- * The virtio block device (virtio 1.2, 5.2): one request queue, requests executed synchronously
- * on the thread that processes the queue, in the order the driver made them available.
+ * The virtio block device (virtio 1.2, 5.2): one request queue.
  *
- * <p>Durability: the device offers VIRTIO_BLK_F_FLUSH and completes a FLUSH only after the
- * backend's flush (fdatasync) returned; if the driver does not negotiate FLUSH, every write is
- * flushed before it completes (5.2.6.4, a writethrough cache). A read-only backend is offered
- * with VIRTIO_BLK_F_RO and every write is refused with VIRTIO_BLK_S_IOERR, writing nothing.
+ * <p>Execution: the thread that processes the queue parses each request; reads, writes,
+ * flushes, discards and write zeroes then run on a small pool of I/O threads
+ * ({@value #DEFAULT_IO_THREADS} by default, named {@code panvm-blk-io-ID-N}, started on demand and
+ * ended after {@value #IO_THREAD_KEEP_ALIVE_SECONDS} s idle), so that a queue depth of 32 or
+ * eight 1 MiB reads are served side by side, and each completes as soon as its backend call
+ * returns, in any order (2.7.8; see {@link dev.panvm.virtio.VirtioDeviceBase} for how
+ * completions reach the used ring, one notification per batch). Requests that do not touch the
+ * backend (GET_ID, malformed or unsupported ones) complete at once, and so does a request alone
+ * (none in flight, none behind it in the ring): with nothing to overlap it with, the hand-off
+ * would only add its cost. With 0 I/O threads every request runs on the queue's thread, one
+ * after another, in the order the driver made them available: the device's behaviour before it
+ * had I/O threads, and still the faster one for a backend that never waits
+ * ({@link BlockBackend#blocks}), which gets no I/O threads by default.
+ *
+ * <p>Durability: the device offers VIRTIO_BLK_F_FLUSH and completes a FLUSH only after every
+ * request submitted before it finished and the backend's flush (fdatasync) then returned
+ * ({@link FlushBarrier}); if the driver does not negotiate FLUSH, every write is flushed before
+ * it completes (5.2.6.4, a writethrough cache). A read-only backend is offered with
+ * VIRTIO_BLK_F_RO and every write is refused with VIRTIO_BLK_S_IOERR, writing nothing. A backend
+ * error (an IOException: EIO, ENOSPC) fails that request alone with VIRTIO_BLK_S_IOERR, and the
+ * device goes on.
  */
 public final class VirtioBlk extends VirtioDeviceBase {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioBlk.class);
@@ -47,6 +69,15 @@ public final class VirtioBlk extends VirtioDeviceBase {
     public static final int VIRTIO_BLK_S_UNSUPP = 2;
 
     public static final int DEFAULT_QUEUE_SIZE = 256;
+    /**
+     * I/O threads of a device on a backend that waits (an image file): enough to keep a host
+     * SSD's queue busy from one virtqueue without a thread per request; a request queue of
+     * fewer entries gets as many threads as it has entries.
+     */
+    public static final int DEFAULT_IO_THREADS = 4;
+    /** The most I/O threads a device may have (QEMU's thread pool stops at 64 too). */
+    public static final int MAX_IO_THREADS = 64;
+    static final long IO_THREAD_KEEP_ALIVE_SECONDS = 30;
     /** Discards are cheap (nothing is written); 2 GiB per segment. */
     static final long MAX_DISCARD_SECTORS = 1L << 22;
     /** Write zeroes really writes: 32 MiB per segment keeps one request from stalling the queue. */
@@ -59,14 +90,48 @@ public final class VirtioBlk extends VirtioDeviceBase {
     private final long features;
     private final MemorySegment deviceId;
     private final BlockMetrics metrics = new BlockMetrics();
+    /** Where backend requests run; null: on the queue's thread. */
+    private final FlushBarrier io;
+    /** The device's own I/O threads, shut down with it; null when it has none. */
+    private final ExecutorService ownThreads;
+    // Set at activation, before any request is handed to an I/O thread.
     private boolean writeThrough;
 
+    /** A device with a request queue of {@link #DEFAULT_QUEUE_SIZE} entries. */
     public VirtioBlk(BlockBackend backend) {
         this(backend, DEFAULT_QUEUE_SIZE);
     }
 
+    /**
+     * A device with a request queue of {@code queueSize} entries and the default I/O threads:
+     * {@link #DEFAULT_IO_THREADS} (at most {@code queueSize}) for a backend that
+     * {@link BlockBackend#blocks blocks}, none for one that does not.
+     */
     public VirtioBlk(BlockBackend backend, int queueSize) {
+        this(backend, queueSize, backend.blocks() ? Math.min(DEFAULT_IO_THREADS, queueSize) : 0);
+    }
+
+    /**
+     * A device that runs backend requests on {@code ioThreads} threads of its own (at most
+     * {@link #MAX_IO_THREADS}); 0: on the queue's thread.
+     */
+    public VirtioBlk(BlockBackend backend, int queueSize, int ioThreads) {
+        ExecutorService pool = ioThreads == 0 ? null : ioPool(backend.deviceId(), ioThreads);
+        this(backend, queueSize, pool, pool);
+    }
+
+    /**
+     * A device that runs backend requests on {@code io}, which the caller owns (and shuts down
+     * after {@link #shutdown}): a pool shared by several devices, or a test's own schedule.
+     */
+    public VirtioBlk(BlockBackend backend, int queueSize, Executor io) {
+        this(backend, queueSize, Objects.requireNonNull(io, "io"), null);
+    }
+
+    private VirtioBlk(BlockBackend backend, int queueSize, Executor io, ExecutorService ownThreads) {
         super(DeviceType.BLOCK_DEVICE, 1, queueSize);
+        this.io = io == null ? null : new FlushBarrier(io);
+        this.ownThreads = ownThreads;
         this.backend = backend;
         long size = backend.size();
         if (size % BlockRequest.SECTOR_SIZE != 0) {
@@ -96,6 +161,18 @@ public final class VirtioBlk extends VirtioDeviceBase {
         }
         this.features = f;
         this.deviceId = idBytes(backend.deviceId());
+    }
+
+    /** {@code threads} daemon threads named {@code panvm-blk-io-ID-N}, started on demand, ended when idle. */
+    private static ExecutorService ioPool(String deviceId, int threads) {
+        if (threads < 0 || threads > MAX_IO_THREADS) {
+            throw new IllegalArgumentException("I/O threads must be between 0 and " + MAX_IO_THREADS + ", got " + threads);
+        }
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads,
+                IO_THREAD_KEEP_ALIVE_SECONDS, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                Thread.ofPlatform().name("panvm-blk-io-" + deviceId + "-", 0).daemon().factory());
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
     }
 
     /** The ID string, NUL-padded to 20 bytes (no terminator when it is 20 bytes long). */
@@ -132,7 +209,15 @@ public final class VirtioBlk extends VirtioDeviceBase {
 
     @Override
     protected void handleQueue(int index, Activation a) {
-        drain(index, a, this::handle);
+        drain(index, a, (chain, act) -> handle(index, chain, act));
+    }
+
+    /** Stops the device's own I/O threads: they end once their requests are done. */
+    @Override
+    protected void onShutdown() {
+        if (ownThreads != null) {
+            ownThreads.shutdown();
+        }
     }
 
     public BlockMetrics metrics() {
@@ -145,34 +230,64 @@ public final class VirtioBlk extends VirtioDeviceBase {
     }
 
     /**
-     * Executes one chain; returns the used length: the bytes written into the device-writable
-     * area from its start, without a gap (2.7.8.1: "the device MUST write at least len bytes to
-     * descriptor, beginning at the first device-writable buffer"; an underestimate is allowed,
-     * an overestimate is not). The status byte is the area's last byte, so it counts only when
-     * every data byte before it was written: a read that failed, or GET_ID into a buffer longer
-     * than the 20-byte ID, wrote a prefix and the status byte after a gap, and len is that prefix
-     * (0 for the failed read, 20 for GET_ID). QEMU reports the whole writable length whatever it
-     * wrote; Linux's virtio_blk ignores len.
+     * Takes one chain of queue {@code index}: parses it, then completes it here, or hands it to
+     * an I/O thread ({@link ChainHandler#DEFERRED}) if it needs the backend, the device has I/O
+     * threads, and there is another request it could overlap with (one in flight or one more in
+     * the ring): a request alone gains nothing from the hand-off but its cost. A FLUSH goes
+     * behind the requests before it ({@link FlushBarrier}).
      */
-    private long handle(DescriptorChain chain, Activation a) {
+    private long handle(int index, DescriptorChain chain, Activation a) {
         return switch (BlockRequestParser.parse(chain, a.memory(), limits)) {
             case ParsedChain.NoStatusByte n -> {
                 metrics.unanswerable.increment();
                 guestErrors.report("no-status", "chain " + chain.headIndex() + ": " + n.reason());
                 yield 0;
             }
-            case ParsedChain.Request r -> {
-                Completion c = execute(r.request(), a);
-                if (a.isRevoked()) {
-                    // A reset gave up on this request while the backend had it: not even the
-                    // status byte goes into memory the driver may have reused.
-                    yield 0;
+            case ParsedChain.Request r when io != null && usesBackend(r.request()) && !alone(index, a) -> {
+                DeferredChain d = defer(index, chain, a);
+                Runnable task = () -> finishDeferred(d, () -> complete(chain, r, a));
+                if (r.request() instanceof Flush) {
+                    io.executeFlush(task);
+                } else {
+                    io.execute(task);
                 }
-                a.memory().slice(r.statusAddress(), 1).set(ValueLayout.JAVA_BYTE, 0, (byte) c.status());
-                long dataArea = chain.writable().length() - 1;
-                yield c.written() == dataArea ? dataArea + 1 : c.written();
+                yield ChainHandler.DEFERRED;
             }
+            case ParsedChain.Request r -> complete(chain, r, a);
         };
+    }
+
+    private static boolean alone(int index, Activation a) {
+        return a.deferred(index) == 0 && !a.queues().get(index).hasAvailable();
+    }
+
+    private static boolean usesBackend(BlockRequest request) {
+        return switch (request) {
+            case In _, Out _, Flush _, Discard _, WriteZeroes _ -> true;
+            case GetId _, Unsupported _, Malformed _ -> false;
+        };
+    }
+
+    /**
+     * Executes a request and writes its status byte; returns the used length: the bytes written
+     * into the device-writable area from its start, without a gap (2.7.8.1: "the device MUST
+     * write at least len bytes to descriptor, beginning at the first device-writable buffer"; an
+     * underestimate is allowed, an overestimate is not). The status byte is the area's last byte,
+     * so it counts only when every data byte before it was written: a read that failed, or
+     * GET_ID into a buffer longer than the 20-byte ID, wrote a prefix and the status byte after a
+     * gap, and len is that prefix (0 for the failed read, 20 for GET_ID). QEMU reports the whole
+     * writable length whatever it wrote; Linux's virtio_blk ignores len.
+     */
+    private long complete(DescriptorChain chain, ParsedChain.Request r, Activation a) {
+        Completion c = execute(r.request(), a);
+        if (a.isRevoked()) {
+            // A reset ended the setup while the backend had the request: not even the status
+            // byte goes into memory the driver may have reused.
+            return 0;
+        }
+        a.memory().slice(r.statusAddress(), 1).set(ValueLayout.JAVA_BYTE, 0, (byte) c.status());
+        long dataArea = chain.writable().length() - 1;
+        return c.written() == dataArea ? dataArea + 1 : c.written();
     }
 
     /**

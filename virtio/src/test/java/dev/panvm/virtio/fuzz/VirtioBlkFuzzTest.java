@@ -8,12 +8,15 @@ import dev.panvm.virtio.blk.BlockRequest;
 import dev.panvm.virtio.blk.NullBackend;
 import dev.panvm.virtio.blk.VirtioBlk;
 import dev.panvm.virtio.fuzz.FuzzDriver.Element;
+import dev.panvm.virtio.mock.ManualExecutor;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -22,6 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * into elements at fuzzed places, with types, sectors and segment fields near the edges) on a
  * medium of fuzzed size (not always a multiple of 512), read-only or not, with or without
  * DISCARD/WRITE_ZEROES, media-less ({@link NullBackend}) or in memory, failing now and then.
+ * Two targets: requests executed as the device takes them ({@link #requests}), and requests
+ * deferred to I/O threads and finished in a fuzzed order ({@link #deferredRequests}).
  *
  * <p>Oracles beyond the driver's: the backend is only ever asked for bytes inside the exposed
  * capacity, a read-only medium is never written, discarded or zeroed, and discards and write
@@ -30,20 +35,58 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class VirtioBlkFuzzTest {
     private static final FuzzMemory MEMORY = new FuzzMemory();
 
+    /** Requests executed on the queue's thread, as they are taken (no I/O threads). */
     @FuzzTest
     void requests(FuzzedDataProvider in) throws Throwable {
         Watchdog.input(() -> {
             MEMORY.clear();
             CheckedBackend backend = new CheckedBackend(in);
-            VirtioBlk blk = new VirtioBlk(backend, in.consumeInt(0, 7) == 0 ? in.pickValue(new int[] {1, 2, 4, 8}) : 16);
-            new FuzzDriver(MEMORY, blk, in, 0, d -> blockEvent(d, backend, blk)).run();
+            VirtioBlk blk = new VirtioBlk(backend, queueSize(in), 0);
+            new FuzzDriver(MEMORY, blk, in, 0, d -> blockEvent(d, backend, blk, null)).run();
         });
     }
 
-    private static void blockEvent(FuzzDriver d, CheckedBackend backend, VirtioBlk blk) {
+    /**
+     * Requests deferred to an I/O executor whose tasks the input runs, when and in the order it
+     * picks, between the driver's moves (resets included, with a zero reset timeout, so that a
+     * reset with requests in flight gives up on them at once). At the end every task runs, and
+     * the oracles hold after each: out-of-order completion, requests in flight across resets and
+     * completions into a revoked setup, deterministically.
+     */
+    @FuzzTest
+    void deferredRequests(FuzzedDataProvider in) throws Throwable {
+        Watchdog.input(() -> {
+            MEMORY.clear();
+            CheckedBackend backend = new CheckedBackend(in);
+            ManualExecutor io = new ManualExecutor();
+            VirtioBlk blk = new VirtioBlk(backend, queueSize(in), io);
+            blk.setResetTimeout(Duration.ZERO);
+            FuzzDriver driver = new FuzzDriver(MEMORY, blk, in, 0, d -> blockEvent(d, backend, blk, io));
+            driver.run();
+            while (io.pending() > 0) {
+                driver.entry("the backend finishes a request", () -> io.run(0));
+                driver.check();
+            }
+            assertEquals(0, blk.requestsInFlight());
+        });
+    }
+
+    private static int queueSize(FuzzedDataProvider in) {
+        return in.consumeInt(0, 7) == 0 ? in.pickValue(new int[] {1, 2, 4, 8}) : 16;
+    }
+
+    private static void blockEvent(FuzzDriver d, CheckedBackend backend, VirtioBlk blk, ManualExecutor io) {
         FuzzedDataProvider in = d.in;
         switch (in.consumeInt(0, 7)) {
             case 0 -> backend.failEvery = in.consumeInt(0, 3) == 0 ? 0 : in.consumeInt(1, 4);
+            case 1, 2 -> {
+                if (io != null && io.pending() > 0) {
+                    int task = in.consumeInt(0, io.pending() - 1);
+                    d.entry("the backend finishes a request", () -> io.run(task));
+                } else {
+                    request(d, blk.capacity());
+                }
+            }
             default -> request(d, blk.capacity());
         }
     }

@@ -216,6 +216,8 @@ class HostileDeviceTest {
                         net.receiveFromBackend();
                     } else if (device instanceof VirtioConsole console && g.chance(0.5)) {
                         console.receiveFromPort();
+                    } else if (device instanceof VirtioBlk) {
+                        settle(device, qi);
                     }
                     check(q, posted.get(qi), memory, device instanceof VirtioBlk);
                 }
@@ -224,6 +226,7 @@ class HostileDeviceTest {
                     break;
                 }
             }
+            assertTrue(device.shutdown(), "requests still running at shutdown");
             assertEquals(0, memory.rejectedSlices(), "a device asked for memory outside guest RAM");
             assertEquals(0, device.internalErrors(), "an exception reached a device entry point");
             assertEquals(0, transport.internalErrors(), "an exception reached a transport entry point");
@@ -236,6 +239,19 @@ class HostileDeviceTest {
                 }
             }
         }
+    }
+
+    /**
+     * Waits for the requests a block device runs on its I/O threads, then for them to be in the
+     * used ring: an entry point that takes the device's lock returns finished ones as it lets go.
+     */
+    private static void settle(VirtioDeviceBase device, int queueIndex) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (device.requestsInFlight() > 0) {
+            assertTrue(System.nanoTime() < deadline, device.requestsInFlight() + " requests never finished");
+            Thread.onSpinWait();
+        }
+        device.hasAvailable(queueIndex);
     }
 
     /** A receive queue holds on to the buffers it has no input for. */

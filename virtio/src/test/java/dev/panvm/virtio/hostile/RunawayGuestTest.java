@@ -29,6 +29,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -250,6 +251,7 @@ class RunawayGuestTest {
 
             thread.wake(kind.queue());      // the guest's kick
             await("the device asks for a reset", () -> signals.needsReset.get() > 0);
+            await("the request reaches the backend (on an I/O thread, for virtio-blk)", () -> s.handled().getAsLong() > 0);
             assertTrue(thread.awaitIdle(QUICK), "the device thread is back asleep");
             assertTrue(device.hasFailed());
             long handled = s.handled().getAsLong();
@@ -344,13 +346,15 @@ class RunawayGuestTest {
     }
 
     /**
-     * A block backend whose read never returns (a hung NFS server, a dead disk): the reset
-     * returns after its bound, the device is broken (re-activation refused, without another
-     * wait) until the read returns, and the abandoned request then touches neither the old
-     * rings nor the status byte nor the interrupt; after that a reset brings the device back.
+     * A block backend whose read never returns (a hung NFS server, a dead disk), on the device
+     * thread or on an I/O thread: the reset returns after its bound, the device is broken
+     * (re-activation refused, without another wait) until the read returns, and the abandoned
+     * request then touches neither the old rings nor the status byte nor the interrupt; after
+     * that a reset brings the device back.
      */
-    @Test
-    void aResetWhileTheBlockBackendHangsCompletesWithinItsBound() {
+    @ParameterizedTest(name = "{0} I/O threads")
+    @ValueSource(ints = {0, 4})
+    void aResetWhileTheBlockBackendHangsCompletesWithinItsBound(int ioThreads) {
         assertTimeoutPreemptively(LIMIT, () -> {
             CountDownLatch entered = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
@@ -375,7 +379,7 @@ class RunawayGuestTest {
                 public void flush() { }
                 public void close() { }
             };
-            VirtioBlk blk = new VirtioBlk(hanging, SIZE);
+            VirtioBlk blk = new VirtioBlk(hanging, SIZE, ioThreads);
             Duration bound = Duration.ofSeconds(1);
             blk.setResetTimeout(bound);
             DeviceThread thread = new DeviceThread(blk);
@@ -383,11 +387,17 @@ class RunawayGuestTest {
             MockMmioDriver guest = new MockMmioDriver(transport, memory, allocator);
             MockMmioDriver vcpu = new MockMmioDriver(transport, memory, allocator);
             MockSplitQueue q = guest.initialize(-1L, SIZE).getFirst();
-            BufferElement status = q.writable(1);
-            memory.slice(status.address(), 1).fill((byte) 0x55);
-            q.addChain(List.of(readHeader(q), q.writable(512), status));
+            // Two reads, so that with I/O threads they go to them rather than run on the
+            // device thread as a read alone would.
+            List<BufferElement> statuses = List.of(q.writable(1), q.writable(1));
+            for (BufferElement status : statuses) {
+                memory.slice(status.address(), 1).fill((byte) 0x55);
+                q.addChain(List.of(readHeader(q), q.writable(512), status));
+            }
             guest.kick(0);
             assertTrue(entered.await(10, TimeUnit.SECONDS));
+            int inFlight = ioThreads == 0 ? 0 : 2;
+            await("the reads are in flight", () -> blk.requestsInFlight() == inFlight);
 
             Duration first = timed(() -> vcpu.setStatus(0));
             assertTrue(first.compareTo(bound.plus(QUICK)) < 0, "reset took " + first);
@@ -409,10 +419,13 @@ class RunawayGuestTest {
             hang.set(false);
             release.countDown();
             assertTrue(thread.awaitIdle(QUICK));
-            assertEquals(0, q.usedIdx(), "no used ring entry for the abandoned request");
-            assertEquals(0x55, memory.slice(status.address(), 1).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)[0] & 0xff,
-                    "no status byte for the abandoned request");
-            assertEquals(interruptsBefore, interrupts.count(), "no interrupt for the abandoned request");
+            await("the read returns", () -> blk.requestsInFlight() == 0);
+            assertEquals(0, q.usedIdx(), "no used ring entry for the abandoned requests");
+            for (BufferElement status : statuses) {
+                assertEquals(0x55, memory.slice(status.address(), 1).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)[0] & 0xff,
+                        "no status byte for the abandoned requests");
+            }
+            assertEquals(interruptsBefore, interrupts.count(), "no interrupt for the abandoned requests");
 
             // And a reset brings the device back.
             assertTrue(timed(() -> vcpu.setStatus(0)).compareTo(QUICK) < 0);
@@ -424,6 +437,7 @@ class RunawayGuestTest {
             await("the new request completes", q2::hasNewUsed);
             assertEquals(List.of(new UsedElement(0, 513)), q2.takeUsed());
             assertEquals(VirtioBlk.VIRTIO_BLK_S_OK, q2.contents(status2)[0]);
+            assertTrue(blk.shutdown(), "teardown: nothing left in the backend");
             assertTrue(thread.stop(QUICK), "teardown");
             assertEquals(0, blk.internalErrors());
             assertEquals(0, transport.internalErrors());

@@ -12,9 +12,10 @@ import java.util.function.LongSupplier;
 
 /**
  * A device thread as the vmm runs one (VirtioMmioSlot): it sleeps until a queue is kicked (the
- * ioeventfd) or requeued by the device, runs that queue, then polls every queue once for work,
- * and stops when told. Its {@link #notifier()} goes into the transport, so kicks and the
- * device's requeues reach it as they reach the vmm's eventfds.
+ * ioeventfd) or requeued by the device, runs that queue, then polls every queue for work, once
+ * or, like the vmm's, for a while ({@code poll}) before it sleeps again, and stops when told. Its
+ * {@link #notifier()} goes into the transport, so kicks and the device's requeues reach it as
+ * they reach the vmm's eventfds.
  */
 public final class DeviceThread {
     private final VirtioDevice device;
@@ -22,6 +23,7 @@ public final class DeviceThread {
     private final Semaphore signal = new Semaphore(0);
     private final AtomicLong passes = new AtomicLong();
     private final LongSupplier work;
+    private final long pollNanos;
     private final AtomicLong maxWorkPerPass = new AtomicLong();
     private volatile boolean stop;
     private volatile boolean busy;
@@ -33,8 +35,18 @@ public final class DeviceThread {
 
     /** {@code work} counts what the device did (chains handled, say), for {@link #maxWorkPerPass()}. */
     public DeviceThread(VirtioDevice device, LongSupplier work) {
+        this(device, work, Duration.ZERO);
+    }
+
+    /** A thread that polls the queues for {@code poll} after each wake-up, as the vmm's does. */
+    public DeviceThread(VirtioDevice device, Duration poll) {
+        this(device, () -> 0, poll);
+    }
+
+    private DeviceThread(VirtioDevice device, LongSupplier work, Duration poll) {
         this.device = device;
         this.work = work;
+        this.pollNanos = poll.toNanos();
         this.thread = Thread.ofPlatform().name("device-" + device.type()).daemon(true).start(this::run);
     }
 
@@ -101,11 +113,15 @@ public final class DeviceThread {
                 while (!stop && (q = wakeups.poll()) != null) {
                     pass(q);
                 }
-                for (int i = 0; i < device.queueCount() && !stop; i++) {
-                    if (device.hasAvailable(i)) {
-                        pass(i);
+                long deadline = System.nanoTime() + pollNanos;
+                do {
+                    for (int i = 0; i < device.queueCount() && !stop; i++) {
+                        if (device.hasAvailable(i)) {
+                            pass(i);
+                        }
                     }
-                }
+                    Thread.onSpinWait();
+                } while (!stop && System.nanoTime() < deadline);
             }
         } catch (InterruptedException e) {
             // stopped

@@ -9,6 +9,7 @@ import dev.panvm.virtio.queue.VirtqueuePart;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -258,6 +259,25 @@ public final class MockSplitQueue {
             lastSeenUsed = (lastSeenUsed + 1) & 0xffff;
         }
         return out;
+    }
+
+    /**
+     * Waits for {@code count} used entries, for a device that returns chains from other threads,
+     * and returns them (all that came, if more did); fails after {@code timeout}.
+     */
+    public List<UsedElement> awaitUsed(int count, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<UsedElement> out = new ArrayList<>();
+        while (true) {
+            out.addAll(takeUsed());
+            if (out.size() >= count) {
+                return out;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(out.size() + " of " + count + " chains came back within " + timeout);
+            }
+            Thread.yield(); // the device's threads may need this CPU
+        }
     }
 
     /** Whether the device added used entries that {@link #takeUsed} has not returned yet. */

@@ -5,6 +5,7 @@ import dev.panvm.vmm.arch.x86_64.Layout;
 import dev.panvm.vmm.boot.BootProtocol;
 import dev.panvm.vmm.devices.console.ConsoleTarget;
 import dev.panvm.vmm.devices.virtio.DeviceSpec;
+import dev.panvm.virtio.blk.VirtioBlk;
 import dev.panvm.virtio.net.MacAddress;
 
 import java.io.OutputStream;
@@ -61,8 +62,8 @@ record VmConfig(Path kernel, String bootArgs, BootProtocol boot, int vcpus, long
         String id();
     }
 
-    /** {@code path_on_host} / {@code --disk PATH[,ro]}: a raw image file. */
-    record ImageDrive(String id, Path path, boolean readOnly) implements Drive {}
+    /** {@code path_on_host} / {@code --disk PATH[,ro][,io-threads=N]}: a raw image file. */
+    record ImageDrive(String id, Path path, boolean readOnly, int ioThreads) implements Drive {}
 
     /** {@code null_size} / {@code --disk null:SIZE}: completes requests without media. */
     record NullDrive(String id, long sizeBytes) implements Drive {}
@@ -75,7 +76,7 @@ record VmConfig(Path kernel, String bootArgs, BootProtocol boot, int vcpus, long
         List<DeviceSpec> specs = new ArrayList<>();
         for (Drive d : drives) {
             specs.add(switch (d) {
-                case ImageDrive i -> new DeviceSpec.Disk(i.path(), i.readOnly());
+                case ImageDrive i -> new DeviceSpec.Disk(i.path(), i.readOnly(), i.ioThreads());
                 case NullDrive n -> new DeviceSpec.NullDisk(n.sizeBytes());
             });
         }
@@ -99,6 +100,13 @@ record VmConfig(Path kernel, String bootArgs, BootProtocol boot, int vcpus, long
     static int checkVcpus(long n, String field) throws ConfigException {
         if (n < 1 || n > MachineConfig.MAX_CPUS) {
             throw ConfigException.invalid(field, "must be between 1 and " + MachineConfig.MAX_CPUS + ", got " + n);
+        }
+        return (int) n;
+    }
+
+    static int checkIoThreads(long n, String field) throws ConfigException {
+        if (n < 0 || n > VirtioBlk.MAX_IO_THREADS) {
+            throw ConfigException.invalid(field, "must be between 0 and " + VirtioBlk.MAX_IO_THREADS + ", got " + n);
         }
         return (int) n;
     }

@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.panvm.virtio.blk.VirtioBlk;
 import dev.panvm.vmm.devices.console.ConsoleTarget;
 import picocli.CommandLine;
 
@@ -49,7 +50,7 @@ final class VmConfigJson {
             List.of(BOOT_SOURCE, MACHINE_CONFIG, DRIVES, NETWORK_INTERFACES, RNG, CONSOLE, SERIAL, LIMITS);
     private static final List<String> BOOT_SOURCE_FIELDS = List.of("kernel_image_path", "boot_args", "boot_protocol");
     private static final List<String> MACHINE_FIELDS = List.of("vcpu_count", "mem_size_mib", "mem_size", "prefault");
-    private static final List<String> DRIVE_FIELDS = List.of("drive_id", "path_on_host", "is_read_only", "null_size");
+    private static final List<String> DRIVE_FIELDS = List.of("drive_id", "path_on_host", "is_read_only", "io_threads", "null_size");
     private static final List<String> IFACE_FIELDS = List.of("iface_id", "host_dev_name", "guest_mac");
     private static final List<String> RNG_FIELDS = List.of("enabled");
     private static final List<String> CONSOLE_FIELDS = List.of("mode", "path");
@@ -142,7 +143,8 @@ final class VmConfigJson {
         for (VmConfig.Drive d : c.drives()) {
             ObjectNode o = drives.addObject().put("drive_id", d.id());
             switch (d) {
-                case VmConfig.ImageDrive i -> o.put("path_on_host", absolute(i.path())).put("is_read_only", i.readOnly());
+                case VmConfig.ImageDrive i -> o.put("path_on_host", absolute(i.path())).put("is_read_only", i.readOnly())
+                        .put("io_threads", i.ioThreads());
                 case VmConfig.NullDrive n -> o.put("null_size", formatSize(n.sizeBytes()));
             }
         }
@@ -332,17 +334,22 @@ final class VmConfigJson {
                 Optional<Path> path = o.path("path_on_host", baseDir);
                 Optional<Long> nullSize = o.size("null_size");
                 Optional<Boolean> ro = o.bool("is_read_only");
+                Optional<Long> ioThreads = o.integer("io_threads");
                 if (path.isPresent() && nullSize.isPresent()) {
                     throw ConfigException.usage(at, "give path_on_host or null_size, not both");
                 }
                 if (nullSize.isPresent()) {
-                    if (ro.isPresent()) {
-                        throw ConfigException.usage(o.field("is_read_only"), "applies to path_on_host drives only, not null_size ones");
+                    String imageOnly = ro.isPresent() ? "is_read_only" : ioThreads.isPresent() ? "io_threads" : null;
+                    if (imageOnly != null) {
+                        throw ConfigException.usage(o.field(imageOnly), "applies to path_on_host drives only, not null_size ones");
                     }
                     drives.add(new VmConfig.NullDrive(id, nullSize.get()));
                 } else {
                     Path p = o.required(path, "path_on_host");
-                    drives.add(new VmConfig.ImageDrive(id, p, ro.orElse(false)));
+                    int threads = ioThreads.isPresent()
+                            ? VmConfig.checkIoThreads(ioThreads.get(), o.field("io_threads"))
+                            : VirtioBlk.DEFAULT_IO_THREADS;
+                    drives.add(new VmConfig.ImageDrive(id, p, ro.orElse(false), threads));
                 }
                 fields.add(fileName + ": " + o.field("path_on_host"));
             }

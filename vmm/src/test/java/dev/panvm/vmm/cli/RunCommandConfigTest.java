@@ -131,7 +131,7 @@ class RunCommandConfigTest {
     void diskFlagsReplaceAllTheFilesDrives() throws Exception {
         String f = fullFile().toString();
         VmConfig c = effective("--config", f, "--disk", "null:4K", "--disk", image + ",ro");
-        assertEquals(List.of(new VmConfig.NullDrive("disk0", 4096), new VmConfig.ImageDrive("disk1", image, true)), c.drives());
+        assertEquals(List.of(new VmConfig.NullDrive("disk0", 4096), new VmConfig.ImageDrive("disk1", image, true, 4)), c.drives());
         assertEquals(1, c.nets().size(), "--disk leaves the network interfaces alone");
         assertEquals(List.of(), effective("--config", f, "--disk", "none").drives());
         ConfigException e = assertThrows(ConfigException.class, () -> effective("--config", f, "--disk", "none", "--disk", "null:1M"));
@@ -195,7 +195,7 @@ class RunCommandConfigTest {
         Path sock = dir.resolve("ctl.sock");
         Path log = dir.resolve("com1.log");
         String[] args = {"run", "--kernel", kernel.toString(), "--cmdline", "workload=pipe ctl=console", "--mem", "768M",
-                "--cpus", "3", "--boot", "pvh", "--disk", image + ",ro", "--disk", "null:1G", "--net", "tap:tap0,mac=52:54:00:12:34:56",
+                "--cpus", "3", "--boot", "pvh", "--disk", image + ",ro,io-threads=2", "--disk", "null:1G", "--net", "tap:tap0,mac=52:54:00:12:34:56",
                 "--rng", "--prefault", "--console", "unix:" + sock, "--serial", "file:" + log, "--timeout", "20", "--print-config"};
         Result r = run(args);
         assertEquals(0, r.status(), r.err());
@@ -206,6 +206,7 @@ class RunCommandConfigTest {
         assertEquals(768, tree.at("/machine-config/mem_size_mib").asInt());
         assertTrue(tree.at("/machine-config/prefault").asBoolean(), r.out());
         assertEquals("disk1", tree.at("/drives/1/drive_id").asText());
+        assertEquals(2, tree.at("/drives/0/io_threads").asInt(), r.out());
 
         // The printed file, saved elsewhere and read back, is the same machine.
         Path saved = Files.createDirectories(dir.resolve("elsewhere")).resolve("printed.json");
@@ -215,7 +216,7 @@ class RunCommandConfigTest {
         assertEquals(fromFlags, fromFile);
         OutputStream serial = OutputStream.nullOutputStream();
         MachineConfig expected = new MachineConfig(kernel, "workload=pipe ctl=console", 768L << 20, 3, BootProtocol.PVH, serial,
-                List.of(new DeviceSpec.Disk(image, true), new DeviceSpec.NullDisk(1L << 30),
+                List.of(new DeviceSpec.Disk(image, true, 2), new DeviceSpec.NullDisk(1L << 30),
                         new DeviceSpec.Tap("tap0", Optional.of("52:54:00:12:34:56")), new DeviceSpec.Rng(),
                         new DeviceSpec.Console(new ConsoleTarget.UnixSocket(sock))), true);
         assertEquals(expected, fromFlags.toMachineConfig(serial));

@@ -89,6 +89,12 @@ class RunCommandTest {
         assertEquals(2, badNet.status());
         assertTrue(badNet.err().contains("tap:NAME"), badNet.err());
         assertEquals(2, run("run", "--kernel", "/x", "--disk", "null:lots").status());
+        Result badThreads = run("run", "--kernel", "/x", "--disk", "/tmp/a.img,io-threads=many");
+        assertEquals(2, badThreads.status());
+        assertTrue(badThreads.err().contains("'many' is not a number"), badThreads.err());
+        Result tooMany = run("run", "--kernel", "/x", "--disk", "/tmp/a.img,io-threads=65");
+        assertEquals(125, tooMany.status());
+        assertTrue(tooMany.err().contains("must be between 0 and 64, got 65"), tooMany.err());
         Result badConsole = run("run", "--kernel", "/x", "--console", "tcp:1234");
         assertEquals(2, badConsole.status());
         assertTrue(badConsole.err().contains("'unix:PATH' or 'stdio'"), badConsole.err());

@@ -60,7 +60,7 @@ class VmConfigJsonTest {
                   "machine-config": {"vcpu_count": 4, "mem_size_mib": 1024, "prefault": true},
                   "drives": [
                     {"drive_id": "root", "path_on_host": "root.img", "is_read_only": true},
-                    {"drive_id": "data", "path_on_host": "sub/../sub/data.img"},
+                    {"drive_id": "data", "path_on_host": "sub/../sub/data.img", "io_threads": 0},
                     {"drive_id": "none", "null_size": "1G"}
                   ],
                   "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "52:54:00:AB:cd:01"}],
@@ -74,8 +74,8 @@ class VmConfigJsonTest {
         assertEquals(BootProtocol.PVH, c.boot());
         assertEquals(4, c.vcpus());
         assertEquals(1L << 30, c.memoryBytes());
-        assertEquals(List.of(new VmConfig.ImageDrive("root", dir.resolve("root.img"), true),
-                new VmConfig.ImageDrive("data", dir.resolve("sub/data.img"), false),
+        assertEquals(List.of(new VmConfig.ImageDrive("root", dir.resolve("root.img"), true, 4),
+                new VmConfig.ImageDrive("data", dir.resolve("sub/data.img"), false, 0),
                 new VmConfig.NullDrive("none", 1L << 30)), c.drives());
         assertEquals(List.of(new VmConfig.NetIface("eth0", "tap0", Optional.of("52:54:00:ab:cd:01"))), c.nets());
         assertTrue(c.rng());
@@ -200,6 +200,12 @@ class VmConfigJsonTest {
                 withKernel(", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"root.img\", \"null_size\": \"1G\"}]"));
         assertUsage("vm.json: drives[0].is_read_only: applies to path_on_host drives only, not null_size ones",
                 withKernel(", \"drives\": [{\"drive_id\": \"a\", \"null_size\": \"1G\", \"is_read_only\": true}]"));
+        assertUsage("vm.json: drives[0].io_threads: applies to path_on_host drives only, not null_size ones",
+                withKernel(", \"drives\": [{\"drive_id\": \"a\", \"null_size\": \"1G\", \"io_threads\": 2}]"));
+        assertUsage("vm.json: drives[0].io_threads: expected an integer, got a string (\"4\")",
+                withKernel(", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"root.img\", \"io_threads\": \"4\"}]"));
+        assertError("vm.json: drives[0].io_threads: must be between 0 and 64, got 65", 125,
+                withKernel(", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"root.img\", \"io_threads\": 65}]"));
     }
 
     @Test

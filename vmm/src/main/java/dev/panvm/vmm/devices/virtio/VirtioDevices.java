@@ -49,7 +49,7 @@ public final class VirtioDevices {
                     case DeviceSpec.Disk d -> {
                         FileBackend file = openImage(d);
                         opened = file;
-                        device = new VirtioBlk(file);
+                        device = new VirtioBlk(file, VirtioBlk.DEFAULT_QUEUE_SIZE, d.ioThreads());
                     }
                     case DeviceSpec.NullDisk n -> {
                         NullBackend none = new NullBackend(n.sizeBytes());

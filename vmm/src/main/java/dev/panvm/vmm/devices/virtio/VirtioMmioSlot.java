@@ -21,8 +21,10 @@ import java.util.List;
 /**
  * One virtio device on panvm's MMIO bus: its virtio-mmio transport, an ioeventfd per queue (a
  * guest's QueueNotify write signals an eventfd inside KVM, with no exit to the VMM), an irqfd for
- * its interrupt, and the device thread that waits on those eventfds and runs the device. Register
- * accesses other than QueueNotify exit to the vCPU thread and reach the transport through the bus.
+ * its interrupt, and the device thread that waits on those eventfds and runs the device (which may
+ * hand requests on to threads of its own: virtio-blk's I/O threads complete them into the used
+ * ring and raise the irqfd themselves). Register accesses other than QueueNotify exit to the vCPU
+ * thread and reach the transport through the bus.
  */
 public final class VirtioMmioSlot implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VirtioMmioSlot.class);
@@ -210,20 +212,23 @@ public final class VirtioMmioSlot implements AutoCloseable {
         }
     }
 
-    /**
-     * Stops the device thread and closes the backend. The backend is closed first: a device
-     * thread waiting on it (a console whose host side does not read) is woken by that. A thread
-     * still running after {@link #JOIN_TIMEOUT} is stuck in a backend call (a hung disk): it may
-     * still use its eventfds and write into guest memory when the call returns, so they are left
-     * open and {@link #stuck()} tells the machine to leave guest RAM mapped too.
-     */
-    /** Whether {@link #close} left the device thread running. */
+    /** Whether {@link #close} left the device thread, or a request on the device's own I/O threads, running. */
     public boolean stuck() {
         return stuck;
     }
 
+    /**
+     * Shuts the device down (it stops its I/O threads, if it has any, waiting a bounded time for
+     * their requests), stops the device thread and closes the backend. The backend is closed
+     * before the thread is joined: a device thread waiting on it (a console whose host side does
+     * not read) is woken by that. A thread still running after {@link #JOIN_TIMEOUT}, or a
+     * request the device could not wait out, is stuck in a backend call (a hung disk): it may
+     * still use the eventfds and write into guest memory when the call returns, so they are left
+     * open and {@link #stuck()} tells the machine to leave guest RAM mapped too.
+     */
     @Override
     public void close() throws InterruptedException {
+        boolean quiet = device.shutdown();
         try {
             backend.close();
         } catch (Exception e) {
@@ -237,6 +242,12 @@ public final class VirtioMmioSlot implements AutoCloseable {
                         + "leaving its file descriptors and guest RAM in place", device.type(), JOIN_TIMEOUT.toSeconds());
                 return;
             }
+        }
+        if (!quiet) {
+            stuck = true;
+            LOG.warn("{}: a request is still in the backend (a backend call hangs); "
+                    + "leaving the device's file descriptors and guest RAM in place", device.type());
+            return;
         }
         if (backendWake != null) {
             backendWake.close();
