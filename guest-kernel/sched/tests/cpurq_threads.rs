@@ -206,8 +206,8 @@ fn run(seed: u64) {
             parked += 1;
         }
     }
-    for id in 1..TASKS as usize {
-        assert_eq!(places[id], 1, "task {id} is in {} places", places[id]);
+    for (id, &n) in places.iter().enumerate().skip(1) {
+        assert_eq!(n, 1, "task {id} is in {n} places");
     }
     // Each block parked the task once; each wakeup took one parked entity.
     assert_eq!(
