@@ -1,13 +1,10 @@
-//! The scheduler's entry points: what the kernel calls on a tick, at a
-//! blocking point, on a wakeup. Each mirrors a function of Linux's
-//! kernel/sched/core.c (`__schedule()`, `scheduler_tick()`, `try_to_wake_up()`,
-//! `wake_up_new_task()`, `do_sched_yield()`, `load_balance()`), reduced to
-//! the fair class, and is built from the policy pieces in `fair.rs` and
-//! `balance.rs`.
-//!
-//! The kernel owns contexts, stacks and locking: it calls these methods with
-//! the scheduler lock held, and performs the context switch `pick_next`
-//! asks for before another CPU may touch the old task (see [`Scheduler::wake`]).
+//! The scheduler's model: every CPU's [`CpuRq`] and every blocked task's
+//! entity in one value, driven from one thread. Each method mirrors a
+//! function of Linux's kernel/sched/core.c (`__schedule()`,
+//! `scheduler_tick()`, `try_to_wake_up()`, `wake_up_new_task()`,
+//! `do_sched_yield()`, `load_balance()`), reduced to the fair class, and
+//! calls the same per-CPU operations the kernel calls under each CPU's
+//! own lock; the host tests check the decisions through it.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
