@@ -17,7 +17,11 @@ pub fn spin_loop(iterations: u64) -> ! {
     let start = platform::now_ns();
     cpu::count_down(iterations);
     let elapsed = platform::now_ns() - start;
-    let mode = if platform::pvm_native() { "pvm-native" } else { "kvm" };
+    let mode = if platform::pvm_native() {
+        "pvm-native"
+    } else {
+        "kvm"
+    };
     println!(
         "{}",
         Json::new()

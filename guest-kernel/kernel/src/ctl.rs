@@ -118,7 +118,9 @@ impl Channel for ConsoleChannel {
     }
 
     fn send_line(&mut self, line: &str) {
-        self.dev.write(format!("{line}\n").as_bytes()).unwrap_or_else(|e| Self::lost(e));
+        self.dev
+            .write(format!("{line}\n").as_bytes())
+            .unwrap_or_else(|e| Self::lost(e));
     }
 
     fn flush(&mut self) {
@@ -131,10 +133,15 @@ impl Channel for ConsoleChannel {
 pub fn start(cmdline: &Cmdline<'_>) -> bool {
     match cmdline.get("ctl") {
         None => return false,
-        Some("serial") => spawn(SerialChannel { poll_ns: poll_ns(cmdline, SERIAL_POLL_US) }),
+        Some("serial") => spawn(SerialChannel {
+            poll_ns: poll_ns(cmdline, SERIAL_POLL_US),
+        }),
         Some("console") => {
             let dev = virtio::claim::<ConsoleDevice>(0).unwrap_or_else(|_| panic!("{NO_CONSOLE}"));
-            spawn(ConsoleChannel { dev, poll_ns: poll_ns(cmdline, CONSOLE_POLL_US) });
+            spawn(ConsoleChannel {
+                dev,
+                poll_ns: poll_ns(cmdline, CONSOLE_POLL_US),
+            });
         }
         Some(other) => panic!("unknown ctl={other} (console, serial)"),
     }
@@ -143,8 +150,14 @@ pub fn start(cmdline: &Cmdline<'_>) -> bool {
 
 /// `ctl_poll_us=N` (or `default_us`), in nanoseconds.
 fn poll_ns(cmdline: &Cmdline<'_>, default_us: u64) -> u64 {
-    let poll_us = cmdline.get_u64("ctl_poll_us").unwrap_or_else(|e| panic!("{e}")).unwrap_or(default_us);
-    assert!((1..=MAX_POLL_US).contains(&poll_us), "ctl_poll_us={poll_us}: out of range 1..={MAX_POLL_US}");
+    let poll_us = cmdline
+        .get_u64("ctl_poll_us")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or(default_us);
+    assert!(
+        (1..=MAX_POLL_US).contains(&poll_us),
+        "ctl_poll_us={poll_us}: out of range 1..={MAX_POLL_US}"
+    );
     poll_us * 1000
 }
 
@@ -177,7 +190,8 @@ fn execute(line: &str, channel: &mut impl Channel) {
     let answer = match ctlproto::parse(line) {
         Ok(Command::Sysctl(op)) => sysctl(op),
         Ok(Command::Run { workload, params }) => {
-            workload::run(&Params::new(workload, Cmdline::new(params))).unwrap_or_else(|e| json::error(&e))
+            workload::run(&Params::new(workload, Cmdline::new(params)))
+                .unwrap_or_else(|e| json::error(&e))
         }
         Ok(Command::Stats) => stats(),
         Ok(Command::Exit(status)) => shut_down(status, channel),

@@ -17,6 +17,7 @@ mod bench;
 mod ctl;
 mod fs;
 mod virtio;
+mod wait;
 mod workload;
 
 use bootinfo::Cmdline;
@@ -70,7 +71,9 @@ fn run_requested(cmdline: &Cmdline<'static>) {
                 .unwrap_or(bench::DEFAULT_LOOP_ITERATIONS);
             bench::spin_loop(iterations)
         }
-        Some(other) => panic!("unknown bench={other} (loop; exit benchmarks are the pio and mmio workloads)"),
+        Some(other) => {
+            panic!("unknown bench={other} (loop; exit benchmarks are the pio and mmio workloads)")
+        }
     }
     let ctl = ctl::start(cmdline);
     match cmdline.get("workload") {

@@ -116,7 +116,7 @@ use crate::platform::{self, IrqMode};
 use crate::sync::SpinLock;
 use crate::{print, println};
 
-pub use wait::{Completion, Gate, Mutex, MutexGuard, Semaphore, WaitQueue};
+pub use wait::{Mutex, MutexGuard};
 
 global_asm!(include_str!("switch.S"), options(att_syntax));
 
@@ -790,24 +790,73 @@ fn set_slice_deadline(rq: &mut RqGuard, pc: &PerCpu, now: u64) {
 // ---------------------------------------------------------------------------
 // Sleeping and waking
 
+/// A task as its waker names it: what a wait queue keeps. Safe to use in
+/// any way: waking a task that is not asleep does nothing, and a wakeup
+/// that comes when its sleeper has moved on only makes that sleeper check
+/// its condition once more (every sleeper loops on its condition).
+#[derive(Clone, PartialEq, Debug)]
+pub struct TaskHandle(TaskRef);
+
+impl TaskHandle {
+    /// `wake_up_process()`: makes the task runnable if it sleeps or is about
+    /// to. Returns false if it was neither.
+    pub fn wake(&self) -> bool {
+        wake_up(&self.0)
+    }
+}
+
+/// Runs `f` with preemption off: a wakeup it makes that should preempt the
+/// caller takes effect when `f` returns, as under a spin lock. `f` must not
+/// sleep (a switch asserts that).
+pub fn without_preemption<R>(f: impl FnOnce() -> R) -> R {
+    let _preempt = percpu::PreemptGuard::new();
+    f()
+}
+
+/// The calling task, for a waker to find. Panics outside a thread.
+pub fn current() -> TaskHandle {
+    TaskHandle(me("task::current"))
+}
+
+/// How a blocking primitive sleeps, as Linux's `prepare_to_wait` /
+/// `schedule` / `finish_wait`: put [`current`] where the waker finds it,
+/// call this, check the condition, then [`sleep`] (or [`cancel_sleep`] if
+/// it is already true), and check again after waking. A waker changes the
+/// condition before it calls [`TaskHandle::wake`], so no wakeup is lost.
+pub fn prepare_to_sleep() {
+    set_sleeping(&me("task::prepare_to_sleep"));
+}
+
+/// The condition came true after [`prepare_to_sleep`]: do not sleep.
+pub fn cancel_sleep() {
+    set_running(&me("task::cancel_sleep"));
+}
+
+/// Sleeps until [`TaskHandle::wake`], unless a wakeup came since
+/// [`prepare_to_sleep`]. Must not be called with a spin lock held (a switch
+/// asserts that).
+pub fn sleep() {
+    park(&me("task::sleep"));
+}
+
 /// `set_current_state(TASK_UNINTERRUPTIBLE)`: the caller (`me`, running) is
 /// about to sleep. It has put itself where its waker finds it; it checks its
-/// condition next, and then calls [`sleep`] or [`cancel_sleep`].
-pub(crate) fn prepare_sleep(me: &TaskRef) {
+/// condition next, and then calls [`park`] or [`set_running`].
+pub(crate) fn set_sleeping(me: &TaskRef) {
     let mut state = me.0.wake.lock();
     debug_assert!(matches!(*state, WakeState::Running | WakeState::Sleeping));
     *state = WakeState::Sleeping;
 }
 
 /// `__set_current_state(TASK_RUNNING)`: the condition came true after all.
-pub(crate) fn cancel_sleep(me: &TaskRef) {
+pub(crate) fn set_running(me: &TaskRef) {
     *me.0.wake.lock() = WakeState::Running;
 }
 
-/// `schedule()` after [`prepare_sleep`]: parks the caller until [`wake_up`],
+/// `schedule()` after [`set_sleeping`]: parks the caller until [`wake_up`],
 /// unless a wakeup came in between (then it returns at once). Returning says
 /// nothing about the condition: callers loop.
-pub(crate) fn sleep(me: &TaskRef) {
+pub(crate) fn park(me: &TaskRef) {
     let preempt = percpu::PreemptGuard::new();
     let mut state = me.0.wake.lock();
     if !matches!(*state, WakeState::Sleeping) {
@@ -961,12 +1010,12 @@ pub fn sleep_ns(ns: u64) {
         cs.next_timer.fetch_min(deadline, Relaxed);
     }
     loop {
-        prepare_sleep(&me);
+        set_sleeping(&me);
         if now() >= deadline {
-            cancel_sleep(&me);
+            set_running(&me);
             return;
         }
-        sleep(&me);
+        park(&me);
     }
 }
 

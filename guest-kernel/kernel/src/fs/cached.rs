@@ -68,7 +68,9 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use block::{BufRef, QueueLimits, QueueStats, Readahead, ReadaheadWindow, RequestQueue, SchedulerKind};
+use block::{
+    BufRef, QueueLimits, QueueStats, Readahead, ReadaheadWindow, RequestQueue, SchedulerKind,
+};
 use pagecache::{Knobs, PageCache, PageCacheStats, PageKey};
 use virtio_core::blk::{Op, SECTOR_SIZE};
 
@@ -99,7 +101,9 @@ impl core::fmt::Debug for DiskError {
         match self {
             DiskError::Device(e) => write!(f, "virtio-blk: {e}"),
             DiskError::OutOfMemory => f.write_str("out of memory for page-cache buffers"),
-            DiskError::BadRequest { block, len } => write!(f, "bad access to block {block} ({len} bytes)"),
+            DiskError::BadRequest { block, len } => {
+                write!(f, "bad access to block {block} ({len} bytes)")
+            }
             DiskError::ReadOnly => f.write_str("the disk is read-only"),
         }
     }
@@ -199,7 +203,9 @@ impl CachedDisk {
         let max_segments = (dev.max_segments() / per_page).max(1) as usize;
         let defaults = QueueLimits::default();
         let limits = QueueLimits {
-            max_sectors: defaults.max_sectors.min((max_segments as u64 * SECTORS_PER_PAGE) as u32),
+            max_sectors: defaults
+                .max_sectors
+                .min((max_segments as u64 * SECTORS_PER_PAGE) as u32),
             max_segments: defaults.max_segments.min(max_segments),
         };
         let device_base = dev.stats;
@@ -263,7 +269,8 @@ impl CachedDisk {
     /// (`readahead_max` as configured, write-back past half the cache), or
     /// what a managing policy (`cache=qlearn`) chose from them.
     fn knobs(&self) -> Knobs {
-        self.cache.knobs(Knobs::defaults(self.readahead_max, self.cache.capacity()))
+        self.cache
+            .knobs(Knobs::defaults(self.readahead_max, self.cache.capacity()))
     }
 
     /// Fresh read-ahead state for one reader (no streams seen yet).
@@ -321,7 +328,11 @@ impl CachedDisk {
             let depth = self.knobs().readahead_max;
             read.window = ra.as_mut().and_then(|ra| {
                 ra.set_max_pages(depth);
-                if present { ra.on_read(page, 1) } else { ra.on_miss(page, 1) }
+                if present {
+                    ra.on_read(page, 1)
+                } else {
+                    ra.on_miss(page, 1)
+                }
             });
         }
         if self.in_flight(page) {
@@ -333,7 +344,11 @@ impl CachedDisk {
             return Ok(false);
         }
         // `get` counts the access; after a miss it is counted already.
-        let frame = if read.missed { self.cache.peek(key) } else { self.cache.get(key) };
+        let frame = if read.missed {
+            self.cache.peek(key)
+        } else {
+            self.cache.get(key)
+        };
         match frame {
             Some(Some(data)) => {
                 buf.copy_from_slice(data.as_slice());
@@ -404,7 +419,11 @@ impl CachedDisk {
     /// rest): one page request each under a plug, so the queue merges the
     /// adjacent ones. Running out of memory ends the read-ahead early; it is
     /// an error only if the demanded page gets no buffer.
-    fn start_reads(&mut self, demand: Option<u64>, window: Option<ReadaheadWindow>) -> Result<(), DiskError> {
+    fn start_reads(
+        &mut self,
+        demand: Option<u64>,
+        window: Option<ReadaheadWindow>,
+    ) -> Result<(), DiskError> {
         let now = platform::now_ns();
         self.queue.plug();
         if let Some(page) = demand {
@@ -420,7 +439,9 @@ impl CachedDisk {
                 if self.cache.contains(PageKey::new(0, page)) || self.in_flight(page) {
                     continue;
                 }
-                let Some(buf) = DmaBuf::new(PAGE_SIZE) else { break };
+                let Some(buf) = DmaBuf::new(PAGE_SIZE) else {
+                    break;
+                };
                 self.start_read(page, buf, now);
                 self.ahead.insert(page);
                 self.stats.readahead_pages += 1;
@@ -439,8 +460,16 @@ impl CachedDisk {
 
     /// Queues a one-page request for `page` with `buf` (plugged or not).
     fn submit_page(&mut self, op: block::Op, page: u64, buf: DmaBuf, now: u64) {
-        let at = BufRef { addr: buf.pa(), len: PAGE_SIZE as u32 };
-        let req = block::Request::new(op, page * SECTORS_PER_PAGE, SECTORS_PER_PAGE as u32, vec![at]);
+        let at = BufRef {
+            addr: buf.pa(),
+            len: PAGE_SIZE as u32,
+        };
+        let req = block::Request::new(
+            op,
+            page * SECTORS_PER_PAGE,
+            SECTORS_PER_PAGE as u32,
+            vec![at],
+        );
         if self.queue.submit(req, now).is_err() {
             unreachable!("a one-page request inside the device is within every queue limit");
         }
@@ -460,7 +489,8 @@ impl CachedDisk {
             };
             match self.dev.submit(req) {
                 Ok(()) => {
-                    self.stats.max_in_flight = self.stats.max_in_flight.max(self.dev.in_flight() as u64);
+                    self.stats.max_in_flight =
+                        self.stats.max_in_flight.max(self.dev.in_flight() as u64);
                 }
                 Err((BlkError::Busy, back)) => {
                     self.stalled = Some(back);
@@ -478,7 +508,11 @@ impl CachedDisk {
         let bufs = req
             .bufs
             .iter()
-            .map(|b| self.queued_bufs.remove(&b.addr).expect("the block layer returns the buffers it was given"))
+            .map(|b| {
+                self.queued_bufs
+                    .remove(&b.addr)
+                    .expect("the block layer returns the buffers it was given")
+            })
             .collect();
         let op = match req.op {
             block::Op::Read => Op::Read,
@@ -490,7 +524,13 @@ impl CachedDisk {
             let pages = (u64::from(req.sectors) / SECTORS_PER_PAGE) as u32;
             self.cache.note_request(op == Op::Write, pages);
         }
-        blk::Request { op, sector: req.sector, len: req.sectors * SECTOR_SIZE as u32, bufs, token: 0 }
+        blk::Request {
+            op,
+            sector: req.sector,
+            len: req.sectors * SECTOR_SIZE as u32,
+            bufs,
+            token: 0,
+        }
     }
 
     /// A finished (or refused) request for the pages from `sector`, one
@@ -539,7 +579,8 @@ impl CachedDisk {
     fn evicted(&mut self, page: pagecache::Evicted<Frame>) {
         if page.dirty {
             self.writing.insert(page.key.block);
-            self.evicted_dirty.push((page.key.block, page.data.unwrap_or_else(|| lent_page())));
+            self.evicted_dirty
+                .push((page.key.block, page.data.unwrap_or_else(|| lent_page())));
         }
     }
 
@@ -597,7 +638,10 @@ impl CachedDisk {
         self.stats.writeback_rounds += 1;
         let mut pages = Vec::with_capacity(keys.len());
         for key in keys {
-            let frame = self.cache.peek_mut(key).expect("writeback names cached pages");
+            let frame = self
+                .cache
+                .peek_mut(key)
+                .expect("writeback names cached pages");
             pages.push((key.block, frame.take().unwrap_or_else(|| lent_page())));
         }
         self.submit_writes(pages);
@@ -626,7 +670,10 @@ impl CachedDisk {
     }
 
     /// Repeats `step` between polls of the device until it is done.
-    fn wait_until(&mut self, mut step: impl FnMut(&mut Self) -> Result<bool, DiskError>) -> Result<(), DiskError> {
+    fn wait_until(
+        &mut self,
+        mut step: impl FnMut(&mut Self) -> Result<bool, DiskError>,
+    ) -> Result<(), DiskError> {
         let spin = Spin::new(DEVICE_TIMEOUT_NS);
         while !step(self)? {
             if !self.dev.idle(&spin) {

@@ -79,7 +79,10 @@ impl DerefMut for Locked<'_> {
 impl SharedDisk {
     pub fn new(disk: CachedDisk) -> Arc<Self> {
         let pages = disk.pages();
-        Arc::new(Self { disk: Mutex::new(Some(disk)), pages })
+        Arc::new(Self {
+            disk: Mutex::new(Some(disk)),
+            pages,
+        })
     }
 
     /// The disk, locked (for its statistics, or a new run). Do not wait
@@ -91,7 +94,10 @@ impl SharedDisk {
     /// A new handle, with read-ahead state of its own.
     pub fn handle(self: &Arc<Self>) -> DiskHandle {
         let readahead = self.lock().new_readahead();
-        DiskHandle { disk: self.clone(), readahead }
+        DiskHandle {
+            disk: self.clone(),
+            readahead,
+        }
     }
 
     /// The disk back, for single-owner use (no handle may be left).
@@ -102,7 +108,10 @@ impl SharedDisk {
     /// Repeats `step` on the locked disk until it is done, with the lock
     /// dropped between tries: yields the CPU (another job may have I/O to
     /// start), then pauses for [`POLL_INTERVAL_NS`].
-    fn poll(&self, mut step: impl FnMut(&mut CachedDisk) -> Result<bool, DiskError>) -> Result<(), DiskError> {
+    fn poll(
+        &self,
+        mut step: impl FnMut(&mut CachedDisk) -> Result<bool, DiskError>,
+    ) -> Result<(), DiskError> {
         let mut spin: Option<Spin> = None;
         loop {
             let done = step(&mut self.lock())?;

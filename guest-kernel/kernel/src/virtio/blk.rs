@@ -123,7 +123,11 @@ impl fmt::Display for BlkError {
             Self::NoBuffer => f.write_str("request without a (big enough) data buffer"),
             Self::Status(s) => write!(f, "device answered {s}"),
             Self::Device(e) => write!(f, "device broke the virtqueue protocol: {e}"),
-            Self::Timeout => write!(f, "device did not complete a request in {} s", DEVICE_TIMEOUT_NS / 1_000_000_000),
+            Self::Timeout => write!(
+                f,
+                "device did not complete a request in {} s",
+                DEVICE_TIMEOUT_NS / 1_000_000_000
+            ),
             Self::Broken(why) => write!(f, "device unusable: {why}"),
         }
     }
@@ -199,22 +203,42 @@ impl BlkDevice {
             capacity: transport.config_u64(blk::config::CAPACITY),
             read_only: has(f::RO),
             flush: has(f::FLUSH),
-            size_max: has(f::SIZE_MAX).then(|| transport.config_u32(blk::config::SIZE_MAX)).filter(|&m| m >= 512),
-            seg_max: has(f::SEG_MAX).then(|| transport.config_u32(blk::config::SEG_MAX)).filter(|&m| m >= 1),
-            blk_size: if has(f::BLK_SIZE) { transport.config_u32(blk::config::BLK_SIZE) } else { 512 },
+            size_max: has(f::SIZE_MAX)
+                .then(|| transport.config_u32(blk::config::SIZE_MAX))
+                .filter(|&m| m >= 512),
+            seg_max: has(f::SEG_MAX)
+                .then(|| transport.config_u32(blk::config::SEG_MAX))
+                .filter(|&m| m >= 1),
+            blk_size: if has(f::BLK_SIZE) {
+                transport.config_u32(blk::config::BLK_SIZE)
+            } else {
+                512
+            },
         };
-        let mut queue: Virtqueue<u16> = transport.setup_queue(0, u16::MAX).inspect_err(|_| transport.fail())?;
+        let mut queue: Virtqueue<u16> = transport
+            .setup_queue(0, u16::MAX)
+            .inspect_err(|_| transport.fail())?;
         if queue.size() < 3 {
             transport.fail();
-            return Err(format!("queue of {} entries cannot hold a request (header, data, status)", queue.size()));
+            return Err(format!(
+                "queue of {} entries cannot hold a request (header, data, status)",
+                queue.size()
+            ));
         }
         let (nslots, tables) = if transport.has(INDIRECT_DESC) {
             let n = usize::from(queue.size()).min(MAX_INDIRECT_SLOTS);
-            (n, Some(DmaRegion::zeroed(n * TABLE_BYTES).ok_or("out of memory for indirect tables")?))
+            (
+                n,
+                Some(
+                    DmaRegion::zeroed(n * TABLE_BYTES)
+                        .ok_or("out of memory for indirect tables")?,
+                ),
+            )
         } else {
             ((usize::from(queue.size()) / 3).clamp(1, MAX_SLOTS), None)
         };
-        let headers = DmaRegion::zeroed(nslots * SLOT_BYTES).ok_or("out of memory for request headers")?;
+        let headers =
+            DmaRegion::zeroed(nslots * SLOT_BYTES).ok_or("out of memory for request headers")?;
         transport.driver_ok();
         let irq = IrqLine::attach(&transport);
         if irq.is_some() {
@@ -249,8 +273,16 @@ impl BlkDevice {
             if l.flush { ", flush" } else { "" },
             self.queue.size(),
             self.slots.len(),
-            if self.tables.is_some() { ", indirect descriptors" } else { "" },
-            if self.queue.event_idx() { ", event idx" } else { "" },
+            if self.tables.is_some() {
+                ", indirect descriptors"
+            } else {
+                ""
+            },
+            if self.queue.event_idx() {
+                ", event idx"
+            } else {
+                ""
+            },
             self.completion_mode(),
         )
     }
@@ -275,7 +307,11 @@ impl BlkDevice {
     /// Data descriptors that fit one chain, before the device's `seg_max`.
     fn chain_room(&self) -> u64 {
         let ring = usize::from(self.queue.size());
-        let chain = if self.tables.is_some() { TABLE_ENTRIES.min(ring) } else { ring };
+        let chain = if self.tables.is_some() {
+            TABLE_ENTRIES.min(ring)
+        } else {
+            ring
+        };
         (chain as u64).saturating_sub(2)
     }
 
@@ -285,7 +321,11 @@ impl BlkDevice {
 
     /// How completions are found: "interrupt" or "polling".
     pub fn completion_mode(&self) -> &'static str {
-        if self.irq.is_some() { "interrupt" } else { "polling" }
+        if self.irq.is_some() {
+            "interrupt"
+        } else {
+            "polling"
+        }
     }
 
     /// Completion interrupts taken since boot (0 when polling).
@@ -327,23 +367,36 @@ impl BlkDevice {
             return Err((BlkError::Busy, req));
         };
         let base = usize::from(slot) * SLOT_BYTES;
-        self.headers.write_bytes(base, &blk::header(req.op, req.sector));
-        self.headers.write_u8(base + STATUS_OFFSET, Status::UNWRITTEN);
+        self.headers
+            .write_bytes(base, &blk::header(req.op, req.sector));
+        self.headers
+            .write_u8(base + STATUS_OFFSET, Status::UNWRITTEN);
         let headers_pa = self.headers.pa();
         self.scratch.clear();
-        self.scratch.push(Buffer::readable(headers_pa + base as u64, blk::HEADER_SIZE as u32));
+        self.scratch.push(Buffer::readable(
+            headers_pa + base as u64,
+            blk::HEADER_SIZE as u32,
+        ));
         let writable = req.op.device_writes_data();
         for (buf, used) in req.data() {
             for (offset, len) in self.limits.split(used) {
-                self.scratch.push(Buffer { addr: buf.pa() + u64::from(offset), len, writable });
+                self.scratch.push(Buffer {
+                    addr: buf.pa() + u64::from(offset),
+                    len,
+                    writable,
+                });
             }
         }
-        self.scratch.push(Buffer::writable(headers_pa + (base + STATUS_OFFSET) as u64, 1));
+        self.scratch.push(Buffer::writable(
+            headers_pa + (base + STATUS_OFFSET) as u64,
+            1,
+        ));
         let added = match &mut self.tables {
             Some(tables) => {
                 let at = usize::from(slot) * TABLE_BYTES;
                 let table_pa = tables.pa() + at as u64;
-                self.queue.add_indirect(tables, at, table_pa, &self.scratch, slot)
+                self.queue
+                    .add_indirect(tables, at, table_pa, &self.scratch, slot)
             }
             None => self.queue.add(&self.scratch, slot),
         };
@@ -382,9 +435,23 @@ impl BlkDevice {
         if !fits || (req.op == Op::GetId && len != blk::ID_BYTES) {
             return Err(BlkError::NoBuffer);
         }
-        let segments = req.data().map(|(_, used)| self.limits.segments(u64::from(used))).sum();
-        let limits = Limits { read_only: self.limits.read_only && self.enforce_read_only, ..self.limits };
-        limits.check(req.op, req.sector, u64::from(req.len), segments, self.chain_room()).map_err(BlkError::Request)
+        let segments = req
+            .data()
+            .map(|(_, used)| self.limits.segments(u64::from(used)))
+            .sum();
+        let limits = Limits {
+            read_only: self.limits.read_only && self.enforce_read_only,
+            ..self.limits
+        };
+        limits
+            .check(
+                req.op,
+                req.sector,
+                u64::from(req.len),
+                segments,
+                self.chain_room(),
+            )
+            .map_err(BlkError::Request)
     }
 
     /// Publishes submitted requests; notifies the device if it asked.
@@ -397,7 +464,11 @@ impl BlkDevice {
         let mut n = self.parked.len();
         out.append(&mut self.parked);
         if let Some(why) = &self.broken {
-            return if n > 0 { Ok(n) } else { Err(BlkError::Broken(why.clone())) };
+            return if n > 0 {
+                Ok(n)
+            } else {
+                Err(BlkError::Broken(why.clone()))
+            };
         }
         loop {
             match self.queue.poll() {
@@ -421,7 +492,10 @@ impl BlkDevice {
         let slot = self.slots[usize::from(slot_index)]
             .take()
             .expect("virtqueue returned a token it was given");
-        let status = Status::from_byte(self.headers.read_u8(usize::from(slot_index) * SLOT_BYTES + STATUS_OFFSET));
+        let status = Status::from_byte(
+            self.headers
+                .read_u8(usize::from(slot_index) * SLOT_BYTES + STATUS_OFFSET),
+        );
         self.free_slots.push(slot_index);
         self.stats.completed += 1;
         let result = match status {
@@ -442,7 +516,10 @@ impl BlkDevice {
             other => {
                 self.stats.errors += 1;
                 if self.transport.needs_reset() {
-                    let why = format!("virtio-blk at {}: device needs a reset (DEVICE_NEEDS_RESET)", self.transport.describe());
+                    let why = format!(
+                        "virtio-blk at {}: device needs a reset (DEVICE_NEEDS_RESET)",
+                        self.transport.describe()
+                    );
                     println!("virtio: {why}; device disabled");
                     self.broken = Some(why);
                 }
@@ -472,7 +549,10 @@ impl BlkDevice {
         loop {
             if self.queue.has_used() {
                 self.poll(&mut done)?;
-                let mine = done.iter().position(|c| c.token == token).map(|i| done.swap_remove(i));
+                let mine = done
+                    .iter()
+                    .position(|c| c.token == token)
+                    .map(|i| done.swap_remove(i));
                 self.parked.append(&mut done);
                 if let Some(c) = mine {
                     return Ok(c);
@@ -485,10 +565,22 @@ impl BlkDevice {
     }
 
     /// One request, start to finish: the buffers come back with the result.
-    pub fn io(&mut self, op: Op, sector: u64, len: u32, bufs: Vec<DmaBuf>) -> (Vec<DmaBuf>, Result<u32, BlkError>) {
+    pub fn io(
+        &mut self,
+        op: Op,
+        sector: u64,
+        len: u32,
+        bufs: Vec<DmaBuf>,
+    ) -> (Vec<DmaBuf>, Result<u32, BlkError>) {
         let token = self.next_token;
         self.next_token += 1;
-        let mut req = Request { op, sector, len, bufs, token };
+        let mut req = Request {
+            op,
+            sector,
+            len,
+            bufs,
+            token,
+        };
         let mut spin: Option<Spin> = None;
         loop {
             match self.submit(req) {

@@ -47,11 +47,11 @@ use core::fmt::Display;
 
 use virtio_core::ring::Buffer;
 
+use super::DEVICE_TIMEOUT_NS;
 use super::dma::DmaBuf;
 use super::irq::IrqLine;
 use super::queue::Virtqueue;
 use super::transport::Transport;
-use super::DEVICE_TIMEOUT_NS;
 use crate::{platform, println, task};
 
 /// Queue indices of port 0 without VIRTIO_CONSOLE_F_MULTIPORT (spec 5.3.2).
@@ -86,12 +86,18 @@ impl ConsoleDevice {
     /// Negotiates (no features), sets up both queues, posts the receive buffers.
     pub fn new(mut transport: Transport) -> Result<Self, String> {
         transport.negotiate(0)?;
-        let mut receiveq = transport.setup_queue(RECEIVEQ, RX_BUFFERS).inspect_err(|_| transport.fail())?;
-        let mut transmitq = transport.setup_queue(TRANSMITQ, TX_BUFFERS).inspect_err(|_| transport.fail())?;
+        let mut receiveq = transport
+            .setup_queue(RECEIVEQ, RX_BUFFERS)
+            .inspect_err(|_| transport.fail())?;
+        let mut transmitq = transport
+            .setup_queue(TRANSMITQ, TX_BUFFERS)
+            .inspect_err(|_| transport.fail())?;
         for _ in 0..receiveq.size() {
             let buf = DmaBuf::new(BUF_SIZE).ok_or("out of memory for receive buffers")?;
             let chain = [Buffer::writable(buf.pa(), BUF_SIZE as u32)];
-            receiveq.add(&chain, buf).map_err(|(e, _)| format!("posting receive buffers: {e}"))?;
+            receiveq
+                .add(&chain, buf)
+                .map_err(|(e, _)| format!("posting receive buffers: {e}"))?;
         }
         let tx_pool = (0..transmitq.size())
             .map(|_| DmaBuf::new(BUF_SIZE))
@@ -104,7 +110,16 @@ impl ConsoleDevice {
             transmitq.set_interrupts(true);
         }
         let tx_buffers = tx_pool.len();
-        let mut dev = Self { transport, receiveq, transmitq, irq, received: None, tx_pool, tx_buffers, broken: None };
+        let mut dev = Self {
+            transport,
+            receiveq,
+            transmitq,
+            irq,
+            received: None,
+            tx_pool,
+            tx_buffers,
+            broken: None,
+        };
         dev.receiveq.kick(&dev.transport);
         Ok(dev)
     }
@@ -115,8 +130,16 @@ impl ConsoleDevice {
             "queues {}/{} of {BUF_SIZE}-byte buffers{}, {} completion",
             self.receiveq.size(),
             self.transmitq.size(),
-            if self.receiveq.event_idx() { ", event idx" } else { "" },
-            if self.irq.is_some() { "interrupt" } else { "polling" },
+            if self.receiveq.event_idx() {
+                ", event idx"
+            } else {
+                ""
+            },
+            if self.irq.is_some() {
+                "interrupt"
+            } else {
+                "polling"
+            },
         )
     }
 
@@ -130,13 +153,18 @@ impl ConsoleDevice {
                 Some(received) => received,
                 None => match self.receiveq.poll() {
                     // len <= BUF_SIZE: the ring checks it against the buffer.
-                    Ok(Some(used)) => Received { buf: used.token, len: used.len as usize, read: 0 },
+                    Ok(Some(used)) => Received {
+                        buf: used.token,
+                        len: used.len as usize,
+                        read: 0,
+                    },
                     Ok(None) => break,
                     Err(e) => return Err(self.fail(format_args!("receiveq: {e}"))),
                 },
             };
             let take = (received.len - received.read).min(out.len() - n);
-            out[n..n + take].copy_from_slice(&received.buf.as_slice()[received.read..received.read + take]);
+            out[n..n + take]
+                .copy_from_slice(&received.buf.as_slice()[received.read..received.read + take]);
             n += take;
             received.read += take;
             if received.read < received.len {

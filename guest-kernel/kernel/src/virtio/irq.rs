@@ -60,7 +60,8 @@ impl IrqLine {
     /// polling mode, when interrupts are not delivered, or when no line or
     /// IOAPIC input is free: the driver then polls.
     pub fn attach(transport: &Transport) -> Option<Self> {
-        if platform::irq_mode() != platform::IrqMode::Interrupt || !platform::interrupts_delivered() {
+        if platform::irq_mode() != platform::IrqMode::Interrupt || !platform::interrupts_delivered()
+        {
             return None;
         }
         let line = NEXT_LINE.fetch_add(1, Relaxed);

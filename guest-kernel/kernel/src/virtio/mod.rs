@@ -129,13 +129,17 @@ pub struct Claimed<D: Device> {
 impl<D: Device> core::ops::Deref for Claimed<D> {
     type Target = D;
     fn deref(&self) -> &D {
-        self.device.as_ref().expect("claimed device present until drop")
+        self.device
+            .as_ref()
+            .expect("claimed device present until drop")
     }
 }
 
 impl<D: Device> core::ops::DerefMut for Claimed<D> {
     fn deref_mut(&mut self) -> &mut D {
-        self.device.as_mut().expect("claimed device present until drop")
+        self.device
+            .as_mut()
+            .expect("claimed device present until drop")
     }
 }
 
@@ -153,10 +157,16 @@ pub fn claim<D: Device>(index: usize) -> Result<Claimed<D>, String> {
     let slots = D::slots(&mut registry);
     let found = slots.len();
     match slots.get_mut(index) {
-        None if found == 0 => Err(format!("no {} device (none usable was found at boot)", D::KIND)),
+        None if found == 0 => Err(format!(
+            "no {} device (none usable was found at boot)",
+            D::KIND
+        )),
         None => Err(format!("no {} device {index} ({found} found)", D::KIND)),
         Some(slot) => match slot.take() {
-            Some(device) => Ok(Claimed { device: Some(device), index }),
+            Some(device) => Ok(Claimed {
+                device: Some(device),
+                index,
+            }),
             None => Err(format!("{} device {index} is in use", D::KIND)),
         },
     }
@@ -180,11 +190,16 @@ pub fn init(cmdline: &Cmdline<'_>, rsdp_pa: u64, memmap: &Memmap<'_>) {
     if windows.is_empty() && rsdp_pa != 0 {
         match acpi::find_virtio_mmio(&FirmwareMemory { memmap }, rsdp_pa) {
             Ok(found) if !found.is_empty() => {
-                println!("virtio: {} transport(s) described by ACPI (RSDP at {rsdp_pa:#x})", found.len());
+                println!(
+                    "virtio: {} transport(s) described by ACPI (RSDP at {rsdp_pa:#x})",
+                    found.len()
+                );
                 windows = found;
             }
             Ok(_) => {}
-            Err(e) => println!("virtio: ACPI tables unusable ({e}); no virtio-mmio devices from ACPI"),
+            Err(e) => {
+                println!("virtio: ACPI tables unusable ({e}); no virtio-mmio devices from ACPI")
+            }
         }
     }
     for window in windows {
@@ -196,7 +211,10 @@ fn bring_up(window: MmioWindow) {
     let transport = match Transport::probe(window) {
         Ok(t) => t,
         Err(e) => {
-            println!("virtio: {:#x} irq {}: skipped: {e}", window.base, window.irq);
+            println!(
+                "virtio: {:#x} irq {}: skipped: {e}",
+                window.base, window.irq
+            );
             return;
         }
     };
@@ -204,12 +222,24 @@ fn bring_up(window: MmioWindow) {
     let kind = transport.device_type;
     let at = transport.describe();
     let result = match kind {
-        DeviceType::Block => blk::BlkDevice::new(transport).map(|d| register(kind, &at, d.describe(), d)),
-        DeviceType::Entropy => rng::RngDevice::new(transport).map(|d| register(kind, &at, d.describe(), d)),
-        DeviceType::Net => net::NetDevice::new(transport).map(|d| register(kind, &at, d.describe(), d)),
-        DeviceType::Console => console::ConsoleDevice::new(transport).map(|d| register(kind, &at, d.describe(), d)),
+        DeviceType::Block => {
+            blk::BlkDevice::new(transport).map(|d| register(kind, &at, d.describe(), d))
+        }
+        DeviceType::Entropy => {
+            rng::RngDevice::new(transport).map(|d| register(kind, &at, d.describe(), d))
+        }
+        DeviceType::Net => {
+            net::NetDevice::new(transport).map(|d| register(kind, &at, d.describe(), d))
+        }
+        DeviceType::Console => {
+            console::ConsoleDevice::new(transport).map(|d| register(kind, &at, d.describe(), d))
+        }
         other => {
-            println!("virtio: {} (device id {}) at {at}: no driver", other.name(), transport.device_id);
+            println!(
+                "virtio: {} (device id {}) at {at}: no driver",
+                other.name(),
+                transport.device_id
+            );
             Ok(())
         }
     };
@@ -240,7 +270,9 @@ pub struct Spin {
 
 impl Spin {
     pub fn new(timeout_ns: u64) -> Self {
-        Self { deadline: platform::now_ns().saturating_add(timeout_ns) }
+        Self {
+            deadline: platform::now_ns().saturating_add(timeout_ns),
+        }
     }
 
     /// One round of waiting; false once the deadline has passed.

@@ -59,7 +59,10 @@ impl NetDevice {
     pub fn new(mut transport: Transport) -> Result<Self, String> {
         let legacy_layout = if transport.legacy() { ANY_LAYOUT } else { 0 };
         transport.negotiate(net::feature::MAC | net::feature::STATUS | legacy_layout)?;
-        let hdr_len = net::header_len(transport.has(VERSION_1), transport.has(net::feature::MRG_RXBUF));
+        let hdr_len = net::header_len(
+            transport.has(VERSION_1),
+            transport.has(net::feature::MRG_RXBUF),
+        );
         let split_header = transport.legacy() && !transport.has(ANY_LAYOUT);
         let descs_per_frame = if split_header { 2 } else { 1 };
         let mac_from_device = transport.has(net::feature::MAC);
@@ -68,16 +71,25 @@ impl NetDevice {
         } else {
             MacAddr::local(transport.window.base as u32)
         };
-        let mut rx = transport.setup_queue(net::RX_QUEUE, RX_BUFFERS).inspect_err(|_| transport.fail())?;
-        let tx = transport.setup_queue(net::TX_QUEUE, 256).inspect_err(|_| transport.fail())?;
+        let mut rx = transport
+            .setup_queue(net::RX_QUEUE, RX_BUFFERS)
+            .inspect_err(|_| transport.fail())?;
+        let tx = transport
+            .setup_queue(net::TX_QUEUE, 256)
+            .inspect_err(|_| transport.fail())?;
         if rx.size() < descs_per_frame || tx.size() < descs_per_frame {
             transport.fail();
-            return Err(format!("queues of {}/{} entries cannot hold a frame's chain", rx.size(), tx.size()));
+            return Err(format!(
+                "queues of {}/{} entries cannot hold a frame's chain",
+                rx.size(),
+                tx.size()
+            ));
         }
         for _ in 0..rx.size() / descs_per_frame {
             let buf = DmaBuf::new(RX_BUF).ok_or("out of memory for receive buffers")?;
             let (chain, n) = frame_chain(buf.pa(), RX_BUF, hdr_len, split_header, true);
-            rx.add(&chain[..n], buf).map_err(|(e, _)| format!("posting receive buffers: {e}"))?;
+            rx.add(&chain[..n], buf)
+                .map_err(|(e, _)| format!("posting receive buffers: {e}"))?;
         }
         let tx_pool = (0..TX_BUFFERS.min(usize::from(tx.size() / descs_per_frame)))
             .map(|_| DmaBuf::new(HDR_LEN + MAX_FRAME))
@@ -102,7 +114,11 @@ impl NetDevice {
 
     pub fn describe(&self) -> String {
         let link = if self.transport.has(net::feature::STATUS) {
-            if self.transport.config_u16(net::config::STATUS) & net::STATUS_LINK_UP != 0 { ", link up" } else { ", link down" }
+            if self.transport.config_u16(net::config::STATUS) & net::STATUS_LINK_UP != 0 {
+                ", link up"
+            } else {
+                ", link down"
+            }
         } else {
             ""
         };
@@ -114,10 +130,18 @@ impl NetDevice {
         format!(
             "mac {}{}{link}, queues {}/{}{}{header}",
             self.mac,
-            if self.mac_from_device { "" } else { " (local: device has none)" },
+            if self.mac_from_device {
+                ""
+            } else {
+                " (local: device has none)"
+            },
             self.rx.size(),
             self.tx.size(),
-            if self.rx.event_idx() { ", event idx" } else { "" },
+            if self.rx.event_idx() {
+                ", event idx"
+            } else {
+                ""
+            },
         )
     }
 
@@ -195,7 +219,9 @@ impl NetDevice {
                 break buf;
             }
             if !spin.spin() {
-                return Err(self.fail(String::from("transmit buffers not returned within the timeout")));
+                return Err(self.fail(String::from(
+                    "transmit buffers not returned within the timeout",
+                )));
             }
             self.reclaim()?;
         };
@@ -203,7 +229,8 @@ impl NetDevice {
         let bytes = buf.as_mut_slice();
         bytes[..hdr].fill(0);
         bytes[hdr..hdr + frame.len()].copy_from_slice(frame);
-        let (chain, descs) = frame_chain(buf.pa(), hdr + frame.len(), hdr, self.split_header, false);
+        let (chain, descs) =
+            frame_chain(buf.pa(), hdr + frame.len(), hdr, self.split_header, false);
         if let Err((e, buf)) = self.tx.add(&chain[..descs], buf) {
             self.tx_pool.push(buf);
             return Err(self.fail(format!("transmit: {e}")));
@@ -217,10 +244,23 @@ impl NetDevice {
 /// The chain for a buffer at `pa` of `len` bytes that starts with a
 /// `hdr_len`-byte header: one descriptor, or with `split_header` two (the
 /// header's, then the frame's). Returns the descriptors and how many are used.
-fn frame_chain(pa: u64, len: usize, hdr_len: usize, split_header: bool, writable: bool) -> ([Buffer; 2], usize) {
-    let buf = |addr, len: usize| Buffer { addr, len: len as u32, writable };
+fn frame_chain(
+    pa: u64,
+    len: usize,
+    hdr_len: usize,
+    split_header: bool,
+    writable: bool,
+) -> ([Buffer; 2], usize) {
+    let buf = |addr, len: usize| Buffer {
+        addr,
+        len: len as u32,
+        writable,
+    };
     if split_header {
-        ([buf(pa, hdr_len), buf(pa + hdr_len as u64, len - hdr_len)], 2)
+        (
+            [buf(pa, hdr_len), buf(pa + hdr_len as u64, len - hdr_len)],
+            2,
+        )
     } else {
         ([buf(pa, len), buf(pa, len)], 1)
     }

@@ -20,7 +20,11 @@ pub struct Virtqueue<T> {
 
 impl<T> Virtqueue<T> {
     pub fn new(index: u16, ring: SplitQueue<DmaRegion, T>) -> Self {
-        Self { index, ring, notifications: 0 }
+        Self {
+            index,
+            ring,
+            notifications: 0,
+        }
     }
 
     pub fn size(&self) -> u16 {
@@ -42,7 +46,8 @@ impl<T> Virtqueue<T> {
         bufs: &[Buffer],
         token: T,
     ) -> Result<u16, (AddError, T)> {
-        self.ring.add_indirect(tables, offset, table_addr, bufs, token)
+        self.ring
+            .add_indirect(tables, offset, table_addr, bufs, token)
     }
 
     /// Publishes what was added and notifies the device if it asked to be

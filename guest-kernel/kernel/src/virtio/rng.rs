@@ -29,14 +29,30 @@ pub struct RngDevice {
 impl RngDevice {
     pub fn new(mut transport: Transport) -> Result<Self, String> {
         transport.negotiate(0)?;
-        let queue = transport.setup_queue(0, 16).inspect_err(|_| transport.fail())?;
+        let queue = transport
+            .setup_queue(0, 16)
+            .inspect_err(|_| transport.fail())?;
         let spare = DmaBuf::new(CHUNK).ok_or("out of memory for the entropy buffer")?;
         transport.driver_ok();
-        Ok(Self { transport, queue, spare: Some(spare), requests: 0, broken: None })
+        Ok(Self {
+            transport,
+            queue,
+            spare: Some(spare),
+            requests: 0,
+            broken: None,
+        })
     }
 
     pub fn describe(&self) -> String {
-        format!("queue {}{}", self.queue.size(), if self.queue.event_idx() { ", event idx" } else { "" })
+        format!(
+            "queue {}{}",
+            self.queue.size(),
+            if self.queue.event_idx() {
+                ", event idx"
+            } else {
+                ""
+            }
+        )
     }
 
     pub fn transport(&self) -> &Transport {
@@ -51,7 +67,10 @@ impl RngDevice {
             if let Some(why) = &self.broken {
                 return Err(why.clone());
             }
-            let buf = self.spare.take().ok_or("entropy buffer lost to an earlier error")?;
+            let buf = self
+                .spare
+                .take()
+                .ok_or("entropy buffer lost to an earlier error")?;
             let want = (out.len() - filled).min(CHUNK);
             let chain = [Buffer::writable(buf.pa(), want as u32)];
             if let Err((e, buf)) = self.queue.add(&chain, buf) {
@@ -75,7 +94,9 @@ impl RngDevice {
             self.spare = Some(used.token);
             empty_answers = if got == 0 { empty_answers + 1 } else { 0 };
             if empty_answers == MAX_EMPTY_ANSWERS {
-                return Err(self.fail(format!("{MAX_EMPTY_ANSWERS} answers in a row without bytes")));
+                return Err(self.fail(format!(
+                    "{MAX_EMPTY_ANSWERS} answers in a row without bytes"
+                )));
             }
         }
         Ok(())

@@ -64,7 +64,11 @@ impl core::fmt::Display for ProbeError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Window(e) => write!(f, "{e}"),
-            Self::BadMagic(m) => write!(f, "bad magic {m:#010x} (expected {:#010x} \"virt\")", mmio::MAGIC),
+            Self::BadMagic(m) => write!(
+                f,
+                "bad magic {m:#010x} (expected {:#010x} \"virt\")",
+                mmio::MAGIC
+            ),
             Self::BadVersion(v) => write!(f, "unknown virtio-mmio version {v}"),
             Self::NoDevice => f.write_str("no device behind the transport (device id 0)"),
         }
@@ -90,7 +94,8 @@ impl Transport {
         window
             .validate(io::DEVICE_RANGE.start, io::DEVICE_RANGE.end)
             .map_err(ProbeError::Window)?;
-        let regs = IoMem::new(window.base, window.size).expect("a validated window is in the device range");
+        let regs = IoMem::new(window.base, window.size)
+            .expect("a validated window is in the device range");
         let t = Self {
             regs,
             window,
@@ -105,7 +110,8 @@ impl Transport {
             return Err(ProbeError::BadMagic(magic));
         }
         let raw_version = t.read(reg::VERSION);
-        let version = Version::from_register(raw_version).ok_or(ProbeError::BadVersion(raw_version))?;
+        let version =
+            Version::from_register(raw_version).ok_or(ProbeError::BadVersion(raw_version))?;
         let device_id = t.read(reg::DEVICE_ID);
         if device_id == 0 {
             return Err(ProbeError::NoDevice);
@@ -188,7 +194,9 @@ impl Transport {
 
     /// A 64-bit field as two 32-bit halves (spec 4.2.2.2).
     pub fn config_u64(&self, offset: usize) -> u64 {
-        self.consistent(|t| u64::from(t.config32(offset)) | (u64::from(t.config32(offset + 4)) << 32))
+        self.consistent(|t| {
+            u64::from(t.config32(offset)) | (u64::from(t.config32(offset + 4)) << 32)
+        })
     }
 
     pub fn config_bytes<const N: usize>(&self, offset: usize) -> [u8; N] {
@@ -212,7 +220,9 @@ impl Transport {
         // Reset; the device may take a moment to report status 0 (spec 4.2.3.1).
         self.write(reg::STATUS, 0);
         if !(0..RESET_POLLS).any(|_| self.status() == 0) {
-            return Err(format!("device did not reset (status nonzero after {RESET_POLLS} reads)"));
+            return Err(format!(
+                "device did not reset (status nonzero after {RESET_POLLS} reads)"
+            ));
         }
         self.add_status(status::ACKNOWLEDGE);
         self.add_status(status::DRIVER);
@@ -234,7 +244,9 @@ impl Transport {
         self.add_status(status::FEATURES_OK);
         if self.status() & status::FEATURES_OK == 0 {
             self.fail();
-            return Err(format!("device refused features {features:#x} (FEATURES_OK not kept)"));
+            return Err(format!(
+                "device refused features {features:#x} (FEATURES_OK not kept)"
+            ));
         }
         self.features = features;
         Ok(features)
@@ -271,7 +283,11 @@ impl Transport {
     /// legacy: 4.2.4).
     pub fn setup_queue<T>(&mut self, index: u16, max: u16) -> Result<Virtqueue<T>, String> {
         self.write(reg::QUEUE_SEL, u32::from(index));
-        let in_use = if self.legacy() { reg::legacy::QUEUE_PFN } else { reg::QUEUE_READY };
+        let in_use = if self.legacy() {
+            reg::legacy::QUEUE_PFN
+        } else {
+            reg::QUEUE_READY
+        };
         if self.read(in_use) != 0 {
             return Err(format!("queue {index} already in use"));
         }
@@ -280,14 +296,20 @@ impl Transport {
             return Err(format!("queue {index} not available"));
         }
         // The largest power of two within both limits.
-        let limit = device_max.min(u32::from(max.min(QUEUE_MAX.load(Relaxed)))).max(1);
+        let limit = device_max
+            .min(u32::from(max.min(QUEUE_MAX.load(Relaxed))))
+            .max(1);
         let size = 1u16 << (31 - limit.leading_zeros());
         if self.legacy() {
             return self.setup_legacy_queue(index, size);
         }
         let layout = Layout::new(size).expect("a power of two <= 32768");
-        let region = DmaRegion::zeroed(layout.total)
-            .ok_or_else(|| format!("queue {index}: out of memory for {} bytes of rings", layout.total))?;
+        let region = DmaRegion::zeroed(layout.total).ok_or_else(|| {
+            format!(
+                "queue {index}: out of memory for {} bytes of rings",
+                layout.total
+            )
+        })?;
         let pa = region.pa();
         self.write(reg::QUEUE_NUM, u32::from(size));
         for (low, addr) in [
@@ -308,9 +330,14 @@ impl Transport {
     /// ring headers initialised before the device learns where it is.
     fn setup_legacy_queue<T>(&mut self, index: u16, size: u16) -> Result<Virtqueue<T>, String> {
         let align = mmio::LEGACY_QUEUE_ALIGN;
-        let layout = Layout::legacy(size, align as usize).expect("a power of two <= 32768, a power-of-two alignment");
-        let region = DmaRegion::zeroed(layout.total)
-            .ok_or_else(|| format!("queue {index}: out of memory for {} bytes of rings", layout.total))?;
+        let layout = Layout::legacy(size, align as usize)
+            .expect("a power of two <= 32768, a power-of-two alignment");
+        let region = DmaRegion::zeroed(layout.total).ok_or_else(|| {
+            format!(
+                "queue {index}: out of memory for {} bytes of rings",
+                layout.total
+            )
+        })?;
         let pa = region.pa();
         let pfn = mmio::legacy_queue_pfn(pa, mmio::LEGACY_GUEST_PAGE_SIZE)
             .ok_or_else(|| format!("queue {index}: rings at {pa:#x} have no 32-bit page number"))?;
@@ -344,7 +371,11 @@ impl Transport {
 
     /// `0xADDR irq N` (`0xADDR irq N, legacy virtio-mmio` for version 1), for messages.
     pub fn describe(&self) -> String {
-        let legacy = if self.legacy() { ", legacy virtio-mmio" } else { "" };
+        let legacy = if self.legacy() {
+            ", legacy virtio-mmio"
+        } else {
+            ""
+        };
         format!("{:#x} irq {}{legacy}", self.window.base, self.window.irq)
     }
 }

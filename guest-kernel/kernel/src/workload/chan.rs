@@ -7,7 +7,8 @@ use alloc::boxed::Box;
 use alloc::vec;
 
 use crate::sync::SpinLock;
-use crate::task::{self, WaitQueue};
+use crate::task;
+use crate::wait::WaitQueue;
 
 struct Ring {
     buf: Box<[u8]>,

@@ -85,7 +85,13 @@ pub fn stream(
     mut fill: impl FnMut(u64, &mut [u8]),
     mut done: impl FnMut(u64, &[u8]),
 ) -> Result<Streamed, String> {
-    let Span { op, offset, length, chunk, qd } = span;
+    let Span {
+        op,
+        offset,
+        length,
+        chunk,
+        qd,
+    } = span;
     let chunks = length.div_ceil(chunk);
     let qd = qd.clamp(1, dev.max_in_flight()).min(chunks.max(1) as usize);
     let mut free: Vec<DmaBuf> = (0..qd)
@@ -109,7 +115,13 @@ pub fn stream(
             if op == Op::Write {
                 fill(next_submit, &mut buf.as_mut_slice()[..len as usize]);
             }
-            let req = Request { op, sector: at / SECTOR_SIZE, len, bufs: vec![buf], token: next_submit };
+            let req = Request {
+                op,
+                sector: at / SECTOR_SIZE,
+                len,
+                bufs: vec![buf],
+                token: next_submit,
+            };
             if let Err((e, req)) = dev.submit(req) {
                 free.extend(req.bufs);
                 if matches!(e, BlkError::Busy) {
@@ -124,13 +136,20 @@ pub fn stream(
         dev.poll(&mut completions).map_err(|e| format!("{e}"))?;
         if completions.is_empty() {
             if !dev.idle(&spin) {
-                return Err(format!("no completion within {} s", DEVICE_TIMEOUT_NS / 1_000_000_000));
+                return Err(format!(
+                    "no completion within {} s",
+                    DEVICE_TIMEOUT_NS / 1_000_000_000
+                ));
             }
             continue;
         }
         spin = Spin::new(DEVICE_TIMEOUT_NS);
         for c in completions.drain(..) {
-            let buf = c.bufs.into_iter().next().expect("data requests return their buffer");
+            let buf = c
+                .bufs
+                .into_iter()
+                .next()
+                .expect("data requests return their buffer");
             if let Err(e) = c.result {
                 return Err(format!("{} at sector {}: {e}", c.op.name(), c.sector));
             }
@@ -165,13 +184,24 @@ pub fn disksum(p: &Params<'_>) -> Result<String, String> {
     let mut dev = device(dev)?;
     let bytes = dev.limits.capacity_bytes();
     let mut hash = Sha256::new();
-    let span = Span { op: Op::Read, offset: 0, length: bytes, chunk, qd };
+    let span = Span {
+        op: Op::Read,
+        offset: 0,
+        length: bytes,
+        chunk,
+        qd,
+    };
     let mut hash_ns = 0;
-    let s = stream(&mut dev, span, |_, _| {}, |_, data| {
-        let t = platform::now_ns();
-        hash.update(data);
-        hash_ns += platform::now_ns() - t;
-    })?;
+    let s = stream(
+        &mut dev,
+        span,
+        |_, _| {},
+        |_, data| {
+            let t = platform::now_ns();
+            hash.update(data);
+            hash_ns += platform::now_ns() - t;
+        },
+    )?;
     let id = match dev.get_id() {
         Ok(id) => id,
         Err(BlkError::Status(Status::Unsupported)) => String::from("(GET_ID unsupported)"),
@@ -204,7 +234,9 @@ fn check_chunk(p: &Params<'_>) -> Result<u64, String> {
 
 pub fn diskwrite(p: &Params<'_>) -> Result<String, String> {
     let pattern_text = p.str("pattern", "")?;
-    let pattern = parse_byte(pattern_text).ok_or_else(|| format!("pattern={pattern_text:?}: expected one hex byte, e.g. pattern=5a"))?;
+    let pattern = parse_byte(pattern_text).ok_or_else(|| {
+        format!("pattern={pattern_text:?}: expected one hex byte, e.g. pattern=5a")
+    })?;
     let chunk = check_chunk(p)?;
     let qd = queue_depth(p, chunk)?;
     let force = p.flag("force")?;
@@ -216,12 +248,24 @@ pub fn diskwrite(p: &Params<'_>) -> Result<String, String> {
     let mut dev = device(dev)?;
     let capacity = dev.limits.capacity_bytes();
     let offset = in_range("offset", offset.unwrap_or(0), 0..=capacity)?;
-    let length = in_range("length", length.unwrap_or(capacity - offset), 0..=capacity - offset)?;
+    let length = in_range(
+        "length",
+        length.unwrap_or(capacity - offset),
+        0..=capacity - offset,
+    )?;
     if !offset.is_multiple_of(SECTOR_SIZE) || !length.is_multiple_of(SECTOR_SIZE) || length == 0 {
-        return Err(format!("offset={offset} length={length}: positive multiples of 512"));
+        return Err(format!(
+            "offset={offset} length={length}: positive multiples of 512"
+        ));
     }
     dev.enforce_read_only = !force;
-    let span = Span { op: Op::Write, offset, length, chunk, qd };
+    let span = Span {
+        op: Op::Write,
+        offset,
+        length,
+        chunk,
+        qd,
+    };
     let written = stream(&mut dev, span, |_, buf| buf.fill(pattern), |_, _| {});
     dev.enforce_read_only = true;
     let s = written.map_err(|e| format!("virtio-blk at {}: {e}", dev.transport().describe()))?;
@@ -231,7 +275,9 @@ pub fn diskwrite(p: &Params<'_>) -> Result<String, String> {
     // Read the first chunk back through the blocking path.
     let check_len = chunk.min(length) as u32;
     let buf = DmaBuf::new(check_len as usize).ok_or("out of memory for the read-back buffer")?;
-    let buf = dev.read(offset / SECTOR_SIZE, buf, check_len).map_err(|e| format!("read-back: {e}"))?;
+    let buf = dev
+        .read(offset / SECTOR_SIZE, buf, check_len)
+        .map_err(|e| format!("read-back: {e}"))?;
     let verified = buf.as_slice().iter().all(|&b| b == pattern);
     let json = header("diskwrite", s.requests, s.elapsed_ns)
         .str("pattern", &to_hex(&[pattern]))
@@ -240,7 +286,14 @@ pub fn diskwrite(p: &Params<'_>) -> Result<String, String> {
         .u64("bytes", s.bytes)
         .f64("mib_per_s", mib_per_s(s.bytes, s.elapsed_ns))
         .raw("flushed", "true")
-        .str("flush", if flushed { "sent" } else { "not needed (no VIRTIO_BLK_F_FLUSH: write-through)" })
+        .str(
+            "flush",
+            if flushed {
+                "sent"
+            } else {
+                "not needed (no VIRTIO_BLK_F_FLUSH: write-through)"
+            },
+        )
         .u64("flush_ns", flush_ns)
         .raw("verified", if verified { "true" } else { "false" })
         .u64("verified_bytes", u64::from(check_len))

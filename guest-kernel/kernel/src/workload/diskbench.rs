@@ -56,7 +56,9 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let qd = qd.min(dev.max_in_flight() as u64) as usize;
     let capacity = dev.limits.capacity_bytes();
     if !bs.is_multiple_of(SECTOR_SIZE) || bs > capacity {
-        return Err(format!("bs={bs}: a multiple of 512, at most 4 MiB and the disk's {capacity} bytes"));
+        return Err(format!(
+            "bs={bs}: a multiple of 512, at most 4 MiB and the disk's {capacity} bytes"
+        ));
     }
     let blocks = capacity / bs;
     let mut buffers: Vec<DmaBuf> = (0..qd)
@@ -66,7 +68,11 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let mut rng = Rng::new(seed);
     let mut next_block = 0u64;
     let mut pick = move || {
-        let block = if random { rng.next() % blocks } else { next_block };
+        let block = if random {
+            rng.next() % blocks
+        } else {
+            next_block
+        };
         next_block = (next_block + 1) % blocks;
         block * (bs / SECTOR_SIZE)
     };
@@ -79,13 +85,22 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
         .str("access", access)
         .u64("bs", bs)
         .u64("qd", qd as u64)
-        .f64("mib_per_s", bytes as f64 / (1 << 20) as f64 / (m.elapsed_ns.max(1) as f64 / 1e9))
+        .f64(
+            "mib_per_s",
+            bytes as f64 / (1 << 20) as f64 / (m.elapsed_ns.max(1) as f64 / 1e9),
+        )
         .f64("avg_latency_ns", m.latency_sum as f64 / ops as f64)
         .u64("max_latency_ns", m.latency_max)
         .f64("avg_in_flight", m.in_flight_sum as f64 / ops as f64)
         .u64("notifications", m.notifications)
-        .raw("notifications_per_request", &format!("{:.4}", m.notifications as f64 / ops as f64))
-        .raw("exits_per_request", &format!("{:.4}", m.exits as f64 / ops as f64))
+        .raw(
+            "notifications_per_request",
+            &format!("{:.4}", m.notifications as f64 / ops as f64),
+        )
+        .raw(
+            "exits_per_request",
+            &format!("{:.4}", m.exits as f64 / ops as f64),
+        )
         .str("completion", dev.completion_mode())
         .u64("interrupts", m.interrupts)
         .u64("warmup", warmup)
@@ -113,7 +128,13 @@ fn bench(
     while completed < ops {
         while submitted < ops {
             let Some(buf) = buffers.pop() else { break };
-            let req = Request { op: Op::Read, sector: pick(), len: bs, bufs: vec![buf], token: submitted };
+            let req = Request {
+                op: Op::Read,
+                sector: pick(),
+                len: bs,
+                bufs: vec![buf],
+                token: submitted,
+            };
             match dev.submit(req) {
                 Ok(()) => {}
                 Err((BlkError::Busy, req)) => {
@@ -130,7 +151,10 @@ fn bench(
         dev.poll(&mut done).map_err(|e| format!("{e}"))?;
         if done.is_empty() {
             if !dev.idle(&spin) {
-                return Err(format!("no completion within {} s", DEVICE_TIMEOUT_NS / 1_000_000_000));
+                return Err(format!(
+                    "no completion within {} s",
+                    DEVICE_TIMEOUT_NS / 1_000_000_000
+                ));
             }
             continue;
         }

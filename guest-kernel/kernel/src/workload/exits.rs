@@ -35,7 +35,8 @@ pub fn mmio(p: &Params<'_>) -> Result<String, String> {
     let ops = p.u64("ops", DEFAULT_OPS, 1..=MAX_OPS)?;
     begin(p)?;
     let window = virtio::first_transport().ok_or("no virtio-mmio transport was found at boot")?;
-    let transport = Transport::probe(window).map_err(|e| format!("transport at {:#x}: {e}", window.base))?;
+    let transport =
+        Transport::probe(window).map_err(|e| format!("transport at {:#x}: {e}", window.base))?;
     let mut wrong = 0u64;
     let elapsed = timed(ops, || {
         if transport.read(reg::MAGIC_VALUE) != mmio::MAGIC {
@@ -43,10 +44,14 @@ pub fn mmio(p: &Params<'_>) -> Result<String, String> {
         }
     });
     if wrong > 0 {
-        return Err(format!("{wrong} of {ops} reads of MagicValue at {:#x} were not \"virt\"", window.base));
+        return Err(format!(
+            "{wrong} of {ops} reads of MagicValue at {:#x} were not \"virt\"",
+            window.base
+        ));
     }
-    let json =
-        header("mmio", ops, elapsed).str("device", &format!("{:#x}", window.base)).str("register", "MagicValue");
+    let json = header("mmio", ops, elapsed)
+        .str("device", &format!("{:#x}", window.base))
+        .str("register", "MagicValue");
     Ok(json.finish())
 }
 

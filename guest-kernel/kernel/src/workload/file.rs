@@ -137,10 +137,21 @@ fn take_kept(settings: &CacheSettings, keep: bool) -> Option<Fs> {
 pub(super) fn mount(settings: &CacheSettings) -> Result<Fs, String> {
     // The pages, and the policy's and the cache's own structures (at most
     // about 250 bytes per page: LeCaR's histories, the page index).
-    check_memory("the page cache", settings.cache_pages as u64 * (PAGE_SIZE as u64 + 512))?;
+    check_memory(
+        "the page cache",
+        settings.cache_pages as u64 * (PAGE_SIZE as u64 + 512),
+    )?;
     let dev = virtio::claim::<BlkDevice>(settings.dev)?;
-    let disk = CachedDisk::new(dev, &settings.policy, settings.cache_pages, settings.readahead, settings.scheduler)?;
-    Ext2::mount(disk).map(Box::new).map_err(|e| format!("mount ext2: {e:?}"))
+    let disk = CachedDisk::new(
+        dev,
+        &settings.policy,
+        settings.cache_pages,
+        settings.readahead,
+        settings.scheduler,
+    )?;
+    Ext2::mount(disk)
+        .map(Box::new)
+        .map_err(|e| format!("mount ext2: {e:?}"))
 }
 
 /// A file open for one run.
@@ -169,28 +180,49 @@ impl<'a> FileParams<'a> {
             return Err(String::from("file=/path/in/ext2 is required"));
         }
         let settings = CacheSettings::from_params(p)?;
-        Ok(Self { path, settings, keep: p.flag("keep_cache")? })
+        Ok(Self {
+            path,
+            settings,
+            keep: p.flag("keep_cache")?,
+        })
     }
 }
 
 pub(super) fn open(fp: FileParams<'_>) -> Result<Opened, String> {
-    let FileParams { path, settings, keep } = fp;
+    let FileParams {
+        path,
+        settings,
+        keep,
+    } = fp;
     let mut fs = match take_kept(&settings, keep) {
         Some(fs) => fs,
         None => mount(&settings)?,
     };
     let ino = fs.lookup(path).map_err(|e| format!("{path}: {e:?}"))?;
-    let meta = fs.metadata_inode(ino).map_err(|e| format!("{path}: {e:?}"))?;
+    let meta = fs
+        .metadata_inode(ino)
+        .map_err(|e| format!("{path}: {e:?}"))?;
     if !meta.is_file() {
         return Err(format!("{path}: not a regular file ({:?})", meta.file_type));
     }
     let resident_at_start = fs.device().resident_pages();
-    Ok(Opened { fs, ino, size: meta.size, path: String::from(path), settings, keep, resident_at_start })
+    Ok(Opened {
+        fs,
+        ino,
+        size: meta.size,
+        path: String::from(path),
+        settings,
+        keep,
+        resident_at_start,
+    })
 }
 
 /// Opens the file `fp` names, runs `body` on it and keeps the cache if
 /// asked to; the result line.
-fn with_file(fp: FileParams<'_>, body: impl FnOnce(&mut Opened) -> Result<Json, String>) -> Result<String, String> {
+fn with_file(
+    fp: FileParams<'_>,
+    body: impl FnOnce(&mut Opened) -> Result<Json, String>,
+) -> Result<String, String> {
     let mut o = open(fp)?;
     let json = body(&mut o)?;
     if o.keep {
@@ -206,7 +238,8 @@ pub(super) fn keep(settings: CacheSettings, fs: Fs) {
 }
 
 fn read_at(o: &mut Opened, offset: u64, buf: &mut [u8]) -> Result<usize, String> {
-    o.fs.read_inode(o.ino, offset, buf).map_err(|e| format!("{} at {offset}: {e:?}", o.path))
+    o.fs.read_inode(o.ino, offset, buf)
+        .map_err(|e| format!("{} at {offset}: {e:?}", o.path))
 }
 
 pub(super) fn mib_per_s(bytes: u64, ns: u64) -> f64 {
@@ -224,7 +257,12 @@ fn result(name: &str, o: &Opened, ops: u64, bytes: u64, ns: u64) -> Json {
 }
 
 /// The cache's, block layer's and device's side of a result.
-pub(super) fn disk_fields(json: Json, disk: &CachedDisk, keep: bool, resident_at_start: usize) -> Json {
+pub(super) fn disk_fields(
+    json: Json,
+    disk: &CachedDisk,
+    keep: bool,
+    resident_at_start: usize,
+) -> Json {
     let c = disk.cache_stats();
     let d = disk.disk_stats();
     let q = disk.queue_stats();
@@ -272,14 +310,18 @@ pub fn seqread(p: &Params<'_>) -> Result<String, String> {
             let d = hash_file(o, &mut buf)?;
             match digest {
                 None => digest = Some(d),
-                Some(first) if first != d => return Err(format!("{}: pass {pass} read different bytes", o.path)),
+                Some(first) if first != d => {
+                    return Err(format!("{}: pass {pass} read different bytes", o.path));
+                }
                 Some(_) => {}
             }
         }
         let ns = platform::now_ns() - start;
         // One read per CHUNK of the file, every pass.
         let (ops, bytes) = (passes * o.size.div_ceil(CHUNK as u64), passes * o.size);
-        Ok(result("seqread", o, ops, bytes, ns).u64("passes", passes).str("sha256", &to_hex(&digest.unwrap_or_default())))
+        Ok(result("seqread", o, ops, bytes, ns)
+            .u64("passes", passes)
+            .str("sha256", &to_hex(&digest.unwrap_or_default())))
     })
 }
 
@@ -314,7 +356,10 @@ pub fn filewrite(p: &Params<'_>) -> Result<String, String> {
     with_file(fp, |o| {
         let chunks = o.size.div_ceil(bs);
         if chunks > MAX_WRITE_CHUNKS {
-            return Err(format!("bs={bs}: {chunks} chunks of {}, at most {MAX_WRITE_CHUNKS}", o.path));
+            return Err(format!(
+                "bs={bs}: {chunks} chunks of {}, at most {MAX_WRITE_CHUNKS}",
+                o.path
+            ));
         }
         // A random order of the file's chunks (Fisher-Yates).
         let mut order: alloc::vec::Vec<u64> = (0..chunks).collect();
@@ -330,13 +375,22 @@ pub fn filewrite(p: &Params<'_>) -> Result<String, String> {
             for (i, b) in buf[..n].iter_mut().enumerate() {
                 *b = pattern_byte(seed, off + i as u64);
             }
-            o.fs.write_inode(o.ino, off, &buf[..n]).map_err(|e| format!("{} at {off}: {e:?}", o.path))?;
+            o.fs.write_inode(o.ino, off, &buf[..n])
+                .map_err(|e| format!("{} at {off}: {e:?}", o.path))?;
         }
-        o.fs.device_mut().sync().map_err(|e| format!("{}: sync: {e:?}", o.path))?;
+        o.fs.device_mut()
+            .sync()
+            .map_err(|e| format!("{}: sync: {e:?}", o.path))?;
         let ns = platform::now_ns() - start;
         // Read back through the cache (what a reader now sees).
-        let digest = if verify { Some(hash_file(o, &mut vec![0u8; CHUNK])?) } else { None };
-        let json = result("filewrite", o, chunks, o.size, ns).u64("bs", bs).u64("seed", seed);
+        let digest = if verify {
+            Some(hash_file(o, &mut vec![0u8; CHUNK])?)
+        } else {
+            None
+        };
+        let json = result("filewrite", o, chunks, o.size, ns)
+            .u64("bs", bs)
+            .u64("seed", seed);
         let json = write_fields(json, o.fs.device());
         Ok(match digest {
             Some(digest) => json.str("sha256", &to_hex(&digest)),
@@ -356,7 +410,10 @@ pub fn random(p: &Params<'_>) -> Result<String, String> {
     // settled once it is open.
     let ops = p.opt_u64("ops", 1..=MAX_OPS)?;
     let (hot, scan) = if scanhot {
-        (p.opt_u64("hot_pages", 1..=u64::MAX)?, p.opt_u64("scan_pages", 1..=1 << 32)?)
+        (
+            p.opt_u64("hot_pages", 1..=u64::MAX)?,
+            p.opt_u64("scan_pages", 1..=1 << 32)?,
+        )
     } else {
         (None, None)
     };
@@ -365,9 +422,16 @@ pub fn random(p: &Params<'_>) -> Result<String, String> {
     with_file(fp, |o| {
         let blocks = o.size / bs;
         if blocks == 0 {
-            return Err(format!("{}: {} bytes, smaller than bs={bs}", o.path, o.size));
+            return Err(format!(
+                "{}: {} bytes, smaller than bs={bs}",
+                o.path, o.size
+            ));
         }
-        let ops = ops.unwrap_or(if name == "randread" { 10_000 } else { 4 * blocks });
+        let ops = ops.unwrap_or(if name == "randread" {
+            10_000
+        } else {
+            4 * blocks
+        });
         let cache_pages = o.fs.device().capacity() as u64;
         let hot = match hot {
             Some(hot) => in_range("hot_pages", hot, 1..=blocks)?,
@@ -409,6 +473,10 @@ pub fn random(p: &Params<'_>) -> Result<String, String> {
         }
         let ns = platform::now_ns() - start;
         let json = result(name, o, ops, bytes, ns).u64("bs", bs);
-        Ok(if scanhot { json.u64("hot_pages", hot).u64("scan_pages", scan) } else { json.u64("seed", seed) })
+        Ok(if scanhot {
+            json.u64("hot_pages", hot).u64("scan_pages", scan)
+        } else {
+            json.u64("seed", seed)
+        })
     })
 }

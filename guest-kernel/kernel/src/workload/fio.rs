@@ -54,7 +54,9 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+use core::sync::atomic::{
+    AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 
 use ::fio::{BLOCK, Dist, Histogram, Io, Job, JobSpec, MAX_BS, MAX_JOBS, Rw, verify};
 use ext2::{BlockDevice, Ext2};
@@ -64,7 +66,8 @@ use super::json::{self, Json};
 use super::{ANY, Params, begin, check_memory, header, in_range};
 use crate::fs::{DiskHandle, PAGE_SIZE, SharedDisk};
 use crate::sync::SpinLock;
-use crate::task::{self, Completion, Gate, Mutex};
+use crate::task::{self, Mutex};
+use crate::wait::{Completion, Gate};
 use crate::{percpu, platform};
 
 const MAX_OPS: u64 = 100_000_000;
@@ -94,20 +97,42 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let cpu_hogs = p.u64("cpu_hogs", 0, 0..=MAX_HOGS)? as u32;
     let fp = FileParams::read(p)?;
     // Everything but `size` is checked before the disk is touched.
-    let mut spec = JobSpec { rw, rwmixread, dist, bs, size: bs, jobs, seed };
+    let mut spec = JobSpec {
+        rw,
+        rwmixread,
+        dist,
+        bs,
+        size: bs,
+        jobs,
+        seed,
+    };
     spec.validate()?;
     begin(p)?;
     // A stack, the I/O buffer, ext2's buffers and a histogram per job.
     let per_job = task::STACK_SIZE + bs + 4 * BLOCK + 8 * 1024;
-    check_memory("fio's jobs", u64::from(jobs) * per_job + u64::from(cpu_hogs) * task::STACK_SIZE)?;
+    check_memory(
+        "fio's jobs",
+        u64::from(jobs) * per_job + u64::from(cpu_hogs) * task::STACK_SIZE,
+    )?;
 
-    let Opened { fs, ino, size: file_size, path, settings, keep, .. } = file::open(fp)?;
+    let Opened {
+        fs,
+        ino,
+        size: file_size,
+        path,
+        settings,
+        keep,
+        ..
+    } = file::open(fp)?;
     spec.size = in_range("size", size.unwrap_or(file_size), 1..=file_size)?;
     spec.validate()?;
     let blocks = spec.units() * bs / BLOCK;
     if verify {
         if blocks > MAX_VERIFY_BLOCKS {
-            return Err(format!("verify=1 takes at most {MAX_VERIFY_BLOCKS} blocks of {BLOCK}, size={} has {blocks}", spec.size));
+            return Err(format!(
+                "verify=1 takes at most {MAX_VERIFY_BLOCKS} blocks of {BLOCK}, size={} has {blocks}",
+                spec.size
+            ));
         }
         check_memory("fio's verify table", blocks * 8)?;
     }
@@ -115,15 +140,25 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     // writing its page: two jobs doing that at once would lose one update.
     let block_size = fs.superblock().block_size;
     if block_size < PAGE_SIZE as u32 && jobs > 1 && !matches!(rw, Rw::Read | Rw::RandRead) {
-        return Err(format!("{path}: ext2 blocks of {block_size} bytes; jobs that write at once need {PAGE_SIZE}"));
+        return Err(format!(
+            "{path}: ext2 blocks of {block_size} bytes; jobs that write at once need {PAGE_SIZE}"
+        ));
     }
     let disk = SharedDisk::new((*fs).into_device());
     let mut fs = mount(&disk)?;
-    let verifier = if verify { Some(Verifier::stamp(&mut fs, ino, blocks, &path)?) } else { None };
+    let verifier = if verify {
+        Some(Verifier::stamp(&mut fs, ino, blocks, &path)?)
+    } else {
+        None
+    };
     disk.sync().map_err(|e| format!("{path}: sync: {e:?}"))?;
     let resident_at_start = disk.lock().resident_pages();
 
-    let limit = ops.unwrap_or(if runtime_ms.is_some() { u64::MAX } else { spec.units() });
+    let limit = ops.unwrap_or(if runtime_ms.is_some() {
+        u64::MAX
+    } else {
+        spec.units()
+    });
     let shared = Arc::new(Shared {
         spec,
         ino,
@@ -151,7 +186,9 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     }
     drop(fs);
     disk.sync().map_err(|e| format!("{path}: sync: {e:?}"))?;
-    let disk = Arc::into_inner(disk).expect("the jobs and mounts dropped their handles").into_inner();
+    let disk = Arc::into_inner(disk)
+        .expect("the jobs and mounts dropped their handles")
+        .into_inner();
     let fs = if let Some(v) = &shared.verifier {
         // A cold cache: the old one goes first (it returns the device).
         drop(disk);
@@ -165,7 +202,11 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
         file::keep(settings, fs);
     }
     let verified = if verify { blocks } else { 0 };
-    Ok(json.u64("file_size", file_size).bool("verify", verify).u64("verified_blocks", verified).finish())
+    Ok(json
+        .u64("file_size", file_size)
+        .bool("verify", verify)
+        .u64("verified_blocks", verified)
+        .finish())
 }
 
 /// Starts the jobs, each on its own handle of `disk`, all at once; their
@@ -210,12 +251,17 @@ fn run_jobs(shared: &Arc<Shared>, disk: &Arc<SharedDisk>) -> Result<(Vec<JobResu
     shared.hogs_stop.store(true, Relaxed);
     shared.done.wait_for(threads);
     let results = core::mem::take(&mut *shared.results.lock());
-    let results = results.into_iter().map(|r| r.expect("every job reports")).collect::<Result<_, _>>()?;
+    let results = results
+        .into_iter()
+        .map(|r| r.expect("every job reports"))
+        .collect::<Result<_, _>>()?;
     Ok((results, elapsed))
 }
 
 fn mount(disk: &Arc<SharedDisk>) -> Result<Box<Ext2<DiskHandle>>, String> {
-    Ext2::mount(disk.handle()).map(Box::new).map_err(|e| format!("mount ext2: {e:?}"))
+    Ext2::mount(disk.handle())
+        .map(Box::new)
+        .map_err(|e| format!("mount ext2: {e:?}"))
 }
 
 /// What the jobs share.
@@ -276,9 +322,16 @@ fn run_job(shared: &Shared, index: u32, handle: DiskHandle) -> Result<JobResult,
     let mut buf = vec![0u8; spec.bs as usize];
     // verify=1: the table's sequences when a read began.
     let mut floor = vec![0u64; (spec.bs / BLOCK) as usize];
-    let mut r = JobResult { reads: 0, writes: 0, ns: 0, latency: Histogram::new() };
+    let mut r = JobResult {
+        reads: 0,
+        writes: 0,
+        ns: 0,
+        latency: Histogram::new(),
+    };
     let start = platform::now_ns();
-    let deadline = shared.runtime_ns.map_or(u64::MAX, |ns| start.saturating_add(ns));
+    let deadline = shared
+        .runtime_ns
+        .map_or(u64::MAX, |ns| start.saturating_add(ns));
     let mut now = start;
     while r.ops() < shared.ops && now < deadline && !shared.stop.load(Relaxed) {
         let io = job.next_io();
@@ -302,16 +355,29 @@ impl Shared {
         format!("{} at {}: {e:?}", self.path, io.offset)
     }
 
-    fn read(&self, fs: &mut Ext2<DiskHandle>, io: Io, buf: &mut [u8], floor: &mut [u64]) -> Result<(), String> {
+    fn read(
+        &self,
+        fs: &mut Ext2<DiskHandle>,
+        io: Io,
+        buf: &mut [u8],
+        floor: &mut [u64],
+    ) -> Result<(), String> {
         let first = io.offset / BLOCK;
         if let Some(v) = &self.verifier {
             for (i, f) in floor.iter_mut().enumerate() {
                 *f = v.table[(first + i as u64) as usize].load(Acquire);
             }
         }
-        let n = fs.read_inode(self.ino, io.offset, buf).map_err(|e| self.io_error(io, e))?;
+        let n = fs
+            .read_inode(self.ino, io.offset, buf)
+            .map_err(|e| self.io_error(io, e))?;
         if n != buf.len() {
-            return Err(format!("{} at {}: read {n} of {} bytes", self.path, io.offset, buf.len()));
+            return Err(format!(
+                "{} at {}: read {n} of {} bytes",
+                self.path,
+                io.offset,
+                buf.len()
+            ));
         }
         if self.verifier.is_some() {
             for (i, (block, &oldest)) in buf.chunks(BLOCK as usize).zip(floor.iter()).enumerate() {
@@ -330,7 +396,9 @@ impl Shared {
 
     fn write(&self, fs: &mut Ext2<DiskHandle>, io: Io, buf: &mut [u8]) -> Result<(), String> {
         let Some(v) = &self.verifier else {
-            return fs.write_inode(self.ino, io.offset, buf).map_err(|e| self.io_error(io, e));
+            return fs
+                .write_inode(self.ino, io.offset, buf)
+                .map_err(|e| self.io_error(io, e));
         };
         let first = io.offset / BLOCK;
         // One writer per unit at a time: the table's order is the device's.
@@ -339,7 +407,8 @@ impl Shared {
         for (i, block) in buf.chunks_mut(BLOCK as usize).enumerate() {
             verify::stamp(block, first + i as u64, seq);
         }
-        fs.write_inode(self.ino, io.offset, buf).map_err(|e| self.io_error(io, e))?;
+        fs.write_inode(self.ino, io.offset, buf)
+            .map_err(|e| self.io_error(io, e))?;
         for i in 0..buf.len() as u64 / BLOCK {
             v.table[(first + i) as usize].store(seq, Release);
         }
@@ -365,7 +434,8 @@ impl Verifier {
             for (i, block) in chunk.chunks_mut(BLOCK as usize).enumerate() {
                 verify::stamp(block, first + i as u64, 0);
             }
-            fs.write_inode(ino, first * BLOCK, chunk).map_err(|e| format!("{path} at {}: {e:?}", first * BLOCK))?;
+            fs.write_inode(ino, first * BLOCK, chunk)
+                .map_err(|e| format!("{path} at {}: {e:?}", first * BLOCK))?;
         }
         Ok(Self {
             seq: AtomicU64::new(1),
@@ -376,22 +446,36 @@ impl Verifier {
 
     /// Every block must carry the table's sequence; `how` it was read
     /// goes into the error.
-    fn check<D: BlockDevice>(&self, fs: &mut Ext2<D>, ino: u32, path: &str, how: &str) -> Result<(), String> {
+    fn check<D: BlockDevice>(
+        &self,
+        fs: &mut Ext2<D>,
+        ino: u32,
+        path: &str,
+        how: &str,
+    ) -> Result<(), String> {
         let blocks = self.table.len() as u64;
         let mut buf = vec![0u8; (CHECK_BLOCKS * BLOCK) as usize];
         for first in (0..blocks).step_by(CHECK_BLOCKS as usize) {
             let n = CHECK_BLOCKS.min(blocks - first);
             let chunk = &mut buf[..(n * BLOCK) as usize];
-            let got = fs.read_inode(ino, first * BLOCK, chunk).map_err(|e| format!("{path} at {}: {e:?}", first * BLOCK))?;
+            let got = fs
+                .read_inode(ino, first * BLOCK, chunk)
+                .map_err(|e| format!("{path} at {}: {e:?}", first * BLOCK))?;
             if got != chunk.len() {
-                return Err(format!("{path} at {}: read {got} of {} bytes", first * BLOCK, chunk.len()));
+                return Err(format!(
+                    "{path} at {}: read {got} of {} bytes",
+                    first * BLOCK,
+                    chunk.len()
+                ));
             }
             for (i, block) in chunk.chunks(BLOCK as usize).enumerate() {
                 let b = first + i as u64;
                 let expected = self.table[b as usize].load(Acquire);
                 let seq = check_block(block, b, path)?;
                 if seq != expected {
-                    return Err(format!("{path}: block {b} ({how}): expected sequence {expected}, found {seq}"));
+                    return Err(format!(
+                        "{path}: block {b} ({how}): expected sequence {expected}, found {seq}"
+                    ));
                 }
             }
         }
@@ -414,8 +498,16 @@ fn result_json(shared: &Shared, results: &[JobResult], elapsed: u64) -> Json {
         total.merge(&r.latency);
         reads += r.reads;
         writes += r.writes;
-        let job = Json::new().u64("job", index as u64).u64("ops", r.ops()).u64("reads", r.reads).u64("writes", r.writes);
-        per_job.push(JobResult::fields(job, r.ops(), r.ops() * spec.bs, r.ns, &r.latency).u64("elapsed_ns", r.ns).finish());
+        let job = Json::new()
+            .u64("job", index as u64)
+            .u64("ops", r.ops())
+            .u64("reads", r.reads)
+            .u64("writes", r.writes);
+        per_job.push(
+            JobResult::fields(job, r.ops(), r.ops() * spec.bs, r.ns, &r.latency)
+                .u64("elapsed_ns", r.ns)
+                .finish(),
+        );
     }
     let ops = reads + writes;
     let json = header("fio", ops, elapsed)
@@ -431,5 +523,6 @@ fn result_json(shared: &Shared, results: &[JobResult], elapsed: u64) -> Json {
         .u64("hog_rounds", shared.hog_rounds.load(Relaxed))
         .u64("reads", reads)
         .u64("writes", writes);
-    JobResult::fields(json, ops, ops * spec.bs, elapsed, &total).raw("per_job", &json::array(per_job))
+    JobResult::fields(json, ops, ops * spec.bs, elapsed, &total)
+        .raw("per_job", &json::array(per_job))
 }

@@ -12,7 +12,8 @@ use alloc::vec::Vec;
 
 use super::chan::Channel;
 use super::{Params, SchedJson, SchedTotals, begin, check_memory, header};
-use crate::task::{self, Completion, Gate};
+use crate::task;
+use crate::wait::{Completion, Gate};
 use crate::{kstack, percpu, platform};
 
 const SENDERS: usize = 10;
@@ -27,10 +28,13 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     // Stack slots (one per thread) are bounded; leave room for the kernel's own threads.
     let room = kstack::MAX_THREADS - 256;
     if threads > room {
-        return Err(format!("groups={groups} needs {threads} threads; at most {room} fit beside the kernel's own"));
+        return Err(format!(
+            "groups={groups} needs {threads} threads; at most {room} fit beside the kernel's own"
+        ));
     }
     begin(p)?;
-    let per_group = (SENDERS + RECEIVERS) as u64 * task::STACK_SIZE + RECEIVERS as u64 * pipe_size as u64;
+    let per_group =
+        (SENDERS + RECEIVERS) as u64 * task::STACK_SIZE + RECEIVERS as u64 * pipe_size as u64;
     check_memory("hackbench", groups as u64 * per_group)?;
     let ncpus = percpu::ncpus();
     let gate = Arc::new(Gate::new());

@@ -37,7 +37,8 @@ use super::json::Json;
 use super::{ANY, Params, Rng, begin, check_memory, header};
 use crate::heap::Stamped;
 use crate::sync::{self, SpinLock};
-use crate::task::{self, Completion, Gate};
+use crate::task;
+use crate::wait::{Completion, Gate};
 use crate::{heap, percpu, platform};
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
@@ -151,13 +152,22 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
 
 /// Memory in slabs, all classes.
 fn slab_bytes(stats: &mm::KmallocStats) -> u64 {
-    stats.classes.iter().map(|c| c.slabs * (mm::PAGE_SIZE << c.slab_order)).sum()
+    stats
+        .classes
+        .iter()
+        .map(|c| c.slabs * (mm::PAGE_SIZE << c.slab_order))
+        .sum()
 }
 
 /// Slab memory no object in use occupies: free objects, and the tails too
 /// small for an object (the slabs' waste once the caches are drained).
 fn slab_free_bytes(stats: &mm::KmallocStats) -> u64 {
-    slab_bytes(stats) - stats.classes.iter().map(|c| c.in_use * c.size as u64).sum::<u64>()
+    slab_bytes(stats)
+        - stats
+            .classes
+            .iter()
+            .map(|c| c.in_use * c.size as u64)
+            .sum::<u64>()
 }
 
 /// Objects kmalloc's slabs count as handed out.

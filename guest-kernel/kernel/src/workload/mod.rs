@@ -116,7 +116,9 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     // file workloads need most of the control thread's 32 KiB stack.
     let result = core::hint::black_box(workload)(p);
     if result.is_ok() && !p.finished() {
-        return Err(format!("{name}: ran without checking its parameters (a bug: it must call workload::begin)"));
+        return Err(format!(
+            "{name}: ran without checking its parameters (a bug: it must call workload::begin)"
+        ));
     }
     result
 }

@@ -23,7 +23,9 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let mut held: Vec<PageBlock> = Vec::with_capacity(depth);
 
     let pcp_ns = time_rounds(rounds, depth, &mut held, PageBlock::from_cache);
-    let mut json = header("pages", ops, pcp_ns).u64("depth", depth as u64).str("path", "per-cpu cache");
+    let mut json = header("pages", ops, pcp_ns)
+        .u64("depth", depth as u64)
+        .str("path", "per-cpu cache");
     if buddy {
         let buddy_ns = time_rounds(rounds, depth, &mut held, || PageBlock::from_buddy(0));
         json = json.f64("buddy_ns_per_op", buddy_ns as f64 / ops.max(1) as f64);

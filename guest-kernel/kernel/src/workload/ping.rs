@@ -44,8 +44,13 @@ struct LinkParams {
 impl LinkParams {
     fn read(p: &Params<'_>) -> Result<Self, String> {
         let ip = p.str("ip", "")?;
-        let (addr, prefix) = Ipv4Addr::parse_cidr(ip).ok_or_else(|| format!("ip={ip:?}: expected ADDR[/PREFIX]"))?;
-        Ok(Self { addr, prefix, dev: dev_index(p)? })
+        let (addr, prefix) =
+            Ipv4Addr::parse_cidr(ip).ok_or_else(|| format!("ip={ip:?}: expected ADDR[/PREFIX]"))?;
+        Ok(Self {
+            addr,
+            prefix,
+            dev: dev_index(p)?,
+        })
     }
 }
 
@@ -53,7 +58,12 @@ impl Link {
     fn open(lp: LinkParams) -> Result<Self, String> {
         let dev = virtio::claim::<NetDevice>(lp.dev)?;
         let iface = Interface::new(dev.mac, lp.addr, lp.prefix);
-        Ok(Self { dev, iface, rx: [0; MAX_FRAME], tx: [0; MAX_FRAME] })
+        Ok(Self {
+            dev,
+            iface,
+            rx: [0; MAX_FRAME],
+            tx: [0; MAX_FRAME],
+        })
     }
 
     /// Handles every received frame (answering what asks for an answer);
@@ -73,7 +83,11 @@ impl Link {
 
     /// Services the link until `until(event)` is true for some event, or
     /// `deadline` passes; returns the matching event and when it was seen.
-    fn wait_for(&mut self, deadline: u64, mut until: impl FnMut(&Event) -> bool) -> Result<Option<(Event, u64)>, String> {
+    fn wait_for(
+        &mut self,
+        deadline: u64,
+        mut until: impl FnMut(&Event) -> bool,
+    ) -> Result<Option<(Event, u64)>, String> {
         let mut events = Vec::new();
         loop {
             self.service(&mut events)?;
@@ -92,7 +106,8 @@ impl Link {
 
 pub fn ping(p: &Params<'_>) -> Result<String, String> {
     let peer_text = p.str("ping", "")?;
-    let peer = Ipv4Addr::parse(peer_text).ok_or_else(|| format!("ping={peer_text:?}: expected a peer address"))?;
+    let peer = Ipv4Addr::parse(peer_text)
+        .ok_or_else(|| format!("ping={peer_text:?}: expected a peer address"))?;
     // Echo sequence numbers are 16 bits.
     let count = p.u64("count", 3, 1..=u64::from(u16::MAX))?;
     let interval = p.u64("interval_ms", 200, 0..=60_000)? * 1_000_000;
@@ -106,18 +121,27 @@ pub fn ping(p: &Params<'_>) -> Result<String, String> {
     // ARP: up to three requests, a timeout each.
     let mut peer_mac = None;
     for _ in 0..3 {
-        let n = link.iface.arp_request(peer, &mut link.tx).ok_or("ARP request does not fit")?;
+        let n = link
+            .iface
+            .arp_request(peer, &mut link.tx)
+            .ok_or("ARP request does not fit")?;
         link.dev.send(&link.tx[..n])?;
         let deadline = platform::now_ns() + timeout;
-        if let Some((Event::ArpReply { mac, .. }, _)) =
-            link.wait_for(deadline, |e| matches!(e, Event::ArpReply { ip, .. } if *ip == peer))?
-        {
+        if let Some((Event::ArpReply { mac, .. }, _)) = link.wait_for(
+            deadline,
+            |e| matches!(e, Event::ArpReply { ip, .. } if *ip == peer),
+        )? {
             peer_mac = Some(mac);
             break;
         }
     }
     let arp_ns = platform::now_ns() - start;
-    let peer_mac = peer_mac.ok_or_else(|| format!("no ARP reply from {peer} (3 tries, {} ms each)", timeout / 1_000_000))?;
+    let peer_mac = peer_mac.ok_or_else(|| {
+        format!(
+            "no ARP reply from {peer} (3 tries, {} ms each)",
+            timeout / 1_000_000
+        )
+    })?;
 
     let data: Vec<u8> = (0..size).map(|i| i as u8).collect();
     let mut rtts_ns: Vec<u64> = Vec::new();
@@ -142,7 +166,10 @@ pub fn ping(p: &Params<'_>) -> Result<String, String> {
     }
     let elapsed = platform::now_ns() - pings_start;
     let received = rtts_ns.len() as u64;
-    let rtt_us: Vec<String> = rtts_ns.iter().map(|&ns| format!("{:.1}", ns as f64 / 1000.0)).collect();
+    let rtt_us: Vec<String> = rtts_ns
+        .iter()
+        .map(|&ns| format!("{:.1}", ns as f64 / 1000.0))
+        .collect();
     let avg_us = rtts_ns.iter().sum::<u64>() as f64 / received.max(1) as f64 / 1000.0;
     let json = header("ping", count, elapsed)
         .str("ip", &format!("{}/{}", link.iface.ip, link.iface.prefix))
@@ -153,13 +180,25 @@ pub fn ping(p: &Params<'_>) -> Result<String, String> {
         .u64("received", received)
         .raw("rtt_us", &array(rtt_us))
         .f64("rtt_avg_us", avg_us)
-        .f64("rtt_min_us", rtts_ns.iter().min().map_or(0.0, |&n| n as f64 / 1000.0))
-        .f64("rtt_max_us", rtts_ns.iter().max().map_or(0.0, |&n| n as f64 / 1000.0))
+        .f64(
+            "rtt_min_us",
+            rtts_ns.iter().min().map_or(0.0, |&n| n as f64 / 1000.0),
+        )
+        .f64(
+            "rtt_max_us",
+            rtts_ns.iter().max().map_or(0.0, |&n| n as f64 / 1000.0),
+        )
         .u64("arp_ns", arp_ns)
-        .str("device", &format!("{:#x}", link.dev.transport().window.base))
+        .str(
+            "device",
+            &format!("{:#x}", link.dev.transport().window.base),
+        )
         .u64("notifications", link.dev.notifications());
     if received == 0 {
-        return Err(format!("no echo reply from {peer} ({count} sent): {}", json.finish()));
+        return Err(format!(
+            "no echo reply from {peer} ({count} sent): {}",
+            json.finish()
+        ));
     }
     Ok(json.finish())
 }
@@ -183,7 +222,10 @@ pub fn pingd(p: &Params<'_>) -> Result<String, String> {
         .u64("tx_frames", link.dev.stats.tx_frames)
         .u64("rx_ignored", s.rx_ignored)
         .u64("rx_malformed", s.rx_malformed)
-        .str("device", &format!("{:#x}", link.dev.transport().window.base))
+        .str(
+            "device",
+            &format!("{:#x}", link.dev.transport().window.base),
+        )
         .u64("notifications", link.dev.notifications());
     Ok(json.finish())
 }

@@ -8,7 +8,8 @@ use alloc::sync::Arc;
 
 use super::chan::Channel;
 use super::{Params, SchedJson, SchedTotals, begin, header};
-use crate::task::{self, Completion};
+use crate::task;
+use crate::wait::Completion;
 use crate::{percpu, platform};
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {

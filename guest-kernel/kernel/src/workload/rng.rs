@@ -30,7 +30,10 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let json = header("rng", dev.requests - requests, elapsed)
         .u64("bytes", bytes as u64)
         .str("sample", &to_hex(&out[..bytes.min(32)]))
-        .u64("distinct_values", seen.iter().filter(|&&s| s).count() as u64)
+        .u64(
+            "distinct_values",
+            seen.iter().filter(|&&s| s).count() as u64,
+        )
         .u64("ones_permille", ones * 1000 / (bytes as u64 * 8))
         .u64("exits", dev.transport().exits() - exits);
     Ok(json.finish())

@@ -13,7 +13,8 @@ use core::hint::black_box;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use super::json::Json;
-use crate::task::{self, Completion, Mutex, Semaphore};
+use crate::task::{self, Mutex};
+use crate::wait::{Completion, Semaphore};
 use crate::{exit, kstack, percpu, platform, println};
 
 const THREADS_PER_CPU: usize = 4;

@@ -20,7 +20,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use super::{Params, SchedJson, SchedTotals, begin, header};
-use crate::task::{self, Completion};
+use crate::task;
+use crate::wait::Completion;
 use crate::{percpu, platform};
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
@@ -30,9 +31,11 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let cpu = p.u64("cpu", last_cpu, 0..=last_cpu)? as usize;
     let resched = p.u64("resched", 1, 0..=1)? == 1;
     if !resched && task::preempt_model() != "full" {
-        return Err("resched=0 needs preempt=full in interrupt mode: nothing else \
+        return Err(
+            "resched=0 needs preempt=full in interrupt mode: nothing else \
                     would take the CPU from a thread that passes no preemption point"
-            .into());
+                .into(),
+        );
     }
     begin(p)?;
     let stop = Arc::new(AtomicBool::new(false));

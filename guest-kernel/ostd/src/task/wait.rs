@@ -1,168 +1,13 @@
-//! Sleeping on conditions: wait queues, a counting semaphore, a sleeping
-//! mutex, a start gate and a completion counter. Each has a lock of its own;
-//! all sleep and wake through `prepare_sleep` / `sleep` / `wake_up` (see the
-//! parent module for the protocol that keeps wakeups from being lost).
+//! The sleeping mutex: the one blocking primitive that needs `unsafe` (it
+//! hands out `&mut T` from an `UnsafeCell`). Wait queues, the semaphore, the
+//! gate and the completion are safe code in the kernel crate, built on the
+//! same sleep/wake API (see the parent module for the protocol that keeps
+//! wakeups from being lost).
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{
-    AtomicBool, AtomicUsize,
-    Ordering::{Acquire, SeqCst},
-    fence,
-};
 
-use super::{TaskRef, cancel_sleep, me, prepare_sleep, sleep, wake_up};
-use crate::percpu::PreemptGuard;
+use super::{TaskRef, me, park, set_sleeping, wake_up};
 use crate::sync::SpinLock;
-
-/// A queue of tasks waiting for a condition.
-///
-/// `waiters` lets a waker skip the queue's lock when nobody waits. It is
-/// raised (a locked RMW, a full barrier) before a sleeper checks its
-/// condition and lowered when a waiter leaves the queue; a waker publishes
-/// its state change and then reads it behind a SeqCst fence. So either the
-/// sleeper sees the new state, or the waker sees the sleeper (Dekker): no
-/// lost wakeup. A condition guarded by a lock the waker also takes gets this
-/// from the lock.
-pub struct WaitQueue {
-    queue: SpinLock<sched::WaitQueue<TaskRef>>,
-    waiters: AtomicUsize,
-}
-
-impl Default for WaitQueue {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl WaitQueue {
-    pub const fn new() -> Self {
-        Self {
-            queue: SpinLock::new(sched::WaitQueue::new()),
-            waiters: AtomicUsize::new(0),
-        }
-    }
-
-    /// Sleeps until `ready()` is true. `ready` is evaluated after the task
-    /// is queued and marked as going to sleep, and a waker changes the state
-    /// before it calls `wake_*`, so a wakeup cannot be lost.
-    pub fn wait_until(&self, mut ready: impl FnMut() -> bool) {
-        if ready() {
-            return;
-        }
-        let me = me("wait_until");
-        loop {
-            if self.queue.lock().push(me.clone()) {
-                self.waiters.fetch_add(1, SeqCst);
-            }
-            prepare_sleep(&me);
-            if ready() {
-                cancel_sleep(&me);
-                self.leave(&me);
-                return;
-            }
-            sleep(&me);
-            if ready() {
-                // A waker popped us, or a stale wakeup did not: either way,
-                // do not stay queued.
-                self.leave(&me);
-                return;
-            }
-        }
-    }
-
-    /// Takes `me` out of the queue if a waker has not already.
-    fn leave(&self, me: &TaskRef) {
-        if self.queue.lock().remove(me) {
-            self.waiters.fetch_sub(1, SeqCst);
-        }
-    }
-
-    fn has_waiters(&self) -> bool {
-        fence(SeqCst);
-        self.waiters.load(SeqCst) != 0
-    }
-
-    fn pop(&self) -> Option<TaskRef> {
-        let task = self.queue.lock().pop()?;
-        self.waiters.fetch_sub(1, SeqCst);
-        Some(task)
-    }
-
-    /// Wakes the longest waiter. Returns whether there was one.
-    pub fn wake_one(&self) -> bool {
-        if !self.has_waiters() {
-            return false;
-        }
-        match self.pop() {
-            Some(task) => {
-                wake_up(&task);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Wakes every task waiting now; returns how many there were.
-    ///
-    /// As Linux's `wake_up_all` under the queue's lock: preemption stays off
-    /// until all are woken (a woken task that should preempt the waker runs
-    /// after the loop, not in the middle of it), and only the waiters
-    /// present at the start are taken, so one that wakes, finds its
-    /// condition still false and queues again is not woken again here.
-    pub fn wake_all(&self) -> usize {
-        if !self.has_waiters() {
-            return 0;
-        }
-        let _preempt = PreemptGuard::new();
-        let waiting = self.queue.lock().len();
-        let mut woken = 0;
-        while woken < waiting
-            && let Some(task) = self.pop()
-        {
-            wake_up(&task);
-            woken += 1;
-        }
-        woken
-    }
-}
-
-/// A counting semaphore whose `down` sleeps (the `sched` crate's state machine).
-pub struct Semaphore {
-    state: SpinLock<sched::Semaphore<TaskRef>>,
-}
-
-impl Semaphore {
-    pub const fn new(count: u32) -> Self {
-        Self {
-            state: SpinLock::new(sched::Semaphore::new(count)),
-        }
-    }
-
-    pub fn down(&self) {
-        let me = me("Semaphore::down");
-        let mut state = self.state.lock();
-        if state.down(me.clone()) == sched::Acquire::Acquired {
-            return;
-        }
-        // Queued; `up` hands the unit over (we leave the queue) and wakes us.
-        loop {
-            prepare_sleep(&me);
-            drop(state);
-            sleep(&me);
-            state = self.state.lock();
-            if !state.is_waiting(&me) {
-                return;
-            }
-        }
-    }
-
-    pub fn up(&self) {
-        let next = self.state.lock().up();
-        if let Some(task) = next {
-            wake_up(&task);
-        }
-    }
-}
 
 /// A sleeping mutex (the `sched` crate's state machine) owning a `T`.
 pub struct Mutex<T> {
@@ -193,9 +38,9 @@ impl<T> Mutex<T> {
         if state.lock(me.clone()) == sched::Acquire::MustWait {
             // Queued; `unlock` makes us the owner before waking us.
             loop {
-                prepare_sleep(&me);
+                set_sleeping(&me);
                 drop(state);
-                sleep(&me);
+                park(&me);
                 state = self.state.lock();
                 if state.owner() == Some(&me) {
                     break;
@@ -231,65 +76,5 @@ impl<T> Drop for MutexGuard<'_, T> {
         if let Some(next) = next.unwrap_or_else(|e| panic!("mutex: {e}")) {
             wake_up(&next);
         }
-    }
-}
-
-/// A one-shot start signal: `wait` sleeps until `open` has been called.
-pub struct Gate {
-    open: AtomicBool,
-    waiters: WaitQueue,
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Gate {
-    pub const fn new() -> Self {
-        Self {
-            open: AtomicBool::new(false),
-            waiters: WaitQueue::new(),
-        }
-    }
-
-    pub fn open(&self) {
-        self.open.store(true, SeqCst);
-        self.waiters.wake_all();
-    }
-
-    pub fn wait(&self) {
-        self.waiters.wait_until(|| self.open.load(SeqCst));
-    }
-}
-
-/// Counts finished workers; `wait_for(n)` sleeps until `n` have finished.
-pub struct Completion {
-    done: AtomicUsize,
-    waiters: WaitQueue,
-}
-
-impl Default for Completion {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Completion {
-    pub const fn new() -> Self {
-        Self {
-            done: AtomicUsize::new(0),
-            waiters: WaitQueue::new(),
-        }
-    }
-
-    pub fn complete(&self) {
-        self.done.fetch_add(1, SeqCst);
-        self.waiters.wake_all();
-    }
-
-    pub fn wait_for(&self, n: usize) {
-        self.waiters.wait_until(|| self.done.load(Acquire) >= n);
     }
 }
