@@ -29,7 +29,7 @@ pub(crate) fn read_cr2() -> u64 {
     cr2
 }
 
-/// A canonical address that no boot page table maps (PML4[0] maps only the first 4 GiB).
+/// A canonical address that no boot page table maps (PML4 entry 0 maps only the first 4 GiB).
 pub const UNMAPPED_ADDRESS: u64 = 0x0000_0010_0000_0000;
 
 /// Reads [`UNMAPPED_ADDRESS`] to exercise the exception path (#PF -> panic).

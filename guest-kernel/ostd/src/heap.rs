@@ -5,7 +5,7 @@
 //!    memory map at boot. It serves everything until the real allocators
 //!    exist, including their own metadata (the `mm` crate allocates only in
 //!    its constructors). Freeing there only reclaims the most recent block.
-//! 2. **mm**: once [`init_mm`] has built the `mm` crate's buddy allocator
+//! 2. **mm**: once `init_mm` has built the `mm` crate's buddy allocator
 //!    (over all RAM but the kernel image, the boot structures and the
 //!    bootstrap range), its per-CPU page caches and kmalloc slab caches, the
 //!    global allocator serves objects up to 8 KiB through three tiers

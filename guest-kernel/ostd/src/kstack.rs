@@ -8,14 +8,14 @@
 //! `0xffffffff40000000..0xffffffff80000000` (boot.S: `boot_pdpt_high[509]`
 //! points at the static page directory `stack_area_pd`; the same PML4 entry
 //! as the kernel, which PVM native mode is known to accept). It is cut into
-//! [`MAX_SLOTS`] slots of 64 KiB: the lower 32 KiB of a slot are never
+//! `MAX_SLOTS` slots of 64 KiB: the lower 32 KiB of a slot are never
 //! mapped (the guard), the upper 32 KiB hold one stack, mapped with 4 KiB
 //! pages from the page allocator (`heap::alloc_page`; they need not be
 //! contiguous). Page tables are allocated when a slot in their 2 MiB is first
 //! used and kept: slots are reused, so the tables are too. When all slots are
 //! in use, creating a stack panics.
 //!
-//! Freed stacks stay mapped, pages and all, up to a number [`init`] sets
+//! Freed stacks stay mapped, pages and all, up to a number `init` sets
 //! from the size of RAM (1/16 of it), and are handed out again first (Linux
 //! keeps a few per CPU: `NR_CACHED_STACKS`): threads that come and go, such
 //! as a benchmark's repeated runs, then write no page-table entry and flush
@@ -27,7 +27,7 @@
 //! touch every page on the way down (the target's stack probes), so no frame
 //! can step over it. An overflow faults with CR2 in the guard, and the #PF
 //! handler, which runs on its own IST stack (trap.rs), reports it
-//! ([`guarded_stack`], `task::report_stack_overflow`).
+//! (`guarded_stack`, `task::report_stack_overflow`).
 //!
 //! # TLBs of other CPUs
 //!
@@ -35,11 +35,11 @@
 //! only; other CPUs that ran the task may keep translations to the freed
 //! pages. There is no IPI shootdown (in PVM native mode interrupts never reach
 //! kernel mode, so an IPI would not be taken: DESIGN.md). Instead, before a
-//! CPU can use a slot again it drops stale entries itself ([`flush_stale`]):
+//! CPU can use a slot again it drops stale entries itself (`flush_stale`):
 //! the only code that touches a stack's addresses is the task that owns it
 //! (safe Rust cannot lend stack data to another thread: `task::spawn` takes
 //! `'static` closures) and its creator writing the first frame. So the
-//! creator ([`KernelStack::allocate`]) and every switch into a task
+//! creator (`KernelStack::allocate`) and every switch into a task
 //! (`task::switch_away`) call `flush_stale`, which reloads CR3 (flushing all
 //! entries; ferrite maps nothing global) if stacks were unmapped since this
 //! CPU last flushed. The freed pages return to the allocator at once; a stale
@@ -56,7 +56,7 @@
 //! exists. Guarding them would mean splitting live large pages that also hold
 //! kernel data, at boot, while running on them.
 //!
-//! Lock order: a run-queue lock (task.rs: stacks are freed under it), then [`SLOTS`],
+//! Lock order: a run-queue lock (task.rs: stacks are freed under it), then `SLOTS`,
 //! then the heap's lock (pages and page tables are allocated under `SLOTS`).
 
 use alloc::vec::Vec;

@@ -1,6 +1,6 @@
 //! Per-CPU data, reached through the GS segment base.
 //!
-//! Each CPU's GS base points at its own [`PerCpu`] (a static array indexed by
+//! Each CPU's GS base points at its own `PerCpu` (a static array indexed by
 //! CPU number), whose first word is its own address, so `mov reg, gs:[0]`
 //! yields `&PerCpu` in one native instruction. GS base is written once per
 //! CPU at boot: with `wrgsbase` on PVM (native there, and it works without

@@ -3,32 +3,32 @@
 //!
 //! Policy (which task runs next, vruntime, load balancing, wait-queue and
 //! timer bookkeeping) lives in the host-tested `sched` crate. This file gives
-//! its entities bodies (a stack and a saved stack pointer: [`Task`]), runs one
+//! its entities bodies (a stack and a saved stack pointer: `Task`), runs one
 //! [`sched::CpuRq`] per CPU under that CPU's lock, and does the switching.
 //!
 //! # Stacks
 //!
-//! Each thread's 32 KiB stack is a [`KernelStack`]: mapped in the kernel
+//! Each thread's 32 KiB stack is a `KernelStack`: mapped in the kernel
 //! stack area above unmapped guard pages (kstack.rs), so an overflow faults
-//! at once and the #PF handler reports it ([`report_stack_overflow`]: CPU,
+//! at once and the #PF handler reports it (`report_stack_overflow`: CPU,
 //! task id and name, stack range, fault address; exit status 1). A task body
-//! is reference-counted ([`TaskRef`]): its run-queue entity, and any wait
+//! is reference-counted (`TaskRef`): its run-queue entity, and any wait
 //! queue, lock or timer it waits in, hold it. A dead task's last reference
-//! is dropped by the next context on its CPU ([`finish_switch`]), which
+//! is dropped by the next context on its CPU (`finish_switch`), which
 //! unmaps the stack; a CPU drops stale translations of reused stack slots
 //! before it switches to a task (`kstack::flush_stale`).
 //!
 //! # Locking: no global lock
 //!
-//! Each CPU's run queue has its own lock ([`CpuSched::rq`]), as Linux's
+//! Each CPU's run queue has its own lock (`CpuSched::rq`), as Linux's
 //! `rq->__lock`. It is held *across* a context switch: the context that
 //! switches away takes it, and whoever runs next on that CPU releases it
-//! ([`finish_switch`]). A task's entity is in exactly one place, by
+//! (`finish_switch`). A task's entity is in exactly one place, by
 //! ownership: in the run queue of its CPU while runnable, in the task's own
-//! [`WakeState`] while it sleeps, in a CPU's wake list while a wakeup carries
+//! `WakeState` while it sleeps, in a CPU's wake list while a wakeup carries
 //! it there.
 //!
-//! Waking a task ([`wake_up`], Linux's `try_to_wake_up`): under the task's
+//! Waking a task (`wake_up`, Linux's `try_to_wake_up`): under the task's
 //! wake lock (Linux's `p->pi_lock`), take its parked entity and mark it
 //! running; choose a CPU from other CPUs' published loads
 //! (`sched::select_task_rq`); if that is this CPU, queue it under this CPU's
@@ -47,7 +47,7 @@
 //!
 //! Sleeping without lost wakeups (Linux's `set_current_state` + `schedule`):
 //! a task that must wait puts itself where its waker will find it, marks
-//! itself [`WakeState::Sleeping`], checks its condition once more, and only
+//! itself `WakeState::Sleeping`, checks its condition once more, and only
 //! then parks ([`sleep`]); a waker changes the condition before it wakes. A
 //! wakeup that finds the task `Sleeping` (not yet parked) just marks it
 //! running, and the park does not happen. Wakeups may be spurious (a stale
