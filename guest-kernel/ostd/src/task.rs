@@ -206,6 +206,8 @@ struct CpuSched {
     nr_queued: AtomicUsize,
     load: AtomicU64,
     min_vruntime: AtomicU64,
+    /// Wakeups other CPUs handed to this one through its wake list.
+    remote_wakeups: AtomicU64,
 }
 
 struct RqState {
@@ -226,6 +228,7 @@ impl CpuSched {
             nr_queued: AtomicUsize::new(0),
             load: AtomicU64::new(0),
             min_vruntime: AtomicU64::new(0),
+            remote_wakeups: AtomicU64::new(0),
         }
     }
 
@@ -920,6 +923,7 @@ pub(crate) fn wake_up(task: &TaskRef) -> bool {
 /// its next scheduling point or idle poll.
 fn queue_remote_wakeup(cpu: usize, entity: Entity<TaskRef>) {
     CPUS[cpu].wake_list.lock().push(entity);
+    CPUS[cpu].remote_wakeups.fetch_add(1, Relaxed);
     // After the push: a CPU that sees the flag finds the entity.
     percpu::of(cpu).wake_pending.store(true, Release);
     if interrupt_mode() {
@@ -1081,11 +1085,19 @@ pub struct SchedTotals {
     pub context_switches: u64,
     pub migrations: u64,
     pub wait_ns: u64,
+    /// Wakeups queued on another CPU's wake list.
+    pub remote_wakeups: u64,
 }
 
 impl SchedTotals {
     pub fn now() -> Self {
-        let mut totals = Self::default();
+        let mut totals = Self {
+            remote_wakeups: CPUS[..percpu::ncpus()]
+                .iter()
+                .map(|cs| cs.remote_wakeups.load(Relaxed))
+                .sum(),
+            ..Self::default()
+        };
         for_each_rq(|rq| {
             let s = rq.stats();
             totals.context_switches += s.context_switches;
@@ -1101,6 +1113,7 @@ impl SchedTotals {
             context_switches: self.context_switches - before.context_switches,
             migrations: self.migrations - before.migrations,
             wait_ns: self.wait_ns - before.wait_ns,
+            remote_wakeups: self.remote_wakeups - before.remote_wakeups,
         }
     }
 }

@@ -202,6 +202,7 @@ impl SchedJson for SchedTotals {
         json.u64("context_switches", self.context_switches)
             .u64("migrations", self.migrations)
             .u64("wait_ns", self.wait_ns)
+            .u64("remote_wakeups", self.remote_wakeups)
     }
 }
 
