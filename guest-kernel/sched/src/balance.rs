@@ -9,7 +9,7 @@
 
 use alloc::vec::Vec;
 
-use crate::cpurq::{CpuRq, RqLoad};
+use crate::cpurq::{CpuRq, RqLoad, RqLoads};
 use crate::task::Task;
 use crate::tunables::Tunables;
 use crate::{CpuId, Nanos, TaskId};
@@ -34,18 +34,28 @@ fn is_idle(rq: &RqLoad) -> bool {
 /// 4. with no idle CPU, the waker's CPU only if it carries less load than the
 ///    previous one (`wake_affine_weight()`), else the previous CPU.
 ///
-/// `loads` are snapshots of every CPU's queue, possibly stale.
-pub fn select_task_rq(loads: &[RqLoad], prev: CpuId, prev_on_cpu: bool, waker: CpuId) -> CpuId {
-    if prev_on_cpu || is_idle(&loads[prev]) {
+/// `loads` are snapshots of every CPU's queue, possibly stale; only those
+/// the decision needs are read.
+pub fn select_task_rq(
+    loads: &(impl RqLoads + ?Sized),
+    prev: CpuId,
+    prev_on_cpu: bool,
+    waker: CpuId,
+) -> CpuId {
+    if prev_on_cpu {
         return prev;
     }
-    if is_idle(&loads[waker]) {
+    let (prev_load, waker_load) = (loads.load(prev), loads.load(waker));
+    if is_idle(&prev_load) {
+        return prev;
+    }
+    if is_idle(&waker_load) {
         return waker;
     }
-    if let Some(idle) = loads.iter().position(is_idle) {
+    if let Some(idle) = (0..loads.ncpus()).find(|&cpu| is_idle(&loads.load(cpu))) {
         return idle;
     }
-    if loads[waker].load < loads[prev].load {
+    if waker_load.load < prev_load.load {
         waker
     } else {
         prev
@@ -77,12 +87,15 @@ pub enum Imbalance {
 /// Only CPUs with a queued (not running) task can give one away. `loads`
 /// are snapshots of every CPU's queue; the caller then locks the two queues
 /// and moves tasks with [`crate::balance`], which re-reads the source.
-pub fn find_busiest(loads: &[RqLoad], this_cpu: CpuId) -> Option<(CpuId, Imbalance)> {
-    let this = &loads[this_cpu];
-    let candidates = loads
-        .iter()
-        .enumerate()
-        .filter(|&(cpu, rq)| cpu != this_cpu && rq.nr_queued > 0);
+pub fn find_busiest(
+    loads: &(impl RqLoads + ?Sized),
+    this_cpu: CpuId,
+) -> Option<(CpuId, Imbalance)> {
+    let this = &loads.load(this_cpu);
+    let candidates = (0..loads.ncpus())
+        .filter(|&cpu| cpu != this_cpu)
+        .map(|cpu| (cpu, loads.load(cpu)))
+        .filter(|(_, rq)| rq.nr_queued > 0);
     if is_idle(this) {
         // Most tasks first; the lowest CPU number wins ties (`max_by_key` keeps the last max).
         let (cpu, busiest) = candidates
@@ -225,23 +238,27 @@ mod tests {
     #[test]
     fn wakeups_prefer_prev_then_idle_then_lighter_waker() {
         let loads = loads_with(&[0, 3, 2]);
-        assert_eq!(select_task_rq(&loads, 0, false, 1), 0, "prev idle");
-        assert_eq!(select_task_rq(&loads, 1, false, 2), 0, "some CPU idle");
+        assert_eq!(select_task_rq(&loads[..], 0, false, 1), 0, "prev idle");
+        assert_eq!(select_task_rq(&loads[..], 1, false, 2), 0, "some CPU idle");
         let loads = loads_with(&[1, 3, 0]);
-        assert_eq!(select_task_rq(&loads, 1, false, 2), 2, "waker idle");
+        assert_eq!(select_task_rq(&loads[..], 1, false, 2), 2, "waker idle");
         let loads = loads_with(&[1, 3, 2]);
         assert_eq!(
-            select_task_rq(&loads, 1, false, 2),
+            select_task_rq(&loads[..], 1, false, 2),
             2,
             "waker lighter than prev"
         );
         assert_eq!(
-            select_task_rq(&loads, 0, false, 2),
+            select_task_rq(&loads[..], 0, false, 2),
             0,
             "prev lighter than waker"
         );
         let loads = loads_with(&[1, 0]);
-        assert_eq!(select_task_rq(&loads, 0, true, 1), 0, "still on its CPU");
+        assert_eq!(
+            select_task_rq(&loads[..], 0, true, 1),
+            0,
+            "still on its CPU"
+        );
     }
 
     #[test]
@@ -254,13 +271,16 @@ mod tests {
     #[test]
     fn imbalance_by_tasks_when_idle_by_load_when_busy() {
         let loads = loads_with(&[0, 5, 3]);
-        assert_eq!(find_busiest(&loads, 0), Some((1, Imbalance::Tasks(2))));
-        assert_eq!(find_busiest(&loads, 2), Some((1, Imbalance::Load(1024))));
-        assert_eq!(find_busiest(&loads, 1), None, "busiest itself");
+        assert_eq!(find_busiest(&loads[..], 0), Some((1, Imbalance::Tasks(2))));
+        assert_eq!(
+            find_busiest(&loads[..], 2),
+            Some((1, Imbalance::Load(1024)))
+        );
+        assert_eq!(find_busiest(&loads[..], 1), None, "busiest itself");
         let mut nothing_queued = loads_with(&[6, 7]);
         nothing_queued.iter_mut().for_each(|l| l.nr_queued = 0);
         assert_eq!(
-            find_busiest(&nothing_queued, 0),
+            find_busiest(&nothing_queued[..], 0),
             None,
             "nothing queued anywhere"
         );

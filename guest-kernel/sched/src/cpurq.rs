@@ -37,6 +37,33 @@ pub struct RqLoad {
     pub min_vruntime: Nanos,
 }
 
+/// Every CPU's [`RqLoad`], as the choices that look across CPUs read them:
+/// the kernel from its published counters, the model from its queues.
+pub trait RqLoads {
+    fn ncpus(&self) -> usize;
+    fn load(&self, cpu: CpuId) -> RqLoad;
+}
+
+impl RqLoads for [RqLoad] {
+    fn ncpus(&self) -> usize {
+        self.len()
+    }
+
+    fn load(&self, cpu: CpuId) -> RqLoad {
+        self[cpu]
+    }
+}
+
+impl<P> RqLoads for [CpuRq<P>] {
+    fn ncpus(&self) -> usize {
+        self.len()
+    }
+
+    fn load(&self, cpu: CpuId) -> RqLoad {
+        self[cpu].load()
+    }
+}
+
 /// The run queue of one CPU and the entities on it (queued and running).
 #[derive(Clone, Debug)]
 pub struct CpuRq<P> {

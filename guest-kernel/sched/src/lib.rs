@@ -56,7 +56,7 @@ pub type CpuId = usize;
 pub type Nanos = u64;
 
 pub use balance::{Imbalance, find_busiest, select_task_rq};
-pub use cpurq::{CpuRq, RqLoad, balance};
+pub use cpurq::{CpuRq, RqLoad, RqLoads, balance};
 pub use scheduler::{Scheduler, Wakeup};
 pub use stats::CpuStats;
 pub use sync::{Acquire, Mutex, NotOwner, Semaphore};

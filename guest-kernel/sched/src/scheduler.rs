@@ -12,7 +12,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::balance::{find_busiest, select_task_rq};
-use crate::cpurq::{CpuRq, RqLoad, balance};
+use crate::cpurq::{CpuRq, balance};
 use crate::stats::CpuStats;
 use crate::task::{Entity, TaskState};
 use crate::tunables::{TunableError, Tunables};
@@ -72,10 +72,6 @@ impl Scheduler {
             rq.set_tunable(name, value)?;
         }
         Ok(())
-    }
-
-    fn loads(&self) -> Vec<RqLoad> {
-        self.rqs.iter().map(CpuRq::load).collect()
     }
 
     /// The entity of a live task, wherever it is.
@@ -155,7 +151,7 @@ impl Scheduler {
         let prev_on_cpu = self.rqs[prev].on_cpu() == Some(task);
         let cpu = match sleeper.pinned() {
             Some(pin) if !prev_on_cpu => pin,
-            _ => select_task_rq(&self.loads(), prev, prev_on_cpu, waker_cpu),
+            _ => select_task_rq(&self.rqs[..], prev, prev_on_cpu, waker_cpu),
         };
         let from_min = self.rqs[prev].min_vruntime();
         let preempt = self.rqs[cpu].wake_up(sleeper, from_min, now);
@@ -170,10 +166,13 @@ impl Scheduler {
     /// coldest first. Returns how many tasks moved.
     pub fn balance(&mut self, cpu: CpuId, now: Nanos) -> usize {
         assert!(cpu < self.ncpus(), "cpu {cpu} out of range");
-        let Some((src, imbalance)) = find_busiest(&self.loads(), cpu) else {
+        let Some((src, imbalance)) = find_busiest(&self.rqs[..], cpu) else {
             return 0;
         };
-        let (dst, src) = two_mut(&mut self.rqs, cpu, src);
+        let [dst, src] = self
+            .rqs
+            .get_disjoint_mut([cpu, src])
+            .expect("find_busiest never names this CPU");
         balance(dst, src, imbalance, now)
     }
 
@@ -198,20 +197,15 @@ impl Scheduler {
         let Some(src) = self.rqs.iter().position(|rq| rq.task(task).is_some()) else {
             return false;
         };
-        match cpu {
-            Some(dst) if dst != src => match self.rqs[src].detach_queued(task) {
-                Some((mut e, from_min)) => {
-                    e.set_pinned(cpu);
-                    self.rqs[dst].attach(e, from_min);
-                }
-                // Running: it moves at its next wakeup.
-                None => {
-                    self.rqs[src].set_pinned(task, cpu);
-                }
-            },
-            _ => {
-                self.rqs[src].set_pinned(task, cpu);
-            }
+        // A queued task moves now; a running one stays until its next wakeup.
+        if let Some(dst) = cpu
+            && dst != src
+            && let Some((mut e, from_min)) = self.rqs[src].detach_queued(task)
+        {
+            e.set_pinned(cpu);
+            self.rqs[dst].attach(e, from_min);
+        } else {
+            self.rqs[src].set_pinned(task, cpu);
         }
         true
     }
@@ -285,17 +279,5 @@ impl Scheduler {
             }
         }
         Ok(())
-    }
-}
-
-/// Two distinct elements of a slice, both mutable.
-fn two_mut<T>(items: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
-    assert_ne!(a, b);
-    if a < b {
-        let (low, high) = items.split_at_mut(b);
-        (&mut low[a], &mut high[0])
-    } else {
-        let (low, high) = items.split_at_mut(a);
-        (&mut high[0], &mut low[b])
     }
 }

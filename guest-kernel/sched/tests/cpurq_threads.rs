@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use common::Rng;
-use sched::{CpuRq, Entity, RqLoad, TaskId, Tunables};
+use sched::{CpuRq, Entity, RqLoad, RqLoads, TaskId, Tunables};
 
 const CPUS: usize = 4;
 const TASKS: u32 = 48;
@@ -40,6 +40,23 @@ struct Machine {
     failed: AtomicBool,
 }
 
+/// The published loads, read as the kernel reads its per-CPU counters.
+impl RqLoads for Machine {
+    fn ncpus(&self) -> usize {
+        CPUS
+    }
+
+    fn load(&self, cpu: usize) -> RqLoad {
+        let p = &self.loads[cpu];
+        RqLoad {
+            nr_running: p[0].load(Relaxed) as usize,
+            nr_queued: p[1].load(Relaxed) as usize,
+            load: p[2].load(Relaxed),
+            min_vruntime: p[3].load(Relaxed),
+        }
+    }
+}
+
 impl Machine {
     fn publish(&self, cpu: usize, rq: &CpuRq<TaskId>) {
         let l = rq.load();
@@ -48,18 +65,6 @@ impl Machine {
         p[1].store(l.nr_queued as u64, Relaxed);
         p[2].store(l.load, Relaxed);
         p[3].store(l.min_vruntime, Relaxed);
-    }
-
-    fn loads(&self) -> Vec<RqLoad> {
-        self.loads
-            .iter()
-            .map(|p| RqLoad {
-                nr_running: p[0].load(Relaxed) as usize,
-                nr_queued: p[1].load(Relaxed) as usize,
-                load: p[2].load(Relaxed),
-                min_vruntime: p[3].load(Relaxed),
-            })
-            .collect()
     }
 
     fn now(&self) -> u64 {
@@ -75,7 +80,7 @@ impl Machine {
         let prev = entity.cpu();
         let target = match entity.pinned() {
             Some(pin) => pin,
-            None => sched::select_task_rq(&self.loads(), prev, false, waker),
+            None => sched::select_task_rq(self, prev, false, waker),
         };
         if target == waker {
             let from_min = self.loads[prev][3].load(Relaxed);
@@ -125,7 +130,7 @@ impl Machine {
     /// `load_balance` holding two queues: the busiest CPU's lock is taken
     /// only if it comes after ours, or if it is free now.
     fn balance(&self, cpu: usize, rq: &mut CpuRq<TaskId>) {
-        let Some((src, imbalance)) = sched::find_busiest(&self.loads(), cpu) else {
+        let Some((src, imbalance)) = sched::find_busiest(self, cpu) else {
             return;
         };
         let src_rq = if src > cpu {
