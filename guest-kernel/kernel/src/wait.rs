@@ -1,6 +1,6 @@
 //! Sleeping on conditions: wait queues, a counting semaphore, a start gate
 //! and a completion counter. Safe code over ostd's sleep/wake API
-//! (`task::current`, `prepare_to_sleep`, `sleep`, `TaskHandle::wake`); each
+//! (`task::current`, `CurrentTask::sleep`, `TaskHandle::wake`); each
 //! has a lock of its own. The sleeping mutex, which needs `unsafe` for the
 //! data it guards, is ostd's `task::Mutex`.
 
@@ -50,20 +50,20 @@ impl WaitQueue {
         }
         let me = task::current();
         loop {
-            if self.queue.lock().push(me.clone()) {
+            if self.queue.lock().push(me.handle().clone()) {
                 self.waiters.fetch_add(1, SeqCst);
             }
-            task::prepare_to_sleep();
+            me.prepare_to_sleep();
             if ready() {
-                task::cancel_sleep();
-                self.leave(&me);
+                me.cancel_sleep();
+                self.leave(me.handle());
                 return;
             }
-            task::sleep();
+            me.sleep();
             if ready() {
                 // A waker popped us, or a stale wakeup did not: either way,
                 // do not stay queued.
-                self.leave(&me);
+                self.leave(me.handle());
                 return;
             }
         }
@@ -141,16 +141,16 @@ impl Semaphore {
     pub fn down(&self) {
         let me = task::current();
         let mut state = self.state.lock();
-        if state.down(me.clone()) == sched::Acquire::Acquired {
+        if state.down(me.handle().clone()) == sched::Acquire::Acquired {
             return;
         }
         // Queued; `up` hands the unit over (we leave the queue) and wakes us.
         loop {
-            task::prepare_to_sleep();
+            me.prepare_to_sleep();
             drop(state);
-            task::sleep();
+            me.sleep();
             state = self.state.lock();
-            if !state.is_waiting(&me) {
+            if !state.is_waiting(me.handle()) {
                 return;
             }
         }

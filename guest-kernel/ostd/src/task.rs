@@ -48,7 +48,7 @@
 //! Sleeping without lost wakeups (Linux's `set_current_state` + `schedule`):
 //! a task that must wait puts itself where its waker will find it, marks
 //! itself `WakeState::Sleeping`, checks its condition once more, and only
-//! then parks ([`sleep`]); a waker changes the condition before it wakes. A
+//! then parks ([`CurrentTask::sleep`]); a waker changes the condition before it wakes. A
 //! wakeup that finds the task `Sleeping` (not yet parked) just marks it
 //! running, and the park does not happen. Wakeups may be spurious (a stale
 //! waker after the task moved on): every sleeper loops on its condition.
@@ -67,8 +67,8 @@
 //! of any interrupt.
 //!
 //! - **Interrupt mode, `preempt=full`** (hardware KVM, TCG; Linux's
-//!   `CONFIG_PREEMPT`): the tick (1 kHz) only sets `tick_pending`, the
-//!   reschedule IPI nothing (the flags it stands for are set); on the way out
+//!   `CONFIG_PREEMPT`): the tick (1 kHz) only sets `tick_pending`, and the
+//!   reschedule IPI has no handler (its sender set the flag that says why); on the way out
 //!   of the interrupt, if a task was running with a zero preemption count
 //!   (`percpu::preempt_count`: no spin lock held, no per-CPU section) and
 //!   something is due, trap.rs makes the interrupt return into
@@ -102,13 +102,14 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::arch::global_asm;
+use core::marker::PhantomData;
 use core::ops::Range;
 use core::sync::atomic::{
     AtomicBool, AtomicU32, AtomicU64, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 
-use sched::{CpuRq, Entity, RqLoad, TaskId, TimerQueue, Tunables};
+use sched::{CpuRq, Entity, RqLoad, RqLoads, TaskId, TimerQueue, Tunables};
 
 use crate::kstack::{self, KernelStack};
 use crate::percpu::{self, MAX_CPUS, PerCpu, this_cpu};
@@ -293,13 +294,17 @@ impl Drop for RqGuard {
     }
 }
 
-/// Every CPU's published load, in `buf`.
-fn loads(buf: &mut [RqLoad; MAX_CPUS]) -> &[RqLoad] {
-    let n = percpu::ncpus();
-    for (cpu, slot) in buf[..n].iter_mut().enumerate() {
-        *slot = CPUS[cpu].published_load();
+/// Every online CPU's published load, read where a choice needs it.
+struct PublishedLoads;
+
+impl RqLoads for PublishedLoads {
+    fn ncpus(&self) -> usize {
+        percpu::ncpus()
     }
-    &buf[..n]
+
+    fn load(&self, cpu: usize) -> RqLoad {
+        CPUS[cpu].published_load()
+    }
 }
 
 pub fn now() -> u64 {
@@ -322,7 +327,6 @@ pub fn init(ncpus: usize, tunables: Tunables, full_preemption: bool) {
     INTERRUPT_MODE.store(platform::irq_mode() == IrqMode::Interrupt, Relaxed);
     IRQ_PREEMPTION.store(full_preemption && interrupt_mode(), Relaxed);
     platform::set_tick_handler(on_tick);
-    platform::set_ipi_handler(on_reschedule_ipi);
     READY.store(true, Release);
 }
 
@@ -330,10 +334,6 @@ pub fn init(ncpus: usize, tunables: Tunables, full_preemption: bool) {
 fn on_tick() {
     this_cpu().tick_pending.store(true, Relaxed);
 }
-
-/// The sender set the flag that says why (`need_resched` or
-/// `wake_pending`); the interrupt's return does the rest.
-fn on_reschedule_ipi() {}
 
 // ---------------------------------------------------------------------------
 // Creating and ending threads
@@ -816,30 +816,51 @@ pub fn without_preemption<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// The calling task, for a waker to find. Panics outside a thread.
-pub fn current() -> TaskHandle {
-    TaskHandle(me("task::current"))
+/// The calling task, as it sees itself: what a blocking primitive sleeps
+/// with, as Linux's `prepare_to_wait` / `schedule` / `finish_wait`. Put
+/// [`CurrentTask::handle`] where the waker finds it, call
+/// [`prepare_to_sleep`](CurrentTask::prepare_to_sleep), check the condition,
+/// then [`sleep`](CurrentTask::sleep) (or
+/// [`cancel_sleep`](CurrentTask::cancel_sleep) if it is already true), and
+/// check again after waking. A waker changes the condition before it calls
+/// [`TaskHandle::wake`], so no wakeup is lost.
+///
+/// Neither `Send` nor `Sync`: it cannot leave its task, so it always names
+/// the task running the code that holds it.
+pub struct CurrentTask {
+    handle: TaskHandle,
+    _stays_with_its_task: PhantomData<*const ()>,
 }
 
-/// How a blocking primitive sleeps, as Linux's `prepare_to_wait` /
-/// `schedule` / `finish_wait`: put [`current`] where the waker finds it,
-/// call this, check the condition, then [`sleep`] (or [`cancel_sleep`] if
-/// it is already true), and check again after waking. A waker changes the
-/// condition before it calls [`TaskHandle::wake`], so no wakeup is lost.
-pub fn prepare_to_sleep() {
-    set_sleeping(&me("task::prepare_to_sleep"));
+impl CurrentTask {
+    /// The task as its wakers name it.
+    pub fn handle(&self) -> &TaskHandle {
+        &self.handle
+    }
+
+    pub fn prepare_to_sleep(&self) {
+        set_sleeping(&self.handle.0);
+    }
+
+    /// The condition came true after `prepare_to_sleep`: do not sleep.
+    pub fn cancel_sleep(&self) {
+        set_running(&self.handle.0);
+    }
+
+    /// Sleeps until [`TaskHandle::wake`], unless a wakeup came since
+    /// `prepare_to_sleep`. Must not be called with a spin lock held (a
+    /// switch asserts that).
+    pub fn sleep(&self) {
+        park(&self.handle.0);
+    }
 }
 
-/// The condition came true after [`prepare_to_sleep`]: do not sleep.
-pub fn cancel_sleep() {
-    set_running(&me("task::cancel_sleep"));
-}
-
-/// Sleeps until [`TaskHandle::wake`], unless a wakeup came since
-/// [`prepare_to_sleep`]. Must not be called with a spin lock held (a switch
-/// asserts that).
-pub fn sleep() {
-    park(&me("task::sleep"));
+/// The calling task. Panics outside a thread.
+pub fn current() -> CurrentTask {
+    CurrentTask {
+        handle: TaskHandle(me("task::current")),
+        _stays_with_its_task: PhantomData,
+    }
 }
 
 /// `set_current_state(TASK_UNINTERRUPTIBLE)`: the caller (`me`, running) is
@@ -900,12 +921,7 @@ pub(crate) fn wake_up(task: &TaskRef) -> bool {
     let prev_on_cpu = task.0.on_cpu.load(Acquire);
     let target = match entity.pinned() {
         Some(pin) if !prev_on_cpu => pin,
-        _ => sched::select_task_rq(
-            loads(&mut [RqLoad::default(); MAX_CPUS]),
-            prev,
-            prev_on_cpu,
-            this,
-        ),
+        _ => sched::select_task_rq(&PublishedLoads, prev, prev_on_cpu, this),
     };
     if target == this {
         let from_min = CPUS[prev].min_vruntime.load(Relaxed);
@@ -988,9 +1004,7 @@ fn maybe_balance(rq: &mut RqGuard, pc: &PerCpu, now: u64, interval: u64) {
 /// lower-numbered lock is taken first; when the busiest CPU's is lower and
 /// busy, this round is skipped rather than dropping our own.
 fn pull_from_busiest(rq: &mut RqGuard, now: u64) {
-    let Some((src, imbalance)) =
-        sched::find_busiest(loads(&mut [RqLoad::default(); MAX_CPUS]), rq.cpu)
-    else {
+    let Some((src, imbalance)) = sched::find_busiest(&PublishedLoads, rq.cpu) else {
         return;
     };
     let src_guard = if src > rq.cpu {
