@@ -349,6 +349,30 @@ impl BlkDevice {
         spin.spin()
     }
 
+    /// One round of a driver loop with requests in flight: kicks the device
+    /// and reaps its completions into `done` (cleared first). With none yet,
+    /// waits a little ([`Self::idle`]) and returns false; true once some
+    /// came, restarting `spin`'s deadline. `BlkError::Timeout` when none
+    /// came within that deadline.
+    pub fn kick_and_reap(
+        &mut self,
+        done: &mut Vec<Completion>,
+        spin: &mut Spin,
+    ) -> Result<bool, BlkError> {
+        self.kick();
+        done.clear();
+        self.poll(done)?;
+        if done.is_empty() {
+            return if self.idle(spin) {
+                Ok(false)
+            } else {
+                Err(BlkError::Timeout)
+            };
+        }
+        *spin = Spin::new(DEVICE_TIMEOUT_NS);
+        Ok(true)
+    }
+
     /// Notifications sent to the device (data-path VM exits).
     pub fn notifications(&self) -> u64 {
         self.queue.notifications()

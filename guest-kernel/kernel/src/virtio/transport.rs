@@ -304,12 +304,7 @@ impl Transport {
             return self.setup_legacy_queue(index, size);
         }
         let layout = Layout::new(size).expect("a power of two <= 32768");
-        let region = DmaRegion::zeroed(layout.total).ok_or_else(|| {
-            format!(
-                "queue {index}: out of memory for {} bytes of rings",
-                layout.total
-            )
-        })?;
+        let region = zeroed_rings(index, &layout)?;
         let pa = region.pa();
         self.write(reg::QUEUE_NUM, u32::from(size));
         for (low, addr) in [
@@ -332,12 +327,7 @@ impl Transport {
         let align = mmio::LEGACY_QUEUE_ALIGN;
         let layout = Layout::legacy(size, align as usize)
             .expect("a power of two <= 32768, a power-of-two alignment");
-        let region = DmaRegion::zeroed(layout.total).ok_or_else(|| {
-            format!(
-                "queue {index}: out of memory for {} bytes of rings",
-                layout.total
-            )
-        })?;
+        let region = zeroed_rings(index, &layout)?;
         let pa = region.pa();
         let pfn = mmio::legacy_queue_pfn(pa, mmio::LEGACY_GUEST_PAGE_SIZE)
             .ok_or_else(|| format!("queue {index}: rings at {pa:#x} have no 32-bit page number"))?;
@@ -378,4 +368,14 @@ impl Transport {
         };
         format!("{:#x} irq {}{legacy}", self.window.base, self.window.irq)
     }
+}
+
+/// Zeroed memory for queue `index`'s rings in `layout`.
+fn zeroed_rings(index: u16, layout: &Layout) -> Result<DmaRegion, String> {
+    DmaRegion::zeroed(layout.total).ok_or_else(|| {
+        format!(
+            "queue {index}: out of memory for {} bytes of rings",
+            layout.total
+        )
+    })
 }

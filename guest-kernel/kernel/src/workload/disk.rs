@@ -131,19 +131,12 @@ pub fn stream(
             }
             next_submit += 1;
         }
-        dev.kick();
-        completions.clear();
-        dev.poll(&mut completions).map_err(|e| format!("{e}"))?;
-        if completions.is_empty() {
-            if !dev.idle(&spin) {
-                return Err(format!(
-                    "no completion within {} s",
-                    DEVICE_TIMEOUT_NS / 1_000_000_000
-                ));
-            }
+        if !dev
+            .kick_and_reap(&mut completions, &mut spin)
+            .map_err(|e| format!("{e}"))?
+        {
             continue;
         }
-        spin = Spin::new(DEVICE_TIMEOUT_NS);
         for c in completions.drain(..) {
             let buf = c
                 .bufs

@@ -146,19 +146,12 @@ fn bench(
             submitted += 1;
             m.in_flight_sum += dev.in_flight() as u64;
         }
-        dev.kick();
-        done.clear();
-        dev.poll(&mut done).map_err(|e| format!("{e}"))?;
-        if done.is_empty() {
-            if !dev.idle(&spin) {
-                return Err(format!(
-                    "no completion within {} s",
-                    DEVICE_TIMEOUT_NS / 1_000_000_000
-                ));
-            }
+        if !dev
+            .kick_and_reap(&mut done, &mut spin)
+            .map_err(|e| format!("{e}"))?
+        {
             continue;
         }
-        spin = Spin::new(DEVICE_TIMEOUT_NS);
         for c in done.drain(..) {
             if let Err(e) = c.result {
                 return Err(format!("read at sector {}: {e}", c.sector));
