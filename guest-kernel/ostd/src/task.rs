@@ -950,7 +950,9 @@ fn queue_remote_wakeup(cpu: usize, entity: Entity<TaskRef>) {
 /// `sched_ttwu_pending()`: queues the tasks other CPUs woke onto this one.
 /// Returns whether one of them should preempt the running task.
 fn queue_arrived_wakeups(rq: &mut RqGuard, pc: &PerCpu, now: u64) -> bool {
-    if !pc.wake_pending.swap(false, Acquire) {
+    // Load first: the swap (a locked RMW) only when wakeups did arrive;
+    // every switch passes here, and `cond_resched` just before it.
+    if !(pc.wake_pending.load(Relaxed) && pc.wake_pending.swap(false, Acquire)) {
         return false;
     }
     let state = rq.state();
@@ -1056,7 +1058,9 @@ pub(crate) fn idle_loop() -> ! {
     loop {
         let now = now();
         run_timers(cpu, now);
-        let work = pc.need_resched.swap(false, Acquire)
+        // Load before swapping: a polling loop must not keep taking the
+        // line that wakers write to exclusively.
+        let work = (pc.need_resched.load(Relaxed) && pc.need_resched.swap(false, Acquire))
             || pc.wake_pending.load(Acquire)
             || now.wrapping_sub(pc.last_balance.load(Relaxed)) >= BALANCE_INTERVAL_IDLE_NS;
         if work {
