@@ -4,6 +4,7 @@ import dev.panvm.virtio.LittleEndian;
 import dev.panvm.virtio.blk.BlockRequest;
 import dev.panvm.virtio.blk.FileBackend;
 import dev.panvm.virtio.blk.VirtioBlk;
+import dev.panvm.virtio.mock.SimulatedBlkDriver;
 
 import java.io.BufferedReader;
 import java.io.IOException;

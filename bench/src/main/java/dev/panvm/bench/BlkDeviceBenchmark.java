@@ -5,6 +5,7 @@ import dev.panvm.virtio.blk.BlockRequest;
 import dev.panvm.virtio.blk.FileBackend;
 import dev.panvm.virtio.blk.NullBackend;
 import dev.panvm.virtio.blk.VirtioBlk;
+import dev.panvm.virtio.mock.SimulatedBlkDriver;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;

@@ -1,4 +1,4 @@
-package dev.panvm.bench;
+package dev.panvm.virtio.mock;
 
 import dev.panvm.virtio.FeatureBits;
 import dev.panvm.virtio.LittleEndian;
@@ -7,10 +7,6 @@ import dev.panvm.virtio.blk.BlockBackend;
 import dev.panvm.virtio.blk.BlockRequest;
 import dev.panvm.virtio.blk.VirtioBlk;
 import dev.panvm.virtio.mmio.MmioTransport;
-import dev.panvm.virtio.mock.DeviceThread;
-import dev.panvm.virtio.mock.GuestAllocator;
-import dev.panvm.virtio.mock.MockMmioDriver;
-import dev.panvm.virtio.mock.MockSplitQueue;
 import dev.panvm.virtio.queue.BufferElement;
 
 import java.lang.foreign.MemorySegment;
@@ -31,13 +27,13 @@ import java.util.function.IntConsumer;
  * its descriptors. The caller keeps at most as many slots in flight as it likes (its queue
  * depth), drives the loop with {@link #post}, {@link #kick} and {@link #reap}.
  */
-final class SimulatedBlkDriver implements AutoCloseable {
+public final class SimulatedBlkDriver implements AutoCloseable {
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
     /** The vmm device thread's poll after a wake-up (VirtioMmioSlot.POLL_NANOS). */
-    static final Duration DEVICE_POLL = Duration.ofNanos(50_000);
+    public static final Duration DEVICE_POLL = Duration.ofNanos(50_000);
 
     /** One request's chain, reused: its head, where its header and status byte are, its data buffer. */
-    record Slot(int head, long header, BufferElement data, long status) {
+    public record Slot(int head, long header, BufferElement data, long status) {
     }
 
     private final SimpleGuestMemory memory;
@@ -53,7 +49,7 @@ final class SimulatedBlkDriver implements AutoCloseable {
      * A device on {@code backend} with {@code ioThreads} I/O threads (0: requests on the device
      * thread) and a queue of {@code queueSize} entries, in {@code ramBytes} of guest memory.
      */
-    SimulatedBlkDriver(BlockBackend backend, int ioThreads, int queueSize, long ramBytes) {
+    public SimulatedBlkDriver(BlockBackend backend, int ioThreads, int queueSize, long ramBytes) {
         memory = SimpleGuestMemory.ofSize(ramBytes);
         allocator = new GuestAllocator(0x1000, ramBytes);
         device = new VirtioBlk(backend, queueSize, ioThreads);
@@ -64,12 +60,12 @@ final class SimulatedBlkDriver implements AutoCloseable {
         kickFrom = queue.availIdx();
     }
 
-    VirtioBlk device() {
+    public VirtioBlk device() {
         return device;
     }
 
     /** A chain for requests of {@code type} with {@code dataBytes} of data (device-writable for IN). */
-    Slot slot(int type, int dataBytes) {
+    public Slot slot(int type, int dataBytes) {
         byte[] header = new byte[BlockRequest.HEADER_SIZE];
         LittleEndian.putU32(MemorySegment.ofArray(header), 0, type);
         BufferElement h = queue.readable(header);
@@ -81,19 +77,19 @@ final class SimulatedBlkDriver implements AutoCloseable {
     }
 
     /** The slot's data buffer in guest memory. */
-    MemorySegment data(Slot s) {
+    public MemorySegment data(Slot s) {
         return memory.slice(s.data().address(), s.data().length());
     }
 
     /** Makes the slot's chain available for a request at {@code sector} (no kick yet). */
-    void post(Slot s, long sector) {
+    public void post(Slot s, long sector) {
         LittleEndian.putU64(memory.slice(s.header() + 8, 8), 0, sector);
         memory.slice(s.status(), 1).fill((byte) 0xff);
         queue.publish(s.head());
     }
 
     /** Notifies the device if it asked for it since the last kick (2.7.10, with EVENT_IDX). */
-    void kick() {
+    public void kick() {
         if (queue.needsKick(kickFrom, true)) {
             driver.kick(0);
         }
@@ -101,7 +97,7 @@ final class SimulatedBlkDriver implements AutoCloseable {
     }
 
     /** Hands the heads of the chains the device returned since the last call to {@code done}; returns how many. */
-    int reap(IntConsumer done) {
+    public int reap(IntConsumer done) {
         int used = queue.usedIdx();
         int n = 0;
         while (seenUsed != used) {
@@ -113,7 +109,7 @@ final class SimulatedBlkDriver implements AutoCloseable {
     }
 
     /** The status byte the device wrote for the slot's last request (0xff: none yet). */
-    int status(Slot s) {
+    public int status(Slot s) {
         return LittleEndian.u8(memory.slice(s.status(), 1), 0);
     }
 
