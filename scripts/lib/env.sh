@@ -73,13 +73,14 @@ FERRITE_ELF="$PANVM_ROOT/guest-kernel/target/ferrite"
 # train_aot: (re)creates panvm's AOT cache (JDK 25+, JEP 483/515) from one ferrite boot unless it
 # is newer than the jar: the classes panvm loads and links at start-up, cached, cut the time
 # from 'panvm run' to the guest's first instruction. scripts/panvm uses the cache when fresh.
+# The training run has no sandbox: the JVM writes the cache when it exits, which the sandbox forbids.
 train_aot() {
     [[ -f "$PANVM_AOT" && "$PANVM_AOT" -nt "$PANVM_JAR" ]] && return 0
     rm -f "$PANVM_AOT"
     [[ "$(java_major "$JAVA_HOME/bin/java")" -ge 25 && -w /dev/kvm && -f "$FERRITE_ELF" ]] || return 0
     echo "== training panvm's AOT cache (one ferrite boot)" >&2
-    if ! "$JAVA_HOME/bin/java" -XX:AOTCacheOutput="$PANVM_AOT" --enable-native-access=ALL-UNNAMED \
-            -jar "$PANVM_JAR" run --kernel "$FERRITE_ELF" --mem 64M >/dev/null 2>"$PANVM_AOT.log"; then
+    if ! "$JAVA_HOME/bin/java" -XX:AOTCacheOutput="$PANVM_AOT" -XX:-UsePerfData --enable-native-access=ALL-UNNAMED \
+            -jar "$PANVM_JAR" run --no-sandbox --kernel "$FERRITE_ELF" --mem 64M >/dev/null 2>"$PANVM_AOT.log"; then
         echo "   (training run failed, see $PANVM_AOT.log; panvm runs without the cache)" >&2
         rm -f "$PANVM_AOT"
     fi

@@ -56,13 +56,14 @@ public final class KvmTestSupport {
 
     /**
      * The command line of {@code panvm run} with ferrite and {@code args}, as a separate process
-     * (for tests that kill it, or run it in another network namespace): this JVM's java and
-     * classpath, so it needs no packaged jar.
+     * (for tests that kill it, run it in another network namespace, or check its sandbox): this
+     * JVM's java and class path with its directories in jars ({@link JarredClassPath}), so it
+     * needs no packaged panvm.jar and runs in the sandbox as the packaged one does.
      */
     public static List<String> panvmCommand(String... args) {
         String javaBinary = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(javaBinary, "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "dev.panvm.vmm.cli.Panvm", "run",
+        List<String> cmd = new ArrayList<>(List.of(javaBinary, "-XX:-UsePerfData", "--enable-native-access=ALL-UNNAMED",
+                "-cp", JarredClassPath.get(), "dev.panvm.vmm.cli.Panvm", "run",
                 "--kernel", ferrite().toString(), "--mem", "128M"));
         cmd.addAll(List.of(args));
         return cmd;

@@ -7,6 +7,9 @@ import dev.panvm.vmm.MachineConfig;
 import dev.panvm.vmm.MachineException;
 import dev.panvm.vmm.devices.console.ConsoleTarget;
 import dev.panvm.vmm.devices.legacy.Serial16550;
+import dev.panvm.vmm.sandbox.Sandbox;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -43,6 +46,7 @@ import java.util.concurrent.Callable;
                 "  " + RunCommand.EXIT_VMM_ERROR + "  the VM could not be built (bad kernel, too little memory, no /dev/kvm, ...)",
                 "  2    bad command-line usage or config file"})
 final class RunCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
     static final int EXIT_GUEST_CRASHED = 124;
     static final int EXIT_VMM_ERROR = 125;
 
@@ -107,6 +111,12 @@ final class RunCommand implements Callable<Integer> {
             description = "Stop the guest after this many seconds and exit " + EXIT_GUEST_CRASHED + " (default: 0, no limit).")
     Long timeoutSeconds;
 
+    @Option(names = "--no-sandbox",
+            description = {"Run without the seccomp sandbox. By default, once the VM is built, panvm confines "
+                    + "itself to the system calls a running VM needs (vmm/SANDBOX.md): no new files, sockets or "
+                    + "processes. Needs panvm's classes in jars, as scripts/panvm runs them."})
+    boolean noSandbox;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -140,6 +150,17 @@ final class RunCommand implements Callable<Integer> {
             machine.start();
             if (!(vm.console().orElse(null) instanceof ConsoleTarget.Stdio)) {
                 startInputPump(System.in, machine.serial());
+            }
+            if (noSandbox) {
+                LOG.info("sandbox: off (--no-sandbox); the VM runs with every system call allowed");
+            } else {
+                try {
+                    Sandbox.install(Sandbox.panvmPolicy());
+                } catch (Sandbox.SandboxException e) {
+                    err.println("panvm: cannot install the seccomp sandbox: " + e.getMessage()
+                            + " (--no-sandbox runs without it)");
+                    return EXIT_VMM_ERROR;
+                }
             }
             long timeout = vm.timeoutSeconds();
             Duration limit = timeout > 0 ? Duration.ofSeconds(timeout) : Duration.ofDays(3650);

@@ -23,6 +23,9 @@ import java.nio.file.Path;
  */
 final class UnixSocketConsole extends HostConsole {
     private static final Logger LOG = LoggerFactory.getLogger(UnixSocketConsole.class);
+    /** The file-type bits of st_mode, and a socket's (inode(7)). */
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFSOCK = 0140000;
     static final int PENDING_BYTES = 64 * 1024;
 
     private final Path path;
@@ -38,10 +41,17 @@ final class UnixSocketConsole extends HostConsole {
         Thread.ofPlatform().name("console-output").daemon().start(this::sendOutput);
     }
 
-    /** Binds the socket; a path that already exists is refused rather than replaced. */
+    /**
+     * Binds the socket. A path that already exists is refused rather than replaced, unless it is
+     * a stale socket: one nobody listens on, as a run under the sandbox leaves behind (it may not
+     * delete files).
+     */
     static UnixSocketConsole listen(Path path) throws IOException {
         if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            throw new IOException("console socket " + path + " already exists; remove it or choose another path");
+            if (!isStaleSocket(path)) {
+                throw new IOException("console socket " + path + " already exists; remove it or choose another path");
+            }
+            Files.delete(path);
         }
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
@@ -51,6 +61,25 @@ final class UnixSocketConsole extends HostConsole {
             throw new IOException("console socket " + path + ": " + e.getMessage(), e);
         }
         return new UnixSocketConsole(path, server);
+    }
+
+    /** True for a Unix socket file on which a connection is refused: no server is behind it. */
+    private static boolean isStaleSocket(Path path) {
+        try {
+            int mode = (Integer) Files.getAttribute(path, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            if ((mode & S_IFMT) != S_IFSOCK) {
+                return false;
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
+        }
+        try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
+            return false;
+        } catch (java.net.ConnectException e) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     @Override
@@ -157,9 +186,14 @@ final class UnixSocketConsole extends HostConsole {
             if (c != null) {
                 c.close();
             }
-            Files.deleteIfExists(path);
         } catch (IOException e) {
             LOG.warn("console socket {}: {}", path, e.getMessage());
+        }
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException e) {
+            // Under the sandbox panvm may not delete files; the next run on this path replaces it.
+            LOG.info("console socket {} left behind: {}", path, e.getMessage());
         }
     }
 }

@@ -131,6 +131,24 @@ class HostConsoleTest {
         assertTrue(Files.exists(taken), "an existing file is left alone");
     }
 
+    /** A socket file nobody listens on (what a sandboxed run leaves) is replaced; a live one is not. */
+    @Test
+    void unixSocketReplacesAStaleSocketButNotALiveOne() throws Exception {
+        Path socket = dir.resolve("stale.sock");
+        try (java.nio.channels.ServerSocketChannel old = java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            old.bind(UnixDomainSocketAddress.of(socket));
+            IOException e = assertThrows(IOException.class, () -> HostConsole.open(new ConsoleTarget.UnixSocket(socket)));
+            assertTrue(e.getMessage().contains("already exists"), e.getMessage());
+        }
+        assertTrue(Files.exists(socket), "closing a channel leaves its socket file");
+        HostConsole c = HostConsole.open(new ConsoleTarget.UnixSocket(socket));
+        c.write(bytes("served on the old path\n"));
+        try (SocketChannel client = connect(socket)) {
+            assertEquals("served on the old path", readLine(client));
+        }
+        c.close();
+    }
+
     @Test
     void closeWakesADeviceWaitingToWrite() throws Exception {
         HostConsole c = HostConsole.open(new ConsoleTarget.UnixSocket(dir.resolve("s")));
