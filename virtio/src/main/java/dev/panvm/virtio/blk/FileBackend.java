@@ -15,7 +15,8 @@ import java.util.Set;
  * writes on {@link MemorySegment#asByteBuffer()} views of guest memory (direct buffers, so the
  * JDK passes the guest pages to pread/pwrite itself; no Java array in between). FLUSH is
  * {@link FileChannel#force force(false)}, i.e. fdatasync. WRITE_ZEROES writes zeroes from one
- * shared zero buffer (Java has no fallocate); DISCARD is not supported, so not offered.
+ * shared zero buffer (Java has no fallocate); DISCARD is not supported, so not offered. A read
+ * past the end of an image truncated after it was opened fails (the device answers IOERR).
  */
 public final class FileBackend implements BlockBackend {
     /** ByteBuffers are int-indexed; move at most this much per call. */
@@ -88,9 +89,11 @@ public final class FileBackend implements BlockBackend {
             while (buf.hasRemaining()) {
                 int r = channel.read(buf, offset + done + buf.position());
                 if (r < 0) {
-                    // The file shrank under us: what is no longer there reads as zeroes.
-                    dst.asSlice(done + buf.position(), n - buf.position()).fill((byte) 0);
-                    break;
+                    // The image shrank since it was opened (someone truncated it): the device still
+                    // has the capacity it announced, but these sectors are gone. Failing the request
+                    // (VIRTIO_BLK_S_IOERR) tells the guest; zeroes would hand it wrong data silently.
+                    throw new IOException("disk image " + deviceId + " is truncated: no data at byte "
+                            + (offset + done + buf.position()) + " of its " + size + " (now " + channel.size() + ")");
                 }
             }
             done += n;
