@@ -1,20 +1,14 @@
 package dev.panvm.vmm.sandbox;
 
-import dev.panvm.kvm.sys.LibC;
+import dev.panvm.kvm.sys.ErrnoException;
+import dev.panvm.kvm.sys.RawSyscall;
+
 
 import java.io.File;
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
-
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * panvm's seccomp sandbox: once a VM is built, the process may make only the system calls its
@@ -62,9 +56,8 @@ public final class Sandbox {
         prepareClassPath();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment fprog = SeccompFilter.toSockFprog(SeccompFilter.compile(policy), arena);
-            Syscall sys = new Syscall(arena);
-            sys.call("prctl(PR_SET_NO_NEW_PRIVS)", SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0);
-            long r = sys.call("seccomp(SECCOMP_SET_MODE_FILTER)", SYS_SECCOMP, SECCOMP_SET_MODE_FILTER,
+            call("prctl(PR_SET_NO_NEW_PRIVS)", SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0);
+            long r = call("seccomp(SECCOMP_SET_MODE_FILTER)", SYS_SECCOMP, SECCOMP_SET_MODE_FILTER,
                     SECCOMP_FILTER_FLAG_TSYNC, fprog.address());
             if (r > 0) {
                 throw new SandboxException("seccomp: thread " + r + " could not take the filter (it has another one)");
@@ -88,38 +81,12 @@ public final class Sandbox {
         ClassLoader.getSystemClassLoader().getResource("dev/panvm/vmm/sandbox/in-no-jar");
     }
 
-    /**
-     * libc's {@code syscall(2)}, one handle for both calls, with errno captured. It passes five
-     * arguments, the last two zero: prctl refuses PR_SET_NO_NEW_PRIVS unless its unused ones are.
-     */
-    private static final class Syscall {
-        private static final Linker LINKER = Linker.nativeLinker();
-        private static final StructLayout STATE = Linker.Option.captureStateLayout();
-        private static final VarHandle ERRNO =
-                STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-        private static final MethodHandle SYSCALL = LINKER.downcallHandle(
-                LINKER.defaultLookup().find("syscall").orElseThrow(),
-                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-                Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
-
-        private final MemorySegment state;
-
-        Syscall(Arena arena) {
-            state = arena.allocate(STATE);
-        }
-
-        long call(String what, long nr, long a, long b, long c) throws SandboxException {
-            long r;
-            try {
-                r = (long) SYSCALL.invokeExact(state, nr, a, b, c, 0L, 0L);
-            } catch (Throwable t) {
-                throw new AssertionError("syscall downcall failed", t);
-            }
-            if (r < 0) {
-                int errno = (int) ERRNO.get(state, 0L);
-                throw new SandboxException(what + " failed: " + LibC.strerror(errno) + " (errno " + errno + ")");
-            }
-            return r;
+    /** Makes a system call; a failure becomes a SandboxException with the kernel's reason. */
+    private static long call(String what, long nr, long a, long b, long c) throws SandboxException {
+        try {
+            return RawSyscall.checked(what, nr, a, b, c);
+        } catch (ErrnoException e) {
+            throw new SandboxException(e.getMessage());
         }
     }
 }
