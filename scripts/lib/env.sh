@@ -69,6 +69,16 @@ PANVM_AOT="$PANVM_ROOT/vmm/target/panvm.aot"
 PANVM_TUNE_JAR="$PANVM_ROOT/tune/target/panvm-tune.jar"
 BENCH_JAR="$PANVM_ROOT/bench/target/benchmarks.jar"
 FERRITE_ELF="$PANVM_ROOT/guest-kernel/target/ferrite"
+PANVM_CLIENT="$PANVM_ROOT/client/target/release/panvm-client"
+
+# build_client [--test]: builds panvm-client, the client of 'panvm serve' (client/); with --test
+# also runs its unit tests.
+build_client() {
+    (cd "$PANVM_ROOT/client" && cargo build -q --release)
+    if [[ "${1:-}" == --test ]]; then
+        (cd "$PANVM_ROOT/client" && cargo test -q --release)
+    fi
+}
 
 # train_aot: (re)creates panvm's AOT cache (JDK 25+, JEP 483/515) from one ferrite boot unless it
 # is newer than the jar: the classes panvm loads and links at start-up, cached, cut the time

@@ -36,6 +36,11 @@ final class BenchEnv {
         return existing(root().resolve("scripts/panvm"), "a checkout of the repository");
     }
 
+    /** The client of 'panvm serve' (client/), which scripts/build builds. */
+    static Path panvmClient() {
+        return existing(root().resolve("client/target/release/panvm-client"), "scripts/build");
+    }
+
     private static Path existing(Path p, String maker) {
         if (!Files.exists(p)) {
             throw new IllegalStateException(p + " does not exist; it is made by " + maker);

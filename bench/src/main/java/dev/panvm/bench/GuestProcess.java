@@ -21,33 +21,47 @@ import java.util.concurrent.TimeUnit;
 final class GuestProcess implements AutoCloseable {
     private final String vmm;
     private final Process process;
+    /** The process running the VM: the VMM's, or for a run through 'panvm serve' its worker's. */
+    private final long vmmPid;
     private final BufferedReader serial;
     private final StringBuilder seen = new StringBuilder();
 
-    private GuestProcess(String vmm, Process process) {
+    private GuestProcess(String vmm, Process process, long vmmPid) {
         this.vmm = vmm;
         this.process = process;
+        this.vmmPid = vmmPid;
         this.serial = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
     }
 
-    /** Starts ferrite with {@code cmdline}, one vCPU and {@link Subject#MEMORY} of RAM on {@code vmm}. */
-    static GuestProcess start(String vmm, String cmdline) throws Exception {
+    /**
+     * Starts ferrite with {@code cmdline}, one vCPU and {@link Subject#MEMORY} of RAM on {@code vmm};
+     * "panvm-serve" runs it through {@code service}'s client, as {@code scripts/panvm run} does while
+     * a service runs ({@code service} is null for the others).
+     */
+    static GuestProcess start(String vmm, String cmdline, PanvmService service) throws Exception {
         MachineConfig config = MachineConfig.builder(BenchEnv.ferrite()).cmdline(cmdline).memoryBytes(Subject.MEMORY).build();
+        List<String> run = new ArrayList<>(List.of("run", "--kernel", config.kernel().toString(),
+                "--mem", (Subject.MEMORY >> 20) + "M"));
+        if (!cmdline.isEmpty()) {
+            run.addAll(List.of("--cmdline", cmdline));
+        }
+        Long worker = null;
         List<String> command = switch (vmm) {
             case "panvm" -> {
-                List<String> c = new ArrayList<>(List.of(BenchEnv.panvmLauncher().toString(), "run",
-                        "--kernel", config.kernel().toString(), "--mem", (Subject.MEMORY >> 20) + "M"));
-                if (!cmdline.isEmpty()) {
-                    c.addAll(List.of("--cmdline", cmdline));
-                }
+                List<String> c = new ArrayList<>(List.of(BenchEnv.panvmLauncher().toString()));
+                c.addAll(run);
                 yield c;
+            }
+            case "panvm-serve" -> {
+                worker = service.nextWorker().orElseThrow(() -> new IllegalStateException("no worker ready"));
+                yield service.clientCommand(run);
             }
             case "qemu" -> QemuMicrovm.command(config, null);
             default -> throw new IllegalArgumentException("unknown vmm " + vmm);
         };
         Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         p.getOutputStream().close();
-        return new GuestProcess(vmm, p);
+        return new GuestProcess(vmm, p, worker != null ? worker : p.pid());
     }
 
     /** Reads the serial console up to the first line containing {@code text}. */
@@ -85,7 +99,7 @@ final class GuestProcess implements AutoCloseable {
         long guestRam = 0;
         long size = 0;
         boolean anonymous = false;
-        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "smaps"))) {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(vmmPid), "smaps"))) {
             String[] f = line.trim().split("\\s+");
             if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
                 String[] range = f[0].split("-");

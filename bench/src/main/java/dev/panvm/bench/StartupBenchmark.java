@@ -9,6 +9,7 @@ import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
@@ -34,23 +35,51 @@ public class StartupBenchmark {
     public String vmm;
 
     private GuestProcess guest;
+    private PanvmService service;
+
+    /** Whether panvm's runs go through a 'panvm serve' ({@link ServedStartupBenchmark}). */
+    boolean served() {
+        return false;
+    }
+
+    @Setup(Level.Trial)
+    public void startService() throws Exception {
+        if (served() && vmm.equals("panvm")) {
+            service = PanvmService.start(2);
+        }
+    }
+
+    /** Not timed: a worker is ready, as it is for a user who did not start VMs back to back. */
+    @Setup(Level.Invocation)
+    public void awaitWorker() throws Exception {
+        if (service != null) {
+            service.awaitReady();
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void stopService() throws Exception {
+        if (service != null) {
+            service.close();
+        }
+    }
 
     @Benchmark
     public String startToBanner() throws Exception {
-        guest = GuestProcess.start(vmm, "");
+        guest = GuestProcess.start(service != null ? "panvm-serve" : vmm, "", service);
         return guest.awaitLine(" booted (mode: ");
     }
 
     @Benchmark
     public Object startToExit() throws Exception {
-        guest = GuestProcess.start(vmm, "");
+        guest = GuestProcess.start(service != null ? "panvm-serve" : vmm, "", service);
         guest.awaitSuccess();
         return guest;
     }
 
     @Benchmark
     public double residentMemory() throws Exception {
-        guest = GuestProcess.start(vmm, "workload=kmalloc ops=200000 hold_ms=60000");
+        guest = GuestProcess.start(service != null ? "panvm-serve" : vmm, "workload=kmalloc ops=200000 hold_ms=60000", service);
         guest.awaitLine("{\"workload\":\"kmalloc\"");
         double mib = guest.residentBeyondGuestRamMiB();
         SecondaryMetrics.record(SecondaryMetrics.RSS_BEYOND_RAM, mib, 1);

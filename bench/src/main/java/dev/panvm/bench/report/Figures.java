@@ -72,12 +72,21 @@ public final class Figures {
                 "process start -> ferrite's banner (512 MiB guest)", "");
         startup.add("StartupBenchmark.startToExit", "start -> exit",
                 "process start -> VMM exit (ferrite boots and ends the VM)", "");
+        startup.add("ServedStartupBenchmark.startToBanner", "start -> banner, panvm serve",
+                "process start -> ferrite's banner (512 MiB guest), panvm through a warm 'panvm serve' worker", "");
+        startup.add("ServedStartupBenchmark.startToExit", "start -> exit, panvm serve",
+                "process start -> VMM exit, panvm through a warm 'panvm serve' worker", "");
         startup.add("VmLifecycleBenchmark.startRunTearDown", "VM start, run, tear-down",
                 "VM started, run to exit and torn down (panvm: all in one process; QEMU: a process per VM)", "per VM");
         c.computeIfPresent("VmLifecycleBenchmark.startRunTearDown", (m, f) -> f.withRate("VMs/s"));
         new Area(c, "VMM", QEMU, MEMORY, Unit.MIB).add("StartupBenchmark.residentMemory", "resident memory beyond RAM",
                 "resident memory beyond guest RAM, after a workload (512 MiB guest)", "");
-        c.computeIfPresent("StartupBenchmark.residentMemory", (m, f) -> f.withMetric(SecondaryMetrics.RSS_BEYOND_RAM));
+        new Area(c, "VMM", QEMU, MEMORY, Unit.MIB).add("ServedStartupBenchmark.residentMemory",
+                "resident memory beyond RAM, panvm serve", "resident memory beyond guest RAM, after a workload "
+                        + "(512 MiB guest), panvm's 'panvm serve' worker", "");
+        for (String m : new String[] {"StartupBenchmark.residentMemory", "ServedStartupBenchmark.residentMemory"}) {
+            c.computeIfPresent(m, (k, f) -> f.withMetric(SecondaryMetrics.RSS_BEYOND_RAM));
+        }
 
         Area sched = new Area(c, "scheduler", HOST_LINUX, SCHED, Unit.NS);
         sched.add("SchedBenchmark.pipeSameCpu", "pipe ping-pong, one CPU", "pipe ping-pong, both threads on one CPU",

@@ -43,14 +43,16 @@ public final class RawSyscall {
         return r == -1 ? -(int) ERRNO.get(state, 0L) : r;
     }
 
-    /** {@link #call} with fewer arguments, the rest zero. */
-    public static long call(long nr, long a, long b, long c) {
-        return call(nr, a, b, c, 0, 0, 0);
-    }
-
-    /** Like {@link #call}, but a failure throws an {@link ErrnoException} naming {@code what}. */
-    public static long checked(String what, long nr, long a, long b, long c) throws ErrnoException {
-        long r = call(nr, a, b, c);
+    /**
+     * System call {@code nr} with up to six arguments (the rest zero); a failure throws an
+     * {@link ErrnoException} naming {@code what}.
+     */
+    public static long checked(String what, long nr, long... args) throws ErrnoException {
+        if (args.length > 6) {
+            throw new IllegalArgumentException("a system call takes at most six arguments");
+        }
+        long[] a = java.util.Arrays.copyOf(args, 6);
+        long r = call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
         if (r < 0) {
             throw new ErrnoException(what, (int) -r);
         }

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "panvm", mixinStandardHelpOptions = true, versionProvider = Panvm.Version.class,
         description = "A virtual machine monitor on KVM, written in Java.",
-        subcommands = {RunCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, ServeCommand.class, WorkerCommand.class, CommandLine.HelpCommand.class})
 public final class Panvm implements Runnable {
 
     @CommandLine.Spec
@@ -23,16 +23,21 @@ public final class Panvm implements Runnable {
 
     public static void main(String[] args) {
         System.setProperty("panvm.log.level", System.getProperty("panvm.log.level", "WARN"));
+        int status = commandLine().execute(args);
+        System.out.flush();
+        // vCPU threads that never left KVM_RUN must not keep the process alive.
+        Runtime.getRuntime().halt(status);
+    }
+
+    /** The {@code panvm} command line, with its handler for internal errors. */
+    public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Panvm());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             cmd.getErr().println("panvm: internal error: " + e);
             e.printStackTrace(cmd.getErr());
             return RunCommand.EXIT_VMM_ERROR;
         });
-        int status = cli.execute(args);
-        System.out.flush();
-        // vCPU threads that never left KVM_RUN must not keep the process alive.
-        Runtime.getRuntime().halt(status);
+        return cli;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

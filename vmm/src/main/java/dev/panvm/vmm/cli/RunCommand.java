@@ -28,6 +28,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.UnaryOperator;
 
 /**
  * {@code panvm run}: boots a kernel and runs it until it exits. The VM comes from the flags, or
@@ -120,6 +121,13 @@ final class RunCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /**
+     * The directory relative paths are relative to: the process's own unless set. A worker of
+     * {@code panvm serve} runs in its client's directory but cannot change the JVM's idea of the
+     * current directory, which {@code toAbsolutePath} reads, so it sets this instead.
+     */
+    Path workingDir;
+
     @Override
     public Integer call() throws InterruptedException {
         PrintWriter err = spec.commandLine().getErr();
@@ -195,7 +203,7 @@ final class RunCommand implements Callable<Integer> {
     VmConfig effectiveConfig() throws ConfigException {
         VmConfig.Builder b = new VmConfig.Builder();
         if (configFile != null) {
-            VmConfigJson.read(configFile, b);
+            VmConfigJson.read(here(configFile), b);
         }
         applyFlags(b);
         return b.build();
@@ -203,7 +211,7 @@ final class RunCommand implements Callable<Integer> {
 
     private void applyFlags(VmConfig.Builder b) throws ConfigException {
         if (kernel != null) {
-            b.kernel(kernel, "--kernel");
+            b.kernel(here(kernel), "--kernel");
         }
         if (cmdline != null) {
             b.bootArgs(VmConfig.checkBootArgs(cmdline, "--cmdline"));
@@ -221,7 +229,7 @@ final class RunCommand implements Callable<Integer> {
             List<VmConfig.Drive> drives = new ArrayList<>();
             if (!isNone(disks, "--disk")) {
                 for (String d : disks) {
-                    drives.add(parseDisk(d, "disk" + drives.size()));
+                    drives.add(parseDisk(d, "disk" + drives.size(), this::here));
                 }
             }
             b.drives(drives, Collections.nCopies(drives.size(), "--disk"));
@@ -251,14 +259,20 @@ final class RunCommand implements Callable<Integer> {
             b.prefault(prefault);
         }
         if (console != null) {
-            b.console(parseConsole(console));
+            b.console(parseConsole(console).map(t -> t instanceof ConsoleTarget.UnixSocket u
+                    ? new ConsoleTarget.UnixSocket(here(u.path())) : t));
         }
         if (serial != null) {
-            b.serialFile(parseSerial(serial));
+            b.serialFile(parseSerial(serial).map(this::here));
         }
         if (timeoutSeconds != null) {
             b.timeoutSeconds(VmConfig.checkTimeout(timeoutSeconds, "--timeout"));
         }
+    }
+
+    /** {@code p} resolved against {@link #workingDir}, if one is set. */
+    private Path here(Path p) {
+        return workingDir == null ? p : workingDir.resolve(p);
     }
 
     /** True for a lone {@code none}; {@code none} among other values is an error. */
@@ -272,7 +286,7 @@ final class RunCommand implements Callable<Integer> {
         return true;
     }
 
-    private static VmConfig.Drive parseDisk(String value, String id) throws ConfigException {
+    private static VmConfig.Drive parseDisk(String value, String id, UnaryOperator<Path> here) throws ConfigException {
         if (value.startsWith("null:")) {
             try {
                 return new VmConfig.NullDrive(id, new SizeConverter().convert(value.substring(5)));
@@ -296,7 +310,7 @@ final class RunCommand implements Callable<Integer> {
         if (parts.length == 0 || parts[0].isEmpty()) {
             throw ConfigException.usage(field, "needs a path");
         }
-        return new VmConfig.ImageDrive(id, Path.of(parts[0]), ro, ioThreads);
+        return new VmConfig.ImageDrive(id, here.apply(Path.of(parts[0])), ro, ioThreads);
     }
 
     private static long parseCount(String digits, String field) throws ConfigException {

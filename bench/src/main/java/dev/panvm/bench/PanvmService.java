@@ -1,0 +1,69 @@
+package dev.panvm.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A {@code panvm serve} for the start-up benchmark ({@code scripts/panvm serve}, with the AOT cache
+ * scripts/build trained), in a directory of its own, and the client that hands runs to it.
+ */
+final class PanvmService implements AutoCloseable {
+    private final Path dir;
+    private final Process process;
+
+    private PanvmService(Path dir, Process process) {
+        this.dir = dir;
+        this.process = process;
+    }
+
+    /** Starts a service keeping {@code workers} warm processes; returns once one is ready. */
+    static PanvmService start(int workers) throws Exception {
+        Path dir = Files.createTempDirectory("panvm-serve-bench");
+        Files.delete(dir); // the service creates it, 0700
+        Process p = new ProcessBuilder(BenchEnv.panvmLauncher().toString(), "serve", "--dir", dir.toString(),
+                "--workers", String.valueOf(workers)).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        PanvmService s = new PanvmService(dir, p);
+        s.awaitReady();
+        return s;
+    }
+
+    /** The client's command line for a {@code panvm} run with {@code args}. */
+    List<String> clientCommand(List<String> args) {
+        List<String> c = new java.util.ArrayList<>(List.of(BenchEnv.panvmClient().toString(), "--dir", dir.toString(), "--"));
+        c.addAll(args);
+        return c;
+    }
+
+    /** Waits until a worker listens (not timed: a replacement takes a JVM start). */
+    void awaitReady() throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (nextWorker().isEmpty()) {
+            if (!process.isAlive() || System.nanoTime() > deadline) {
+                throw new IllegalStateException("panvm serve has no worker ready in " + dir);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    /** The worker the client will take: the first socket in name order, as the client tries them. */
+    Optional<Long> nextWorker() throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.matches("worker-\\d+\\.sock")).sorted()
+                    .findFirst().map(n -> Long.parseLong(n.replaceAll("\\D", "")));
+        } catch (java.nio.file.NoSuchFileException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+}
