@@ -21,20 +21,20 @@ class FerriteServeKvmTest {
     @TempDir
     Path dir;
     private Path serveDir;
+    /** Null when the test was skipped before starting one. */
     private Process service;
 
     @BeforeEach
-    void start() throws Exception {
+    void needKvmThenStartAService() throws Exception {
         KvmTestSupport.assumeKvm();
         serveDir = dir.resolve("serve");
         service = ServeTestSupport.startService(serveDir, 1);
     }
 
     @AfterEach
-    void stop() throws Exception {
+    void stopTheService() throws Exception {
         if (service != null) {
-            service.destroy();
-            service.waitFor(30, TimeUnit.SECONDS);
+            ServeTestSupport.stopService(service);
         }
     }
 

@@ -37,8 +37,7 @@ class ServeTest {
 
     @AfterEach
     void stop() throws Exception {
-        service.destroy();
-        assertTrue(service.waitFor(30, TimeUnit.SECONDS));
+        ServeTestSupport.stopService(service);
     }
 
     @Test
@@ -76,8 +75,7 @@ class ServeTest {
 
     @Test
     void stoppingTheServiceEndsItsIdleWorkersAndRemovesItsFiles() throws Exception {
-        service.destroy();
-        assertTrue(service.waitFor(30, TimeUnit.SECONDS));
+        ServeTestSupport.stopService(service);
         assertEquals(0, ServeTestSupport.workers(serveDir), "no worker socket left");
         assertFalse(Files.exists(serveDir.resolve("serve.pid")));
         try (Stream<ProcessHandle> children = service.descendants()) {

@@ -20,6 +20,12 @@ public final class ServeTestSupport {
     /** The client scripts/build and scripts/test build (client/). */
     public static final Path CLIENT = Path.of("../client/target/release/panvm-client");
 
+    /** Stops a service started by {@link #startService} (SIGTERM, as Ctrl-C would). */
+    public static void stopService(Process service) throws InterruptedException {
+        service.destroy();
+        assertTrue(service.waitFor(30, TimeUnit.SECONDS), "the service stopped");
+    }
+
     /** Starts a service with one worker in a directory of its own; waits until the worker is ready. */
     public static Process startService(Path serveDir, int workers) throws Exception {
         assertTrue(Files.isExecutable(CLIENT), "panvm-client is not built at " + CLIENT.toAbsolutePath()
