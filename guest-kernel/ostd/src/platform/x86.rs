@@ -19,7 +19,7 @@ pub(crate) fn rdtsc() -> u64 {
 }
 
 /// `cpuid` with sub-leaf. On a PVM host in native mode this returns the
-/// *host's* values, not the VMM's (see `cpuid::Features`).
+/// *host's* values, not the VMM's (see `cpuid::read`).
 pub(crate) fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
     __cpuid_count(leaf, subleaf)
 }
