@@ -69,7 +69,10 @@ impl Reg {
     /// The interrupt request register word that holds `vector`, and the
     /// vector's bit in it (IRR: eight 32-bit registers from 0x200, 16 bytes apart).
     pub const fn irr(vector: u8) -> (Self, u32) {
-        (Self(0x200 + (vector / 32) as u32 * 0x10), 1 << (vector % 32))
+        (
+            Self(0x200 + (vector / 32) as u32 * 0x10),
+            1 << (vector % 32),
+        )
     }
 
     /// Byte offset in the xAPIC register page.
@@ -202,7 +205,11 @@ pub const fn periodic_timer(timer_khz: u64, hz: u32) -> (Divide, u32) {
         let divided = counts / 16;
         (
             Divide::By16,
-            if divided < u32::MAX as u64 { divided } else { u32::MAX as u64 },
+            if divided < u32::MAX as u64 {
+                divided
+            } else {
+                u32::MAX as u64
+            },
         )
     };
     (divide, if initial == 0 { 1 } else { initial as u32 })

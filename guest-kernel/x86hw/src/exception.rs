@@ -105,7 +105,11 @@ pub struct Headline {
 impl fmt::Display for Headline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (mnemonic, name) = name(self.vector);
-        write!(f, "CPU EXCEPTION: {mnemonic} {name} (vector {}) on ", self.vector)?;
+        write!(
+            f,
+            "CPU EXCEPTION: {mnemonic} {name} (vector {}) on ",
+            self.vector
+        )?;
         match self.cpu {
             Some(cpu) => write!(f, "cpu {cpu}"),
             None => write!(f, "an unknown cpu"),
@@ -246,31 +250,73 @@ mod tests {
 
     #[test]
     fn headline() {
-        let line = Headline { vector: 14, cpu: Some(1) }.to_string();
+        let line = Headline {
+            vector: 14,
+            cpu: Some(1),
+        }
+        .to_string();
         assert_eq!(line, "CPU EXCEPTION: #PF page fault (vector 14) on cpu 1");
-        let line = Headline { vector: 6, cpu: None }.to_string();
-        assert_eq!(line, "CPU EXCEPTION: #UD invalid opcode (vector 6) on an unknown cpu");
+        let line = Headline {
+            vector: 6,
+            cpu: None,
+        }
+        .to_string();
+        assert_eq!(
+            line,
+            "CPU EXCEPTION: #UD invalid opcode (vector 6) on an unknown cpu"
+        );
     }
 
     #[test]
     fn page_fault_error_codes() {
         // SDM 4.7: P (bit 0), W/R (1), U/S (2), RSVD (3), I/D (4).
-        let pf = |code, pvm_native| ErrorCode { vector: 14, code, pvm_native }.to_string();
+        let pf = |code, pvm_native| {
+            ErrorCode {
+                vector: 14,
+                code,
+                pvm_native,
+            }
+            .to_string()
+        };
         assert_eq!(pf(0b00010, false), " (not present, write, kernel)");
-        assert_eq!(pf(0b10001, false), " (protection violation, instruction fetch, kernel)");
-        assert_eq!(pf(0b01100, false), " (not present, read, user, reserved bit set)");
-        assert_eq!(pf(0b00100, true), " (not present, read, U=1: PVM runs the kernel in ring 3)");
+        assert_eq!(
+            pf(0b10001, false),
+            " (protection violation, instruction fetch, kernel)"
+        );
+        assert_eq!(
+            pf(0b01100, false),
+            " (not present, read, user, reserved bit set)"
+        );
+        assert_eq!(
+            pf(0b00100, true),
+            " (not present, read, U=1: PVM runs the kernel in ring 3)"
+        );
     }
 
     #[test]
     fn selector_error_codes() {
         // SDM 6.13: EXT (bit 0), IDT (1), TI (2), index (15..3).
-        let gp = |code| ErrorCode { vector: 13, code, pvm_native: false }.to_string();
+        let gp = |code| {
+            ErrorCode {
+                vector: 13,
+                code,
+                pvm_native: false,
+            }
+            .to_string()
+        };
         assert_eq!(gp(0x42), " (IDT index 8)");
         assert_eq!(gp(0x18), " (GDT index 3)");
         assert_eq!(gp(0x1d), " (LDT index 3, external)");
         assert_eq!(gp(0), "");
-        assert_eq!(ErrorCode { vector: 6, code: 5, pvm_native: false }.to_string(), "");
+        assert_eq!(
+            ErrorCode {
+                vector: 6,
+                code: 5,
+                pvm_native: false
+            }
+            .to_string(),
+            ""
+        );
     }
 
     #[test]
@@ -283,7 +329,12 @@ mod tests {
             r15: 0xf,
             ..TrapFrame::default()
         };
-        let dump = FrameDump { frame: &frame, cr2: Some(0x1000), pvm_native: false }.to_string();
+        let dump = FrameDump {
+            frame: &frame,
+            cr2: Some(0x1000),
+            pvm_native: false,
+        }
+        .to_string();
         let lines: Vec<&str> = dump.lines().collect();
         assert_eq!(lines.len(), 6);
         assert_eq!(lines[0], "  error=0x2 (not present, write, kernel)");

@@ -234,7 +234,10 @@ mod tests {
         let mut calibration = Calibration::new();
         assert_eq!(calibration.khz(), None);
         // A latch of 1 ms at 2 GHz (2,000,000 ticks) in a 50 ms gate: too uncertain.
-        let (first, last) = (at(0, 2_500_000, 2_000_000), at(GATE_PIT_TICKS, 2_500_000, 2_000_000));
+        let (first, last) = (
+            at(0, 2_500_000, 2_000_000),
+            at(GATE_PIT_TICKS, 2_500_000, 2_000_000),
+        );
         assert!(!calibration.add(first, last));
         let coarse = calibration.khz().unwrap();
         assert!(coarse.abs_diff(2_500_000) < 100, "{coarse}");

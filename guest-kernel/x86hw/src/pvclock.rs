@@ -40,12 +40,20 @@ impl PvclockVcpuTimeInfo {
 /// filled the area yet, was updating it (odd version) or changed it in
 /// between (torn).
 pub fn tsc_khz(version_before: u32, mul: u32, shift: i8, version_after: u32) -> Option<u64> {
-    if version_before == 0 || !version_before.is_multiple_of(2) || version_before != version_after || mul == 0 {
+    if version_before == 0
+        || !version_before.is_multiple_of(2)
+        || version_before != version_after
+        || mul == 0
+    {
         return None;
     }
     // ns = (ticks << shift) * mul >> 32  =>  ticks per ms = 10^6 * 2^32 / mul >> shift
     let khz = (1_000_000u64 << 32) / u64::from(mul);
-    Some(if shift < 0 { khz << -shift } else { khz >> shift })
+    Some(if shift < 0 {
+        khz << -shift
+    } else {
+        khz >> shift
+    })
 }
 
 #[cfg(test)]
@@ -58,7 +66,10 @@ mod tests {
         assert_eq!(core::mem::align_of::<PvclockVcpuTimeInfo>(), 32);
         assert_eq!(core::mem::offset_of!(PvclockVcpuTimeInfo, tsc_timestamp), 8);
         assert_eq!(core::mem::offset_of!(PvclockVcpuTimeInfo, system_time), 16);
-        assert_eq!(core::mem::offset_of!(PvclockVcpuTimeInfo, tsc_to_system_mul), 24);
+        assert_eq!(
+            core::mem::offset_of!(PvclockVcpuTimeInfo, tsc_to_system_mul),
+            24
+        );
         assert_eq!(core::mem::offset_of!(PvclockVcpuTimeInfo, tsc_shift), 28);
         assert_eq!(core::mem::offset_of!(PvclockVcpuTimeInfo, flags), 29);
     }

@@ -68,7 +68,10 @@ mod tests {
             let second = ns_to_ticks(1_000_000_000, khz);
             assert_eq!(second, khz * 1000);
             let ns = ticks_to_ns(second, mult);
-            assert!(ns.abs_diff(1_000_000_000) <= 1 + (second >> 32), "{khz} kHz: {ns}");
+            assert!(
+                ns.abs_diff(1_000_000_000) <= 1 + (second >> 32),
+                "{khz} kHz: {ns}"
+            );
         }
         // 2 GHz: 0.5 ns per tick.
         assert_eq!(mult(2_000_000), 1 << 31);
@@ -76,7 +79,10 @@ mod tests {
         // A day of ticks at 2 GHz converts exactly; at 100 GHz (mult rounded
         // to 42950) without overflow, to within 10 ppm.
         let day = 86_400_000_000_000u64;
-        assert_eq!(ticks_to_ns(ns_to_ticks(day, 2_000_000), mult(2_000_000)), day);
+        assert_eq!(
+            ticks_to_ns(ns_to_ticks(day, 2_000_000), mult(2_000_000)),
+            day
+        );
         let fast = ticks_to_ns(ns_to_ticks(day, 100_000_000), mult(100_000_000));
         assert!(fast.abs_diff(day) < day / 100_000, "{fast}");
     }

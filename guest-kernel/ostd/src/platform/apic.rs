@@ -52,7 +52,12 @@ fn write(reg: Reg, value: u32) {
         unsafe { wrmsr(reg.x2apic_msr(), u64::from(value)) };
     } else {
         // SAFETY: as in `read`; the effect of the write is this module's intent.
-        unsafe { mmio_write32(XAPIC_BASE.load(Relaxed) + u64::from(reg.mmio_offset()), value) };
+        unsafe {
+            mmio_write32(
+                XAPIC_BASE.load(Relaxed) + u64::from(reg.mmio_offset()),
+                value,
+            )
+        };
     }
 }
 
