@@ -20,6 +20,12 @@
 //!   objects (no lock), and per size class a depot of full magazines (its
 //!   own lock) through which objects freed on one CPU reach another.
 //!
+//! Beside them, [`stack_area`] keeps the books of the kernel stack area's
+//! virtual slots (which slot a new stack gets, which freed stacks stay
+//! mapped, what a fault in a guard page hit). Freeing a slot whose stack
+//! was unmapped may grow its free list: it is not an allocator's hot path,
+//! and the kernel calls it where allocating is allowed.
+//!
 //! # Addresses, not memory
 //!
 //! This crate never reads or writes the memory it hands out -- it cannot,
@@ -93,6 +99,7 @@ mod percpu;
 mod size_class;
 mod slab;
 mod slab_map;
+pub mod stack_area;
 
 use core::fmt;
 

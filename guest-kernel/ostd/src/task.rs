@@ -109,13 +109,14 @@ use core::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 
+use mm::stack_area::{GuardHit, TaskName};
 use sched::{CpuRq, Entity, RqLoad, RqLoads, TaskId, TimerQueue, Tunables};
 
 use crate::kstack::{self, KernelStack};
 use crate::percpu::{self, MAX_CPUS, PerCpu, this_cpu};
 use crate::platform::{self, IrqMode};
+use crate::println;
 use crate::sync::SpinLock;
-use crate::{print, println};
 
 pub use wait::{Mutex, MutexGuard};
 
@@ -444,48 +445,22 @@ fn spawn_raw(
 /// hold any lock, the heap's included.
 pub(crate) fn report_stack_overflow(fault: u64, stack: Range<u64>) {
     let pc = this_cpu();
-    let guard = Span(stack.start - kstack::GUARD_SIZE..stack.start);
     let current = pc.current.load(Relaxed);
     // SAFETY: a non-zero `current` is the task running on this CPU, which
     // faulted: it cannot be reaped while it is here.
     let task = (current != 0).then(|| unsafe { &*(current as *const Task) });
-    match task {
-        Some(task) if task.stack.range() == stack => println!(
-            "KERNEL STACK OVERFLOW on cpu {}: task {} \"{}\" ran off its stack {} ({} KiB): \
-             fault address {fault:#x} in the guard pages {guard}",
-            pc.cpu(),
-            task.id,
-            task.name,
-            Span(stack),
-            STACK_SIZE >> 10
-        ),
-        _ => {
-            print!(
-                "KERNEL STACK GUARD HIT on cpu {}: fault address {fault:#x} in the guard pages {guard} \
-                 below stack {}, not the running one: ",
-                pc.cpu(),
-                Span(stack)
-            );
-            match task {
-                Some(task) => println!(
-                    "task {} \"{}\", stack {}",
-                    task.id,
-                    task.name,
-                    Span(task.stack.range())
-                ),
-                None => println!("the idle loop"),
-            }
-        }
-    }
-}
-
-/// An address range as `start..end` in hex.
-struct Span(Range<u64>);
-
-impl core::fmt::Display for Span {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:#x}..{:#x}", self.0.start, self.0.end)
-    }
+    let hit = GuardHit {
+        cpu: pc.cpu(),
+        fault,
+        stack,
+        guard_size: kstack::GUARD_SIZE,
+        running: task.map(|task| TaskName {
+            id: task.id,
+            name: task.name,
+            stack: task.stack.range(),
+        }),
+    };
+    println!("{hit}");
 }
 
 /// First Rust code of a new thread (called by switch.S).
