@@ -13,7 +13,7 @@
 use alloc::boxed::Box;
 use core::arch::global_asm;
 
-use bootinfo::placement::{self, Request};
+use bootinfo::placement;
 use bootinfo::report::memory_report;
 use bootinfo::start_info::{START_INFO_SIZE, StartInfo};
 use bootinfo::{Cmdline, PhysRange, cmdline::CMDLINE_MAX, memmap::Memmap, modlist};
@@ -144,21 +144,18 @@ fn full_preemption(cmdline: &Cmdline<'_>) -> bool {
 /// [1 MiB, end of the direct map), minus the kernel image (with the per-CPU
 /// boot stacks), the boot structures and modules, and the bootstrap heap.
 fn free_ram(boot: &BootInfo, bootstrap_heap: PhysRange) -> alloc::vec::Vec<mm::PhysRange> {
-    let ram: alloc::vec::Vec<PhysRange> = boot
-        .memmap
-        .iter()
-        .filter(|e| e.is_ram())
-        .map(|e| PhysRange::new(e.addr.max(HEAP_WINDOW.start), e.end().min(HEAP_WINDOW.end)))
-        .filter(|r| !r.is_empty())
-        .collect();
     let holes: alloc::vec::Vec<PhysRange> = core::iter::once(kernel_image())
         .chain(core::iter::once(bootstrap_heap))
         .chain(boot.reserved_ranges())
         .collect();
-    heap::subtract(&ram, &holes)
+    placement::free_ranges(&boot.memmap, HEAP_WINDOW, &holes)
+        .iter()
+        .map(|r| mm::PhysRange::new(r.start, r.end))
+        .collect()
 }
 
-/// First-fit heap placement clear of the kernel image and the boot structures.
+/// First-fit heap placement clear of the kernel image and the boot
+/// structures (in a fixed array: there is no heap yet).
 fn choose_heap(boot: &BootInfo) -> PhysRange {
     let mut reserved = [PhysRange::new(0, 0); 16];
     let mut count = 0;
@@ -170,16 +167,8 @@ fn choose_heap(boot: &BootInfo) -> PhysRange {
         reserved[count] = range;
         count += 1;
     }
-    HEAP_SIZES
-        .iter()
-        .find_map(|&size| {
-            let request = Request {
-                size,
-                align: 2 << 20,
-                window: HEAP_WINDOW,
-            };
-            placement::find_free(&boot.memmap, &reserved[..count], request)
-        })
+    let reserved = &reserved[..count];
+    placement::find_largest(&boot.memmap, reserved, &HEAP_SIZES, 2 << 20, HEAP_WINDOW)
         .unwrap_or_else(|| {
             panic!(
                 "no RAM for a {} KiB heap in {HEAP_WINDOW}",

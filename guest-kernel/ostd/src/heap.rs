@@ -33,7 +33,6 @@
 //! The `mm` crate deals in physical addresses; they become pointers through
 //! the kernel's direct map (`phys.rs`: virtual = `KERNEL_VMA` + physical).
 
-use alloc::vec::Vec;
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 use core::ptr;
@@ -263,32 +262,6 @@ pub fn buddy_stats() -> BuddyStats {
 
 pub fn fragmentation() -> FragmentationReport {
     with_mm(|mm| mm.buddy.fragmentation())
-}
-
-/// `ram` minus every range in `holes`, as `mm` ranges (allocates: bootstrap phase).
-pub(crate) fn subtract(ram: &[PhysRange], holes: &[PhysRange]) -> Vec<mm::PhysRange> {
-    let mut out: Vec<mm::PhysRange> = ram
-        .iter()
-        .filter(|r| !r.is_empty())
-        .map(|r| mm::PhysRange::new(r.start, r.end))
-        .collect();
-    for hole in holes.iter().filter(|h| !h.is_empty()) {
-        let mut next = Vec::with_capacity(out.len() + 1);
-        for r in out {
-            if hole.end <= r.start || r.end <= hole.start {
-                next.push(r);
-                continue;
-            }
-            if r.start < hole.start {
-                next.push(mm::PhysRange::new(r.start, hole.start));
-            }
-            if hole.end < r.end {
-                next.push(mm::PhysRange::new(hole.end, r.end));
-            }
-        }
-        out = next;
-    }
-    out
 }
 
 impl KernelHeap {
