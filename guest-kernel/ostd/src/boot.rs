@@ -15,7 +15,7 @@ use core::arch::global_asm;
 
 use bootinfo::placement;
 use bootinfo::report::memory_report;
-use bootinfo::start_info::{START_INFO_SIZE, StartInfo};
+use bootinfo::start_info::{EntryPath, START_INFO_SIZE, StartInfo};
 use bootinfo::{Cmdline, PhysRange, cmdline::CMDLINE_MAX, memmap::Memmap, modlist};
 
 use crate::{heap, kstack, percpu, phys, platform, print, println, serial, smp, task, trap};
@@ -179,28 +179,6 @@ fn choose_heap(boot: &BootInfo) -> PhysRange {
 
 global_asm!(include_str!("boot.S"), options(att_syntax));
 
-/// Which door the kernel came in by (boot.S: ENTRY_PVH / ENTRY_DIRECT).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EntryPath {
-    /// 32-bit PVH entry through the Xen ELF note (QEMU `-kernel`).
-    Pvh,
-    /// 64-bit entry at the ELF entry point (panvm).
-    Direct,
-}
-
-impl EntryPath {
-    pub(crate) fn from_raw(raw: u64) -> Self {
-        if raw == 0 { Self::Pvh } else { Self::Direct }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Pvh => "pvh",
-            Self::Direct => "direct",
-        }
-    }
-}
-
 /// Everything the loader handed over, read through the direct map.
 pub struct BootInfo {
     pub start_info_pa: u64,
@@ -242,15 +220,8 @@ impl BootInfo {
     /// Physical ranges the heap must not overlap: the boot structures and modules.
     /// (The kernel image is added by the caller.)
     pub(crate) fn reserved_ranges(&self) -> impl Iterator<Item = PhysRange> + '_ {
-        let s = &self.start_info;
-        [
-            PhysRange::from_len(self.start_info_pa, START_INFO_SIZE as u64),
-            PhysRange::from_len(s.memmap_paddr, Memmap::byte_len(s.memmap_entries) as u64),
-            PhysRange::from_len(s.cmdline_paddr, self.cmdline_len + 1),
-            PhysRange::from_len(s.modlist_paddr, self.modlist.len() as u64),
-        ]
-        .into_iter()
-        .chain(modlist::modules(self.modlist).map(|m| m.range()))
+        self.start_info
+            .reserved_ranges(self.start_info_pa, self.cmdline_len, self.modlist)
     }
 }
 
