@@ -31,6 +31,7 @@ use core::arch::{asm, global_asm};
 use core::mem::size_of;
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
+use x86hw::backtrace;
 use x86hw::descriptor::{self, DescriptorTablePointer, Gate, KERNEL_CODE_SELECTOR, Tss};
 use x86hw::exception::{
     self, DOUBLE_FAULT_VECTOR, FIRST_IRQ_VECTOR, FrameDump, GENERAL_PROTECTION_VECTOR, Headline,
@@ -310,58 +311,39 @@ fn report_exception(frame: &TrapFrame) -> ! {
     exit(PANIC_EXIT_STATUS)
 }
 
-/// How far above the interrupted RSP the backtrace may read.
-const BACKTRACE_WINDOW: u64 = 256 << 10;
-const BACKTRACE_MAX_FRAMES: usize = 32;
-
 /// Prints `rip`, then the return addresses found by following the saved-RBP
-/// chain from `rbp`. Every read is bounds-checked so a corrupt chain cannot
-/// fault: a frame must be 8-aligned, lie in the kernel's upper-half map (which
-/// is always mapped) or on mapped pages of the kernel stack area (kstack.rs),
-/// within `BACKTRACE_WINDOW` above `rsp` (the stack in use),
-/// strictly above the previous frame; a return address must point into the
-/// kernel image. The kernel is built with frame pointers
+/// chain from `rbp` (`x86hw::backtrace::walk`). Every read is checked so a
+/// corrupt chain cannot fault: a frame must be 8-aligned, lie in the
+/// kernel's upper-half map (which is always mapped) or on mapped pages of
+/// the kernel stack area (kstack.rs), within a window above `rsp` (the stack
+/// in use), strictly above the previous frame; a return address must point
+/// into the kernel image. The kernel is built with frame pointers
 /// (`-C force-frame-pointers=yes`); frames of the prebuilt `core` may lack
 /// them, and the walk then stops or skips them.
 pub(crate) fn print_backtrace(rip: u64, rbp: u64, rsp: u64) {
     let text = (&raw const __kernel_start) as u64..(&raw const __kernel_end) as u64;
     println!("  backtrace (symbolize: addr2line -Cfipe guest-kernel/target/ferrite ADDR...):");
     println!("    #0  {rip:#018x}");
-    let window_end = rsp.saturating_add(BACKTRACE_WINDOW);
-    let mut frame = rbp;
-    let mut floor = rsp;
-    for depth in 1..=BACKTRACE_MAX_FRAMES {
-        if frame == 0 {
-            println!("    (end of chain)");
-            return;
-        }
-        let in_window = frame >= floor && frame.checked_add(16).is_some_and(|e| e <= window_end);
-        let mapped =
-            frame >= KERNEL_VMA || kstack::is_mapped(frame) && kstack::is_mapped(frame + 8);
-        if !frame.is_multiple_of(8) || !mapped || !in_window {
-            println!("    (stop: frame pointer {frame:#x} outside the stack in use)");
-            return;
-        }
-        // SAFETY: `frame` is 8-aligned and [frame, frame + 16) lies in the
-        // kernel's upper-half map, which every page table keeps mapped, or on
-        // stack pages mapped when checked (a stack freed since by another CPU
-        // could make this read fault: a nested exception, reported as such),
-        // and within a short window above the interrupted stack pointer; volatile
-        // reads of plain memory, whatever its contents, cannot break Rust
-        // invariants (this is a diagnostic read, racing writes only garble it).
-        let (next, ret) = unsafe {
+    let readable = |frame: u64| {
+        frame >= KERNEL_VMA || kstack::is_mapped(frame) && kstack::is_mapped(frame + 8)
+    };
+    let read = |frame: u64| {
+        // SAFETY: `walk` reads only a frame that is 8-aligned, for which
+        // `readable` said [frame, frame + 16) lies in the kernel's upper-half
+        // map, which every page table keeps mapped, or on stack pages mapped
+        // when checked (a stack freed since by another CPU could make this
+        // read fault: a nested exception, reported as such), and within a
+        // short window above the interrupted stack pointer; volatile reads of
+        // plain memory, whatever its contents, cannot break Rust invariants
+        // (this is a diagnostic read, racing writes only garble it).
+        unsafe {
             let p = frame as *const u64;
-            (p.read_volatile(), p.add(1).read_volatile())
-        };
-        if !text.contains(&ret) {
-            println!("    (stop: return address {ret:#x} outside the kernel)");
-            return;
+            [p.read_volatile(), p.add(1).read_volatile()]
         }
-        println!("    #{depth:<2} {ret:#018x}");
-        floor = frame + 16;
-        frame = next;
-    }
-    println!("    (stop: more than {BACKTRACE_MAX_FRAMES} frames)");
+    };
+    let found = |depth: usize, ret: u64| println!("    #{depth:<2} {ret:#018x}");
+    let end = backtrace::walk(rbp, rsp, text, readable, read, found);
+    println!("    ({end})");
 }
 
 /// Prints a backtrace of the caller (e.g. from the panic handler).

@@ -20,6 +20,7 @@
 //! | [`tsc`] | TSC ticks to and from nanoseconds, the TSC frequency sources |
 //! | [`descriptor`] | GDT descriptors, the 64-bit TSS, IDT gates |
 //! | [`exception`] | exception vectors, names, error codes, the trap frame and its dump |
+//! | [`backtrace`] | the checked walk of the saved-RBP chain |
 //! | [`paging`] | page-table entry bits and indices |
 //! | [`uart`] | 16550 UART registers |
 
@@ -27,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apic;
+pub mod backtrace;
 pub mod cpuid;
 pub mod descriptor;
 pub mod exception;
