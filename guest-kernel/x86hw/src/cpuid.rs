@@ -68,11 +68,11 @@ pub struct RawLeaves {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Features {
     pub origin: Origin,
-    /// CPUID.1:ECX[21].
+    /// `CPUID.1:ECX[21]`.
     pub x2apic: bool,
-    /// CPUID.1:ECX[24].
+    /// `CPUID.1:ECX[24]`.
     pub tsc_deadline: bool,
-    /// CPUID.1:EBX[31:24] (the initial APIC id of the CPU that read it).
+    /// `CPUID.1:EBX[31:24]` (the initial APIC id of the CPU that read it).
     pub initial_apic_id: u32,
     /// Leaf 0x40000010 EAX/EBX (kHz), when the VMM defines that leaf; 0 if not.
     pub tsc_khz: u32,
