@@ -1065,57 +1065,15 @@ pub(crate) fn idle_loop() -> ! {
 // ---------------------------------------------------------------------------
 // Introspection
 
-/// Every online CPU's run queue in turn (one lock at a time).
-fn for_each_rq(mut f: impl FnMut(&mut CpuRq<TaskRef>)) {
-    for cpu in 0..percpu::ncpus() {
-        f(RqGuard::lock(cpu).rq());
-    }
+/// `cpu`'s scheduler counters, read under its run-queue lock (the kernel
+/// sums them into its statistics).
+pub fn cpu_stats(cpu: usize) -> sched::CpuStats {
+    RqGuard::lock(cpu).rq().stats()
 }
 
-/// Scheduler counters summed over all CPUs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SchedTotals {
-    pub context_switches: u64,
-    pub migrations: u64,
-    pub wait_ns: u64,
-    /// Wakeups queued on another CPU's wake list.
-    pub remote_wakeups: u64,
-}
-
-impl SchedTotals {
-    pub fn now() -> Self {
-        let mut totals = Self {
-            remote_wakeups: CPUS[..percpu::ncpus()]
-                .iter()
-                .map(|cs| cs.remote_wakeups.load(Relaxed))
-                .sum(),
-            ..Self::default()
-        };
-        for_each_rq(|rq| {
-            let s = rq.stats();
-            totals.context_switches += s.context_switches;
-            totals.migrations += s.migrations_in;
-            totals.wait_ns += s.wait_time_ns;
-        });
-        totals
-    }
-
-    /// The counts from `before` to `self`.
-    pub fn since(self, before: Self) -> Self {
-        Self {
-            context_switches: self.context_switches - before.context_switches,
-            migrations: self.migrations - before.migrations,
-            wait_ns: self.wait_ns - before.wait_ns,
-            remote_wakeups: self.remote_wakeups - before.remote_wakeups,
-        }
-    }
-}
-
-/// Involuntary switches so far (tick / deadline / wakeup preemption), all CPUs.
-pub fn preemptions() -> u64 {
-    let mut sum = 0;
-    for_each_rq(|rq| sum += rq.stats().nr_preemptions);
-    sum
+/// Wakeups that other CPUs handed to `cpu` through its wake list so far.
+pub fn remote_wakeups(cpu: usize) -> u64 {
+    CPUS[cpu].remote_wakeups.load(Relaxed)
 }
 
 /// Live kernel threads (exited ones count until their stack is freed).

@@ -190,7 +190,46 @@ pub fn header(workload: &str, ops: u64, elapsed_ns: u64) -> Json {
         .u64("elapsed_ns", elapsed_ns)
 }
 
-pub use ostd::task::SchedTotals;
+/// Scheduler counters summed over all CPUs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SchedTotals {
+    pub context_switches: u64,
+    pub migrations: u64,
+    pub wait_ns: u64,
+    /// Wakeups queued on another CPU's wake list.
+    pub remote_wakeups: u64,
+}
+
+impl SchedTotals {
+    pub fn now() -> Self {
+        let mut totals = Self::default();
+        for cpu in 0..percpu::ncpus() {
+            let s = task::cpu_stats(cpu);
+            totals.context_switches += s.context_switches;
+            totals.migrations += s.migrations_in;
+            totals.wait_ns += s.wait_time_ns;
+            totals.remote_wakeups += task::remote_wakeups(cpu);
+        }
+        totals
+    }
+
+    /// The counts from `before` to `self`.
+    pub fn since(self, before: Self) -> Self {
+        Self {
+            context_switches: self.context_switches - before.context_switches,
+            migrations: self.migrations - before.migrations,
+            wait_ns: self.wait_ns - before.wait_ns,
+            remote_wakeups: self.remote_wakeups - before.remote_wakeups,
+        }
+    }
+}
+
+/// Involuntary switches so far (tick / deadline / wakeup preemption), all CPUs.
+pub fn preemptions() -> u64 {
+    (0..percpu::ncpus())
+        .map(|cpu| task::cpu_stats(cpu).nr_preemptions)
+        .sum()
+}
 
 /// Scheduler counters as JSON fields.
 pub trait SchedJson {

@@ -137,7 +137,7 @@ fn run() {
     let stop = Arc::new(AtomicBool::new(false));
     let counts: Arc<Vec<AtomicU64>> = Arc::new((0..2 * ncpus).map(|_| AtomicU64::new(0)).collect());
     let done = Arc::new(Completion::new());
-    let before = task::preemptions();
+    let before = super::preemptions();
     for i in 0..2 * ncpus {
         let (stop, counts, done) = (stop.clone(), counts.clone(), done.clone());
         task::spawn("spinner", 0, i % ncpus, move || {
@@ -151,7 +151,7 @@ fn run() {
     task::sleep_ns(SPIN_NS);
     stop.store(true, Relaxed);
     done.wait_for(2 * ncpus);
-    let preemptions = task::preemptions() - before;
+    let preemptions = super::preemptions() - before;
     let min = counts.iter().map(|c| c.load(Relaxed)).min().unwrap_or(0);
     assert!(min > 0, "a CPU-bound thread never ran in {SPIN_NS} ns");
     assert!(preemptions > 0, "no preemption among CPU-bound threads");

@@ -19,7 +19,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
-use super::{Params, SchedJson, SchedTotals, begin, header};
+use super::{Params, SchedJson, SchedTotals, begin, header, preemptions};
 use crate::task;
 use crate::wait::Completion;
 use crate::{percpu, platform};
@@ -42,7 +42,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let counts: Arc<Vec<AtomicU64>> = Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect());
     let done = Arc::new(Completion::new());
     let before = SchedTotals::now();
-    let preempt_before = task::preemptions();
+    let preempt_before = preemptions();
     let irq_preempt_before = task::irq_preemptions();
     let start = platform::now_ns();
     for i in 0..threads {
@@ -62,7 +62,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let elapsed = platform::now_ns() - start;
     done.wait_for(threads);
     let stats = SchedTotals::now().since(before);
-    let preemptions = task::preemptions() - preempt_before;
+    let preemptions = preemptions() - preempt_before;
     let irq_preemptions = task::irq_preemptions() - irq_preempt_before;
     let rounds: Vec<u64> = counts.iter().map(|c| c.load(Relaxed)).collect();
     let total: u64 = rounds.iter().sum();
