@@ -2,7 +2,8 @@
 //! one range, before the real allocators exist. Lock-free: a
 //! compare-exchange moves the next free address past each block before the
 //! block is returned, so concurrent callers get disjoint blocks. Only the
-//! newest block can be given back.
+//! newest block can be given back. ostd's `#[global_allocator]` relies on
+//! both (its SAFETY argument cites them; the tests check them).
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

@@ -3,9 +3,11 @@
 //! new stack gets, and the report when a fault address lies in a guard.
 //!
 //! ostd's `kstack.rs` maps and unmaps the pages and flushes TLBs; this file
-//! only decides. A freed slot whose pages stay mapped is handed out first
-//! (its mapping never changed, so nothing needs flushing), then a freed
-//! unmapped slot, then one never used.
+//! only decides, and ostd's page-table writes rely on it: [`Slots::take`]
+//! never hands out a slot that is in use (the tests check it). A freed slot
+//! whose pages stay mapped is handed out first (its mapping never changed,
+//! so nothing needs flushing), then a freed unmapped slot, then one never
+//! used.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -257,6 +259,38 @@ mod tests {
         assert_eq!(take(&mut slots), Some((2, false)));
         assert_eq!(take(&mut slots), None);
         assert_eq!(slots.used(), 3);
+    }
+
+    #[test]
+    fn a_slot_in_use_is_never_handed_out() {
+        let mut slots = Slots::new(64);
+        slots.keep_mapped(8);
+        let mut in_use: Vec<u32> = Vec::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..10_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            if !seed.is_multiple_of(3) {
+                match slots.take() {
+                    Some(slot) => {
+                        assert!(
+                            !in_use.contains(&slot.index),
+                            "slot {} handed out twice",
+                            slot.index
+                        );
+                        assert!(slot.index < 64);
+                        in_use.push(slot.index);
+                    }
+                    None => assert_eq!(in_use.len(), 64),
+                }
+            } else if !in_use.is_empty() {
+                let index = in_use.swap_remove((seed >> 8) as usize % in_use.len());
+                if !slots.release(index) {
+                    slots.unmapped(index);
+                }
+            }
+        }
     }
 
     #[test]

@@ -2,13 +2,17 @@
 //! plain values. Register numbers, bit layouts, encodings and decodings
 //! from the specs (Intel SDM, the 82093AA IOAPIC and 8254 PIT data sheets,
 //! KVM's pvclock ABI, the 16550 UART data sheet), and the arithmetic around
-//! them (timer periods, TSC scaling, PIT calibration).
+//! them (timer periods, TSC scaling, PIT calibration, the backtrace walk).
 //!
 //! Nothing here touches hardware: `ostd` does each raw access (port I/O,
 //! MMIO, MSRs, `cpuid`, descriptor-table loads) with `unsafe` and asks this
 //! crate what to write and what a value read means. Keeping the meaning here
 //! keeps `ostd` small, and lets the host unit tests check each encoding
 //! against the numbers in the specs (`cargo test -p x86hw`).
+//!
+//! A wrong value here makes a device misbehave, not memory unsafe, with one
+//! exception that ostd's `unsafe` relies on: [`backtrace::walk`] promises to
+//! read only frames that passed its checks (its tests hold it to that).
 //!
 //! | module | what |
 //! | --- | --- |
