@@ -994,24 +994,14 @@ fn pull_from_busiest(rq: &mut RqGuard, now: u64) {
     }
 }
 
-/// Sleeps for at least `ns` nanoseconds.
-pub fn sleep_ns(ns: u64) {
-    let me = me("sleep_ns");
-    let deadline = now().saturating_add(ns);
-    {
-        let _preempt = percpu::PreemptGuard::new();
-        let cs = &CPUS[percpu::cpu_id()];
-        cs.timers.lock().add(deadline, me.clone());
-        cs.next_timer.fetch_min(deadline, Relaxed);
-    }
-    loop {
-        set_sleeping(&me);
-        if now() >= deadline {
-            set_running(&me);
-            return;
-        }
-        park(&me);
-    }
+/// A timer: wakes `task` ([`TaskHandle::wake`]) once [`now`] has reached
+/// `deadline`, from this CPU's scheduling points and idle loop (the
+/// kernel's `sleep_ns` sleeps on it).
+pub fn wake_at(deadline: u64, task: &TaskHandle) {
+    let _preempt = percpu::PreemptGuard::new();
+    let cs = &CPUS[percpu::cpu_id()];
+    cs.timers.lock().add(deadline, task.0.clone());
+    cs.next_timer.fetch_min(deadline, Relaxed);
 }
 
 // ---------------------------------------------------------------------------

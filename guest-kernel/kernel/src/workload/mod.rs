@@ -131,7 +131,7 @@ pub fn begin(p: &Params<'_>) -> Result<(), String> {
     let delay_ms = p.u64("delay_ms", 0, 0..=MAX_DELAY_MS)?;
     p.finish()?;
     if delay_ms > 0 {
-        task::sleep_ns(delay_ms.saturating_mul(1_000_000));
+        crate::wait::sleep_ns(delay_ms.saturating_mul(1_000_000));
     }
     Ok(())
 }
@@ -148,7 +148,7 @@ pub fn start(name: &'static str, cmdline: Cmdline<'static>, stay: bool) {
         // `hold_ms=N`: stay up that long after the result, so that a host can
         // act on the line while the VM still runs (e.g. kill -9 the VMM).
         match cmdline.get_u64("hold_ms") {
-            Ok(Some(ms)) if ms > 0 => task::sleep_ns(ms.saturating_mul(1_000_000)),
+            Ok(Some(ms)) if ms > 0 => crate::wait::sleep_ns(ms.saturating_mul(1_000_000)),
             Ok(_) => {}
             Err(e) => panic!("{e}"),
         }

@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use super::json::Json;
 use crate::task::{self, Mutex};
-use crate::wait::{Completion, Semaphore};
+use crate::wait::{Completion, Semaphore, sleep_ns};
 use crate::{exit, kstack, percpu, platform, println};
 
 const THREADS_PER_CPU: usize = 4;
@@ -121,7 +121,7 @@ fn run() {
         task::spawn("sleeper", 0, i % ncpus, move || {
             let ns = 100_000 * (1 + i as u64 % 7);
             let start = platform::now_ns();
-            task::sleep_ns(ns);
+            sleep_ns(ns);
             let slept = platform::now_ns() - start;
             assert!(slept >= ns, "sleep_ns({ns}) returned after {slept} ns");
             done.complete();
@@ -148,7 +148,7 @@ fn run() {
             done.complete();
         });
     }
-    task::sleep_ns(SPIN_NS);
+    sleep_ns(SPIN_NS);
     stop.store(true, Relaxed);
     done.wait_for(2 * ncpus);
     let preemptions = super::preemptions() - before;
@@ -158,7 +158,7 @@ fn run() {
 
     // Sleep: at least as long as asked.
     let start = platform::now_ns();
-    task::sleep_ns(SLEEP_NS);
+    sleep_ns(SLEEP_NS);
     let slept = platform::now_ns() - start;
     assert!(
         slept >= SLEEP_NS,

@@ -21,7 +21,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use super::{Params, SchedJson, SchedTotals, begin, header, preemptions};
 use crate::task;
-use crate::wait::Completion;
+use crate::wait::{Completion, sleep_ns};
 use crate::{percpu, platform};
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
@@ -57,7 +57,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
             done.complete();
         });
     }
-    task::sleep_ns(ms * 1_000_000);
+    sleep_ns(ms * 1_000_000);
     stop.store(true, Relaxed);
     let elapsed = platform::now_ns() - start;
     done.wait_for(threads);
