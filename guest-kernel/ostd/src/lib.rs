@@ -22,7 +22,7 @@
 //! | `trap` | GDT/TSS/IDT, exception reports, interrupt entry, preemption trampoline | handlers run on per-CPU IST stacks |
 //! | [`percpu`] | per-CPU data through GS, preemption count | `percpu::PreemptGuard` (crate-internal) keeps code on its CPU |
 //! | [`sync`] | spin locks | data behind a [`sync::SpinLock`] is reached only through its guard |
-//! | [`task`] | kernel threads, stacks, context switch, per-CPU run queues, the sleep/wake API, the sleeping mutex | a thread's closure is `Send + 'static`; switching happens only here; sleeping and waking ([`task::CurrentTask::sleep`], [`task::TaskHandle::wake`]) cannot corrupt a queue, at worst a wakeup is spurious |
+//! | [`task`] | kernel threads, stacks, context switch, per-CPU run queues, the sleep/wake API and its timers, the sleeping mutex | a thread's closure is `Send + 'static`; switching happens only here; sleeping and waking ([`task::CurrentTask::sleep`], [`task::TaskHandle::wake`], [`task::wake_at`]) cannot corrupt a queue, at worst a wakeup is spurious |
 //! | [`kstack`] | kernel stacks with guard pages (slot books: `mm::stack_area`) | an overflow faults and is reported |
 //! | [`heap`] | the global allocator over `mm`, page allocation | `alloc`'s contract; pages are owned ([`heap::PageBlock`]) and freed once, on drop |
 //! | [`dma`] | memory shared with devices | a buffer is only read/written through bounds-checked copies |
