@@ -1056,7 +1056,8 @@ pub(crate) fn idle_loop() -> ! {
 // Introspection
 
 /// `cpu`'s scheduler counters, read under its run-queue lock (the kernel
-/// sums them into its statistics).
+/// sums them into its statistics). `cpu` is an online CPU
+/// (`< percpu::ncpus()`); others panic.
 pub fn cpu_stats(cpu: usize) -> sched::CpuStats {
     RqGuard::lock(cpu).rq().stats()
 }
