@@ -56,6 +56,8 @@ pub struct MpCpu {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MpError {
+    /// The configuration table's bytes at `pa` (`len` of them) cannot be read.
+    Unreadable { pa: u64, len: usize },
     BadSignature,
     BadLength(usize),
     BadChecksum,
@@ -66,6 +68,7 @@ pub enum MpError {
 impl fmt::Display for MpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Unreadable { pa, len } => write!(f, "configuration table at {pa:#x}+{len:#x} is not readable"),
             Self::BadSignature => f.write_str("MP configuration table: bad signature"),
             Self::BadLength(len) => write!(f, "MP configuration table: bad length {len}"),
             Self::BadChecksum => f.write_str("MP configuration table: bad checksum"),
@@ -118,6 +121,83 @@ pub fn mp_cpus(table: &[u8]) -> Result<Vec<MpCpu>, MpError> {
         at += entry_len;
     }
     Ok(cpus)
+}
+
+/// Where the CPU list came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Madt,
+    MpTable,
+    MpDefault,
+    Cmdline,
+    None,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Madt => "ACPI MADT",
+            Self::MpTable => "MP table",
+            Self::MpDefault => "MP default configuration",
+            Self::Cmdline => "cpus= on the command line",
+            Self::None => "no MADT, MP table or cpus=",
+        }
+    }
+}
+
+/// What [`find_mp_cpus`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MpSearch {
+    /// No floating pointer structure.
+    NotFound,
+    /// The floating pointer at `pa` names a default configuration: two
+    /// CPUs, APIC ids 0 and 1.
+    Default { pa: u64 },
+    /// The processors of the configuration table that the floating pointer
+    /// at `pa` names, or why that table is unusable.
+    Table { pa: u64, cpus: Result<Vec<MpCpu>, MpError> },
+}
+
+/// Searches physical memory for the MP tables through `read` (which fills
+/// its buffer from a physical address, or says false where it cannot): the
+/// floating pointer where the spec (1.4, 4.1) says -- the first KiB of the
+/// EBDA (its segment is the word at 0x40e in the BIOS data area), the last
+/// KiB of base memory, the BIOS ROM -- and in the first KiB of memory, as
+/// Linux does; then the configuration table it names.
+pub fn find_mp_cpus(read: impl Fn(u64, &mut [u8]) -> bool) -> MpSearch {
+    let mut ebda_segment = [0u8; 2];
+    let ebda = if read(0x40e, &mut ebda_segment) { u64::from(u16::from_le_bytes(ebda_segment)) << 4 } else { 0 };
+    let mut areas = Vec::new();
+    if (0x8_0000..0xa_0000).contains(&ebda) {
+        areas.push((ebda, 1024));
+    }
+    areas.extend([(0x9_fc00, 1024), (0xf_0000, 0x1_0000), (0, 1024)]);
+    let found = areas.into_iter().find_map(|(pa, len)| {
+        let mut area = alloc::vec![0u8; len];
+        if !read(pa, &mut area) {
+            return None;
+        }
+        find_floating(&area).map(|(offset, f)| (pa + offset as u64, f))
+    });
+    match found {
+        None => MpSearch::NotFound,
+        Some((pa, floating)) if floating.default_config != 0 => MpSearch::Default { pa },
+        Some((pa, floating)) => MpSearch::Table { pa, cpus: read_config(&read, u64::from(floating.config_pa)) },
+    }
+}
+
+/// The processors of the configuration table at `pa`, read through `read`.
+fn read_config(read: &impl Fn(u64, &mut [u8]) -> bool, pa: u64) -> Result<Vec<MpCpu>, MpError> {
+    let mut header = [0u8; CONFIG_HEADER_LEN];
+    if pa == 0 || !read(pa, &mut header) {
+        return Err(MpError::Unreadable { pa, len: CONFIG_HEADER_LEN });
+    }
+    let len = config_len(&header)?;
+    let mut table = alloc::vec![0u8; len];
+    if !read(pa, &mut table) {
+        return Err(MpError::Unreadable { pa, len });
+    }
+    mp_cpus(&table)
 }
 
 /// CPU index -> APIC id: `bsp` (the APIC id of the CPU running this) first,
@@ -242,6 +322,47 @@ mod tests {
         let mut short = t.clone();
         short[4..6].copy_from_slice(&10u16.to_le_bytes());
         assert_eq!(mp_cpus(&short), Err(MpError::BadLength(10)));
+    }
+
+    /// Physical memory of `size` bytes with `parts` written at their addresses.
+    fn memory(size: usize, parts: &[(usize, &[u8])]) -> impl Fn(u64, &mut [u8]) -> bool + use<> {
+        let mut mem = vec![0u8; size];
+        for (at, bytes) in parts {
+            mem[*at..*at + bytes.len()].copy_from_slice(bytes);
+        }
+        move |pa, buf: &mut [u8]| {
+            let Some(src) = mem.get(pa as usize..pa as usize + buf.len()) else { return false };
+            buf.copy_from_slice(src);
+            true
+        }
+    }
+
+    #[test]
+    fn finds_the_mp_table_in_the_bios_rom_or_the_ebda() {
+        let table = config(&[(0, 3), (1, 1)]);
+        let rom = memory(1 << 20, &[(0xf_5a40, &floating(0x9_fc10)), (0x9_fc10, &table)]);
+        let expected = vec![MpCpu { apic_id: 0, enabled: true, bsp: true }, MpCpu { apic_id: 1, enabled: true, bsp: false }];
+        assert_eq!(find_mp_cpus(rom), MpSearch::Table { pa: 0xf_5a40, cpus: Ok(expected.clone()) });
+        // EBDA at segment 0x9000 (0x90000), found before the ROM.
+        let ebda = memory(1 << 20, &[(0x40e, &[0x00, 0x90]), (0x9_0100, &floating(0x9_0400)), (0x9_0400, &table)]);
+        assert_eq!(find_mp_cpus(ebda), MpSearch::Table { pa: 0x9_0100, cpus: Ok(expected) });
+    }
+
+    #[test]
+    fn mp_search_without_a_usable_table() {
+        assert_eq!(find_mp_cpus(memory(1 << 20, &[])), MpSearch::NotFound);
+        // Only the first 640 KiB readable: the ROM area cannot be searched.
+        assert_eq!(find_mp_cpus(memory(0xa_0000, &[])), MpSearch::NotFound);
+        let mut default = floating(0);
+        default[11] = 5;
+        fix_checksum(&mut default, 10);
+        assert_eq!(find_mp_cpus(memory(1 << 20, &[(0xf_0000, &default)])), MpSearch::Default { pa: 0xf_0000 });
+        let dangling = memory(1 << 20, &[(0x9_fc00, &floating(0x20_0000))]);
+        let unreadable = Err(MpError::Unreadable { pa: 0x20_0000, len: CONFIG_HEADER_LEN });
+        assert_eq!(find_mp_cpus(dangling), MpSearch::Table { pa: 0x9_fc00, cpus: unreadable });
+        let none = memory(1 << 20, &[(0xf_0000, &floating(0))]);
+        let unreadable = Err(MpError::Unreadable { pa: 0, len: CONFIG_HEADER_LEN });
+        assert_eq!(find_mp_cpus(none), MpSearch::Table { pa: 0xf_0000, cpus: unreadable });
     }
 
     #[test]

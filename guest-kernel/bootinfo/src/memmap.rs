@@ -140,6 +140,13 @@ impl<'a> Memmap<'a> {
             .filter(MemmapEntry::is_ram)
             .fold(0u64, |sum, e| sum.saturating_add(e.size))
     }
+
+    /// Whether `[pa, end)` is where firmware tables live: below 1 MiB (which
+    /// the kernel never gives its allocators) or inside one entry that is
+    /// not RAM (ACPI, NVS, reserved).
+    pub fn is_firmware(&self, pa: u64, end: u64) -> bool {
+        end <= 1 << 20 || self.iter().any(|e| !e.is_ram() && e.addr <= pa && end <= e.end())
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +174,17 @@ pub(crate) mod tests {
             (0x10_0000, 0x0ff0_0000, 1),
             (0xfeff_c000, 0x4000, 2),
         ])
+    }
+
+    #[test]
+    fn firmware_ranges() {
+        let bytes = qemu_256m();
+        let map = Memmap::new(&bytes);
+        assert!(map.is_firmware(0xf5a40, 0xf5a50)); // the BIOS ROM (and below 1 MiB)
+        assert!(map.is_firmware(0x9_0000, 0x9_0010)); // below 1 MiB, even RAM
+        assert!(map.is_firmware(0xfeff_c000, 0xff00_0000)); // a reserved entry
+        assert!(!map.is_firmware(0xfeff_c000, 0xff00_0001)); // runs past it
+        assert!(!map.is_firmware(0x20_0000, 0x20_0010)); // RAM the allocators own
     }
 
     #[test]

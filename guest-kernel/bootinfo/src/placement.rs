@@ -6,6 +6,7 @@
 //! modules). The search is first-fit from low addresses, so the heap lands
 //! right after the kernel on a typical machine.
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::memmap::Memmap;
@@ -90,6 +91,54 @@ fn fit_in(ram: PhysRange, reserved: &[PhysRange], request: Request) -> Option<Ph
     }
 }
 
+/// The first of `sizes` (largest first) that [`find_free`] can place with
+/// `align` in `window`: the biggest heap that fits. Allocates nothing (it
+/// runs before the kernel has a heap).
+pub fn find_largest(
+    memmap: &Memmap<'_>,
+    reserved: &[PhysRange],
+    sizes: &[u64],
+    align: u64,
+    window: PhysRange,
+) -> Option<PhysRange> {
+    sizes.iter().find_map(|&size| {
+        let request = Request {
+            size,
+            align,
+            window,
+        };
+        find_free(memmap, reserved, request)
+    })
+}
+
+/// Every RAM range of `memmap` inside `window`, minus every range in
+/// `holes`: what the kernel may give its page allocator (allocates).
+pub fn free_ranges(memmap: &Memmap<'_>, window: PhysRange, holes: &[PhysRange]) -> Vec<PhysRange> {
+    let mut out: Vec<PhysRange> = memmap
+        .iter()
+        .filter(|e| e.is_ram())
+        .map(|e| PhysRange::new(e.addr.max(window.start), e.end().min(window.end)))
+        .filter(|r| !r.is_empty())
+        .collect();
+    for hole in holes.iter().filter(|h| !h.is_empty()) {
+        let mut next = Vec::with_capacity(out.len() + 1);
+        for r in out {
+            if hole.end <= r.start || r.end <= hole.start {
+                next.push(r);
+                continue;
+            }
+            if r.start < hole.start {
+                next.push(PhysRange::new(r.start, hole.start));
+            }
+            if hole.end < r.end {
+                next.push(PhysRange::new(hole.end, r.end));
+            }
+        }
+        out = next;
+    }
+    out
+}
+
 fn align_up(value: u64, align: u64) -> Option<u64> {
     Some(value.checked_add(align - 1)? & !(align - 1))
 }
@@ -163,6 +212,36 @@ mod tests {
             window: PhysRange::new(0, u64::MAX),
         };
         assert_eq!(find_free(&Memmap::new(&bytes), &[], everywhere), None);
+    }
+
+    #[test]
+    fn the_largest_size_that_fits() {
+        let bytes = memmap_bytes(&[(MIB, 7 * MIB, 1)]);
+        let memmap = Memmap::new(&bytes);
+        let kernel = [PhysRange::new(MIB, 2 * MIB)];
+        let sizes = [16 * MIB, 4 * MIB, MIB];
+        let got = find_largest(&memmap, &kernel, &sizes, 2 * MIB, WINDOW);
+        assert_eq!(got, Some(PhysRange::from_len(2 * MIB, 4 * MIB)));
+        assert_eq!(find_largest(&memmap, &kernel, &sizes[..1], 2 * MIB, WINDOW), None);
+    }
+
+    #[test]
+    fn free_ranges_cut_out_the_holes() {
+        // RAM below 640 KiB (outside the window), 1..256 MiB, and 4 GiB up.
+        let bytes = memmap_bytes(&[(0, 0x9fc00, 1), (MIB, 255 * MIB, 1), (16 * MIB, MIB, 2), (4 << 30, MIB, 1)]);
+        let memmap = Memmap::new(&bytes);
+        let holes = [
+            PhysRange::new(MIB, 3 * MIB),           // the kernel
+            PhysRange::new(10 * MIB, 26 * MIB),     // the bootstrap heap
+            PhysRange::new(0x9000, 0xa000),         // a boot structure below the window
+            PhysRange::new(200 * MIB, 200 * MIB),   // empty: ignored
+            PhysRange::new(250 * MIB, 300 * MIB),   // past the end of RAM
+        ];
+        assert_eq!(
+            free_ranges(&memmap, WINDOW, &holes),
+            [PhysRange::new(3 * MIB, 10 * MIB), PhysRange::new(26 * MIB, 250 * MIB)]
+        );
+        assert_eq!(free_ranges(&memmap, WINDOW, &[]), [PhysRange::new(MIB, 256 * MIB)]);
     }
 
     #[test]

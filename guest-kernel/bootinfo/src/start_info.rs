@@ -17,6 +17,9 @@
 use core::fmt;
 
 use crate::le::{u32_at, u64_at};
+use crate::memmap::Memmap;
+use crate::modlist;
+use crate::placement::PhysRange;
 
 /// `XEN_HVM_START_MAGIC_VALUE`.
 pub const XEN_HVM_START_MAGIC_VALUE: u32 = 0x336e_c578;
@@ -103,6 +106,50 @@ impl StartInfo {
             memmap_entries,
         })
     }
+
+    /// Where the loader's structures lie, for the kernel to keep clear of:
+    /// this structure (at `pa`), the memory map, the command line
+    /// (`cmdline_len` bytes and its NUL), the module list (`modlist`: its
+    /// bytes) and every module it names.
+    pub fn reserved_ranges<'a>(
+        &self,
+        pa: u64,
+        cmdline_len: u64,
+        modlist: &'a [u8],
+    ) -> impl Iterator<Item = PhysRange> + 'a {
+        [
+            PhysRange::from_len(pa, START_INFO_SIZE as u64),
+            PhysRange::from_len(self.memmap_paddr, Memmap::byte_len(self.memmap_entries) as u64),
+            PhysRange::from_len(self.cmdline_paddr, cmdline_len + 1),
+            PhysRange::from_len(self.modlist_paddr, modlist.len() as u64),
+        ]
+        .into_iter()
+        .chain(modlist::modules(modlist).map(|m| m.range()))
+    }
+}
+
+/// Which door the kernel came in by (boot.S's ENTRY_PVH / ENTRY_DIRECT,
+/// passed on as a number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryPath {
+    /// 32-bit PVH entry through the Xen ELF note (QEMU `-kernel`).
+    Pvh,
+    /// 64-bit entry at the ELF entry point (panvm).
+    Direct,
+}
+
+impl EntryPath {
+    /// boot.S's value: 0 for PVH, anything else for the direct entry.
+    pub fn from_raw(raw: u64) -> Self {
+        if raw == 0 { Self::Pvh } else { Self::Direct }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pvh => "pvh",
+            Self::Direct => "direct",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +166,38 @@ pub(crate) mod tests {
         b[40..48].copy_from_slice(&memmap.to_le_bytes());
         b[48..52].copy_from_slice(&entries.to_le_bytes());
         b
+    }
+
+    #[test]
+    fn reserved_ranges_cover_every_boot_structure() {
+        let info = StartInfo::parse(&start_info_bytes(0x7000, 0x6100, 5)).unwrap();
+        let info = StartInfo {
+            modlist_paddr: 0x8000,
+            nr_modules: 1,
+            ..info
+        };
+        // One module: 0x20_0000, 0x1000 bytes (hvm_modlist_entry: paddr, size, cmdline_paddr, reserved).
+        let mut modlist = [0u8; 32];
+        modlist[0..8].copy_from_slice(&0x20_0000u64.to_le_bytes());
+        modlist[8..16].copy_from_slice(&0x1000u64.to_le_bytes());
+        let ranges: Vec<PhysRange> = info.reserved_ranges(0x6000, 11, &modlist).collect();
+        assert_eq!(
+            ranges,
+            [
+                PhysRange::new(0x6000, 0x6038),
+                PhysRange::new(0x6100, 0x6100 + 5 * 24),
+                PhysRange::new(0x7000, 0x700c),
+                PhysRange::new(0x8000, 0x8020),
+                PhysRange::new(0x20_0000, 0x20_1000),
+            ]
+        );
+    }
+
+    #[test]
+    fn entry_paths() {
+        assert_eq!(EntryPath::from_raw(0), EntryPath::Pvh);
+        assert_eq!(EntryPath::from_raw(1).name(), "direct");
+        assert_eq!(EntryPath::Pvh.name(), "pvh");
     }
 
     #[test]

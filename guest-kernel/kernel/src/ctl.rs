@@ -83,7 +83,7 @@ impl Channel for SerialChannel {
     }
 
     fn wait(&mut self) {
-        task::sleep_ns(self.poll_ns);
+        crate::wait::sleep_ns(self.poll_ns);
     }
 
     fn send_line(&mut self, line: &str) {

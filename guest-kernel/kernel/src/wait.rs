@@ -1,7 +1,7 @@
-//! Sleeping on conditions: wait queues, a counting semaphore, a start gate
-//! and a completion counter. Safe code over ostd's sleep/wake API
-//! (`task::current`, `CurrentTask::sleep`, `TaskHandle::wake`); each
-//! has a lock of its own. The sleeping mutex, which needs `unsafe` for the
+//! Sleeping on conditions: wait queues, a counting semaphore, a start gate,
+//! a completion counter, and sleeping for a time. Safe code over ostd's
+//! sleep/wake API (`task::current`, `CurrentTask::sleep`, `TaskHandle::wake`,
+//! and `task::wake_at`'s timers); each has a lock of its own. The sleeping mutex, which needs `unsafe` for the
 //! data it guards, is ostd's `task::Mutex`.
 
 use core::sync::atomic::{
@@ -221,5 +221,21 @@ impl Completion {
 
     pub fn wait_for(&self, n: usize) {
         self.waiters.wait_until(|| self.done.load(Acquire) >= n);
+    }
+}
+
+/// Sleeps for at least `ns` nanoseconds: a timer wakes the task at the
+/// deadline; an earlier (spurious) wakeup sleeps again.
+pub fn sleep_ns(ns: u64) {
+    let me = task::current();
+    let deadline = task::now().saturating_add(ns);
+    task::wake_at(deadline, me.handle());
+    loop {
+        me.prepare_to_sleep();
+        if task::now() >= deadline {
+            me.cancel_sleep();
+            return;
+        }
+        me.sleep();
     }
 }

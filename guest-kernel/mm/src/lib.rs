@@ -20,6 +20,15 @@
 //!   objects (no lock), and per size class a depot of full magazines (its
 //!   own lock) through which objects freed on one CPU reach another.
 //!
+//! Before them, [`bump::Bump`] serves the kernel's first allocations from one
+//! range, and the allocators' own metadata (their constructors allocate).
+//!
+//! Beside them, [`stack_area`] keeps the books of the kernel stack area's
+//! virtual slots (which slot a new stack gets, which freed stacks stay
+//! mapped, what a fault in a guard page hit). Freeing a slot whose stack
+//! was unmapped may grow its free list: it is not an allocator's hot path,
+//! and the kernel calls it where allocating is allowed.
+//!
 //! # Addresses, not memory
 //!
 //! This crate never reads or writes the memory it hands out -- it cannot,
@@ -84,6 +93,7 @@
 extern crate alloc;
 
 mod buddy;
+pub mod bump;
 mod cpu_cache;
 mod fragmentation;
 mod frame_map;
@@ -93,6 +103,7 @@ mod percpu;
 mod size_class;
 mod slab;
 mod slab_map;
+pub mod stack_area;
 
 use core::fmt;
 
@@ -119,6 +130,14 @@ pub const NR_ORDERS: usize = MAX_ORDER + 1;
 /// Bytes in a block of `order`.
 pub const fn order_bytes(order: usize) -> u64 {
     PAGE_SIZE << order
+}
+
+/// The smallest order whose blocks hold `len` bytes (a page at least), or
+/// `None` if even a block of [`MAX_ORDER`] is too small.
+pub fn order_for(len: usize) -> Option<usize> {
+    let pages = len.max(1).div_ceil(PAGE_SIZE as usize);
+    let order = pages.next_power_of_two().trailing_zeros() as usize;
+    (order <= MAX_ORDER).then_some(order)
 }
 
 /// A physical address range `[start, end)`. The buddy allocator trims it
@@ -217,6 +236,17 @@ mod tests {
         assert_eq!(size_of::<crate::buddy::FrameState>(), 2);
         // Kmalloc: Slab + Link per slab descriptor = 88 bytes.
         assert_eq!(size_of::<crate::slab::Slab>(), 80);
+    }
+
+    #[test]
+    fn order_for_lengths() {
+        use crate::order_for;
+        assert_eq!(order_for(0), Some(0));
+        assert_eq!(order_for(4096), Some(0));
+        assert_eq!(order_for(4097), Some(1));
+        assert_eq!(order_for(3 * 4096), Some(2));
+        assert_eq!(order_for(4 << 20), Some(10));
+        assert_eq!(order_for((4 << 20) + 1), None);
     }
 
     #[test]

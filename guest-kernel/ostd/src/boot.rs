@@ -13,9 +13,9 @@
 use alloc::boxed::Box;
 use core::arch::global_asm;
 
-use bootinfo::placement::{self, Request};
+use bootinfo::placement;
 use bootinfo::report::memory_report;
-use bootinfo::start_info::{START_INFO_SIZE, StartInfo};
+use bootinfo::start_info::{EntryPath, START_INFO_SIZE, StartInfo};
 use bootinfo::{Cmdline, PhysRange, cmdline::CMDLINE_MAX, memmap::Memmap, modlist};
 
 use crate::{heap, kstack, percpu, phys, platform, print, println, serial, smp, task, trap};
@@ -144,21 +144,18 @@ fn full_preemption(cmdline: &Cmdline<'_>) -> bool {
 /// [1 MiB, end of the direct map), minus the kernel image (with the per-CPU
 /// boot stacks), the boot structures and modules, and the bootstrap heap.
 fn free_ram(boot: &BootInfo, bootstrap_heap: PhysRange) -> alloc::vec::Vec<mm::PhysRange> {
-    let ram: alloc::vec::Vec<PhysRange> = boot
-        .memmap
-        .iter()
-        .filter(|e| e.is_ram())
-        .map(|e| PhysRange::new(e.addr.max(HEAP_WINDOW.start), e.end().min(HEAP_WINDOW.end)))
-        .filter(|r| !r.is_empty())
-        .collect();
     let holes: alloc::vec::Vec<PhysRange> = core::iter::once(kernel_image())
         .chain(core::iter::once(bootstrap_heap))
         .chain(boot.reserved_ranges())
         .collect();
-    heap::subtract(&ram, &holes)
+    placement::free_ranges(&boot.memmap, HEAP_WINDOW, &holes)
+        .iter()
+        .map(|r| mm::PhysRange::new(r.start, r.end))
+        .collect()
 }
 
-/// First-fit heap placement clear of the kernel image and the boot structures.
+/// First-fit heap placement clear of the kernel image and the boot
+/// structures (in a fixed array: there is no heap yet).
 fn choose_heap(boot: &BootInfo) -> PhysRange {
     let mut reserved = [PhysRange::new(0, 0); 16];
     let mut count = 0;
@@ -170,16 +167,8 @@ fn choose_heap(boot: &BootInfo) -> PhysRange {
         reserved[count] = range;
         count += 1;
     }
-    HEAP_SIZES
-        .iter()
-        .find_map(|&size| {
-            let request = Request {
-                size,
-                align: 2 << 20,
-                window: HEAP_WINDOW,
-            };
-            placement::find_free(&boot.memmap, &reserved[..count], request)
-        })
+    let reserved = &reserved[..count];
+    placement::find_largest(&boot.memmap, reserved, &HEAP_SIZES, 2 << 20, HEAP_WINDOW)
         .unwrap_or_else(|| {
             panic!(
                 "no RAM for a {} KiB heap in {HEAP_WINDOW}",
@@ -189,28 +178,6 @@ fn choose_heap(boot: &BootInfo) -> PhysRange {
 }
 
 global_asm!(include_str!("boot.S"), options(att_syntax));
-
-/// Which door the kernel came in by (boot.S: ENTRY_PVH / ENTRY_DIRECT).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EntryPath {
-    /// 32-bit PVH entry through the Xen ELF note (QEMU `-kernel`).
-    Pvh,
-    /// 64-bit entry at the ELF entry point (panvm).
-    Direct,
-}
-
-impl EntryPath {
-    pub(crate) fn from_raw(raw: u64) -> Self {
-        if raw == 0 { Self::Pvh } else { Self::Direct }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Pvh => "pvh",
-            Self::Direct => "direct",
-        }
-    }
-}
 
 /// Everything the loader handed over, read through the direct map.
 pub struct BootInfo {
@@ -253,15 +220,8 @@ impl BootInfo {
     /// Physical ranges the heap must not overlap: the boot structures and modules.
     /// (The kernel image is added by the caller.)
     pub(crate) fn reserved_ranges(&self) -> impl Iterator<Item = PhysRange> + '_ {
-        let s = &self.start_info;
-        [
-            PhysRange::from_len(self.start_info_pa, START_INFO_SIZE as u64),
-            PhysRange::from_len(s.memmap_paddr, Memmap::byte_len(s.memmap_entries) as u64),
-            PhysRange::from_len(s.cmdline_paddr, self.cmdline_len + 1),
-            PhysRange::from_len(s.modlist_paddr, self.modlist.len() as u64),
-        ]
-        .into_iter()
-        .chain(modlist::modules(self.modlist).map(|m| m.range()))
+        self.start_info
+            .reserved_ranges(self.start_info_pa, self.cmdline_len, self.modlist)
     }
 }
 

@@ -13,7 +13,7 @@ pub(crate) fn halt_forever() -> ! {
 /// Makes the CPU triple-fault: with an IDT of limit 0 the `ud2` cannot be
 /// delivered (#UD -> #GP -> #DF -> shutdown). A VMM sees a SHUTDOWN exit.
 pub fn triple_fault() -> ! {
-    let empty_idt = crate::trap::DescriptorTablePointer { limit: 0, base: 0 };
+    let empty_idt = x86hw::descriptor::DescriptorTablePointer { limit: 0, base: 0 };
     // SAFETY: deliberately destroys this CPU's exception handling and then
     // faults; nothing runs afterwards, so no Rust invariant can be observed broken.
     unsafe {

@@ -22,15 +22,6 @@ use core::ptr;
 
 use crate::heap;
 
-const PAGE: usize = 4096;
-
-/// The buddy order that covers `len` bytes, if it is not too big.
-fn order_for(len: usize) -> Option<usize> {
-    let pages = len.max(1).div_ceil(PAGE);
-    let order = pages.next_power_of_two().trailing_zeros() as usize;
-    (order <= mm::MAX_ORDER).then_some(order)
-}
-
 /// Physically contiguous pages, exclusively owned, freed on drop.
 struct Block {
     pa: u64,
@@ -41,7 +32,7 @@ impl Block {
     /// Pages for `len` bytes, the first `len` of them zeroed: safe code
     /// never sees what the pages held before.
     fn zeroed(len: usize) -> Option<Self> {
-        let order = order_for(len)?;
+        let order = mm::order_for(len)?;
         let block = Self {
             pa: heap::alloc_pages(order)?,
             order,
@@ -54,7 +45,7 @@ impl Block {
     }
 
     fn bytes(&self) -> usize {
-        PAGE << self.order
+        mm::order_bytes(self.order) as usize
     }
 
     fn va(&self) -> u64 {

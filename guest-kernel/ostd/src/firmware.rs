@@ -19,12 +19,7 @@ impl PhysMem for FirmwareMemory<'_, '_> {
         let Some(end) = pa.checked_add(buf.len() as u64) else {
             return false;
         };
-        let firmware = end <= 1 << 20
-            || self
-                .memmap
-                .iter()
-                .any(|e| !e.is_ram() && e.addr <= pa && end <= e.end());
-        if !firmware || phys::phys_to_virt(pa, buf.len() as u64).is_none() {
+        if !self.memmap.is_firmware(pa, end) || phys::phys_to_virt(pa, buf.len() as u64).is_none() {
             return false;
         }
         // Firmware tables are written before boot and never after, and this

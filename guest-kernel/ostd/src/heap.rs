@@ -33,15 +33,13 @@
 //! The `mm` crate deals in physical addresses; they become pointers through
 //! the kernel's direct map (`phys.rs`: virtual = `KERNEL_VMA` + physical).
 
-use alloc::vec::Vec;
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{
-    AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
-};
+use core::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 
 use bootinfo::PhysRange;
+use mm::bump::Bump;
 use mm::{
     BuddyAllocator, BuddyStats, CpuCache, Depot, FragmentationReport, Kmalloc, KmallocStats,
     NR_KMALLOC_CLASSES, PageBacking, PageCache, SlabBacking,
@@ -63,10 +61,8 @@ pub(crate) struct Mm {
 }
 
 pub(crate) struct KernelHeap {
-    /// Bootstrap region, virtual addresses; `end == 0` before `init`.
-    start: AtomicU64,
-    next: AtomicU64,
-    end: AtomicU64,
+    /// Bootstrap region, virtual addresses; empty before `init`.
+    bootstrap: Bump,
     /// Set once `mm` holds the real allocators.
     mm_ready: AtomicBool,
     mm: SpinLock<Option<Mm>>,
@@ -74,9 +70,7 @@ pub(crate) struct KernelHeap {
 
 #[global_allocator]
 static HEAP: KernelHeap = KernelHeap {
-    start: AtomicU64::new(0),
-    next: AtomicU64::new(0),
-    end: AtomicU64::new(0),
+    bootstrap: Bump::new(),
     mm_ready: AtomicBool::new(false),
     mm: SpinLock::new(None),
 };
@@ -86,19 +80,12 @@ static HEAP: KernelHeap = KernelHeap {
 pub(crate) fn init(range: PhysRange) {
     let va = phys::phys_to_virt(range.start, range.len())
         .unwrap_or_else(|| panic!("heap {range} is outside the direct map"));
-    assert_eq!(HEAP.end.load(Relaxed), 0, "heap initialised twice");
-    HEAP.start.store(va, Relaxed);
-    HEAP.next.store(va, Relaxed);
-    HEAP.end.store(va + range.len(), Relaxed);
+    HEAP.bootstrap.init(va, range.len());
 }
 
 /// Bootstrap heap: (bytes in use, bytes in total).
 pub(crate) fn usage() -> (u64, u64) {
-    let start = HEAP.start.load(Relaxed);
-    (
-        HEAP.next.load(Relaxed) - start,
-        HEAP.end.load(Relaxed) - start,
-    )
+    HEAP.bootstrap.usage()
 }
 
 /// Full magazines each class's depot holds per CPU: enough for a CPU that
@@ -265,61 +252,10 @@ pub fn fragmentation() -> FragmentationReport {
     with_mm(|mm| mm.buddy.fragmentation())
 }
 
-/// `ram` minus every range in `holes`, as `mm` ranges (allocates: bootstrap phase).
-pub(crate) fn subtract(ram: &[PhysRange], holes: &[PhysRange]) -> Vec<mm::PhysRange> {
-    let mut out: Vec<mm::PhysRange> = ram
-        .iter()
-        .filter(|r| !r.is_empty())
-        .map(|r| mm::PhysRange::new(r.start, r.end))
-        .collect();
-    for hole in holes.iter().filter(|h| !h.is_empty()) {
-        let mut next = Vec::with_capacity(out.len() + 1);
-        for r in out {
-            if hole.end <= r.start || r.end <= hole.start {
-                next.push(r);
-                continue;
-            }
-            if r.start < hole.start {
-                next.push(mm::PhysRange::new(r.start, hole.start));
-            }
-            if hole.end < r.end {
-                next.push(mm::PhysRange::new(hole.end, r.end));
-            }
-        }
-        out = next;
-    }
-    out
-}
-
-impl KernelHeap {
-    fn in_bootstrap(&self, va: u64) -> bool {
-        (self.start.load(Relaxed)..self.end.load(Relaxed)).contains(&va)
-    }
-
-    fn bump_alloc(&self, layout: Layout) -> *mut u8 {
-        let mut next = self.next.load(Relaxed);
-        loop {
-            let Some(start) = next.checked_next_multiple_of(layout.align() as u64) else {
-                return ptr::null_mut();
-            };
-            let Some(end) = start.checked_add(layout.size() as u64) else {
-                return ptr::null_mut();
-            };
-            if end > self.end.load(Relaxed) {
-                return ptr::null_mut();
-            }
-            match self.next.compare_exchange_weak(next, end, Relaxed, Relaxed) {
-                Ok(_) => return start as *mut u8,
-                Err(current) => next = current,
-            }
-        }
-    }
-}
-
-// SAFETY: bootstrap phase: `bump_alloc` hands out disjoint, aligned ranges
-// of the bootstrap region (the compare-exchange moves `next` past each one
-// before it is returned) and `dealloc` only moves `next` back over the
-// newest block. mm phase: `Kmalloc` hands out each physical block to one
+// SAFETY: bootstrap phase: `mm::bump::Bump` hands out disjoint, aligned
+// ranges of the bootstrap region (the compare-exchange moves `next` past
+// each one before it is returned; host-tested, threads included) and takes
+// back only the newest block. mm phase: `Kmalloc` hands out each physical block to one
 // caller at a time (its slab bitmaps / buddy state, host-tested for no
 // double hand-out), aligned as asked; the block lies in RAM given only to the
 // buddy allocator and mapped by the direct map, so the virtual address is
@@ -328,7 +264,10 @@ impl KernelHeap {
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if !self.mm_ready.load(Acquire) {
-            return self.bump_alloc(layout);
+            let block = self
+                .bootstrap
+                .alloc(layout.size() as u64, layout.align() as u64);
+            return block.map_or(ptr::null_mut(), |va| va as *mut u8);
         }
         let pa = match mm::slab_class(layout.size(), layout.align()) {
             Some(class) => {
@@ -346,12 +285,9 @@ unsafe impl GlobalAlloc for KernelHeap {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let va = ptr as u64;
-        if self.in_bootstrap(va) {
+        if self.bootstrap.contains(va) {
             if !self.mm_ready.load(Acquire) {
-                // Only the newest block can be given back; a failed exchange
-                // means it was not the newest, and its memory stays used.
-                let block_end = va + layout.size() as u64;
-                let _ = self.next.compare_exchange(block_end, va, Relaxed, Relaxed);
+                self.bootstrap.free(va, layout.size() as u64);
             }
             return;
         }

@@ -8,10 +8,10 @@
 //! `0xffffffff40000000..0xffffffff80000000` (boot.S: `boot_pdpt_high[509]`
 //! points at the static page directory `stack_area_pd`; the same PML4 entry
 //! as the kernel, which PVM native mode is known to accept). It is cut into
-//! `MAX_SLOTS` slots of 64 KiB: the lower 32 KiB of a slot are never
-//! mapped (the guard), the upper 32 KiB hold one stack, mapped with 4 KiB
-//! pages from the page allocator (`heap::alloc_page`; they need not be
-//! contiguous). Page tables are allocated when a slot in their 2 MiB is first
+//! 16384 slots of 64 KiB (`LAYOUT`; their books: `mm::stack_area`): the
+//! lower 32 KiB of a slot are never mapped (the guard), the upper 32 KiB
+//! hold one stack, mapped with 4 KiB pages from the page allocator
+//! (`heap::alloc_page`; they need not be contiguous). Page tables are allocated when a slot in their 2 MiB is first
 //! used and kept: slots are reused, so the tables are too. When all slots are
 //! in use, creating a stack panics.
 //!
@@ -59,13 +59,15 @@
 //! Lock order: a run-queue lock (task.rs: stacks are freed under it), then `SLOTS`,
 //! then the heap's lock (pages and page tables are allocated under `SLOTS`).
 
-use alloc::vec::Vec;
 use core::arch::asm;
 use core::ops::Range;
 use core::sync::atomic::{
     AtomicU64,
     Ordering::{Acquire, Relaxed, Release},
 };
+
+use mm::stack_area::{Slots, StackLayout};
+use x86hw::paging::{self, PAGE_SIZE, PTE_ADDRESS, PTE_PRESENT, PTE_USER, PTE_WRITABLE};
 
 use crate::heap;
 use crate::percpu::{self, MAX_CPUS};
@@ -78,53 +80,33 @@ unsafe extern "C" {
 }
 
 const AREA_SIZE: u64 = 1 << 30;
-/// Where the stack area starts: it ends where the kernel's map begins.
-const AREA_START: u64 = KERNEL_VMA - AREA_SIZE;
+/// The stack area: it ends where the kernel's map begins.
+const LAYOUT: StackLayout = StackLayout {
+    start: KERNEL_VMA - AREA_SIZE,
+    size: AREA_SIZE,
+    slot_size: 64 << 10,
+    stack_size: STACK_SIZE,
+};
 const _: () = assert!(
-    (AREA_START >> 30) % 512 == 509,
+    paging::pdpt_index(LAYOUT.start) == 509,
     "boot.S maps the area at boot_pdpt_high[509]"
 );
-const SLOT_SIZE: u64 = 64 << 10;
 /// Bytes of stack per kernel thread.
 pub const STACK_SIZE: u64 = 32 << 10;
 /// Unmapped bytes below every stack.
-pub(crate) const GUARD_SIZE: u64 = SLOT_SIZE - STACK_SIZE;
-/// How many stacks can exist at once.
-const MAX_SLOTS: u32 = (AREA_SIZE / SLOT_SIZE) as u32;
+pub(crate) const GUARD_SIZE: u64 = LAYOUT.guard_size();
 /// How many kernel threads can exist at once (one stack each).
-pub const MAX_THREADS: usize = MAX_SLOTS as usize;
-const PAGE_SIZE: u64 = 4096;
-/// A page table maps 2 MiB.
-const PT_SHIFT: u32 = 21;
-const ENTRIES: u64 = 512;
+pub const MAX_THREADS: usize = LAYOUT.slots() as usize;
 
-const PTE_PRESENT: u64 = 1;
-const PTE_WRITABLE: u64 = 1 << 1;
 /// PVM native mode requires U/S on every entry (boot.S); ferrite has no user mode.
-const PTE_USER: u64 = 1 << 2;
 const PTE_FLAGS: u64 = PTE_PRESENT | PTE_WRITABLE | PTE_USER;
-const PTE_ADDRESS: u64 = 0x000f_ffff_ffff_f000;
 
 /// The fewest and most freed stacks kept mapped for reuse (module doc).
 const MIN_MAPPED: usize = 32;
 const MAX_MAPPED: usize = 4096;
 
 /// Slot bookkeeping; holding the lock also owns the area's page tables.
-struct Slots {
-    /// Freed slots whose stack is still mapped, at most its capacity (set
-    /// by `init`, so that freeing a stack never allocates).
-    mapped: Vec<u32>,
-    /// Freed slots with nothing mapped.
-    free: Vec<u32>,
-    /// Slots `never_used..MAX_SLOTS` have never held a stack.
-    never_used: u32,
-}
-
-static SLOTS: SpinLock<Slots> = SpinLock::new(Slots {
-    mapped: Vec::new(),
-    free: Vec::new(),
-    never_used: 0,
-});
+static SLOTS: SpinLock<Slots> = SpinLock::new(Slots::new(LAYOUT.slots()));
 
 /// Stacks unmapped so far: the area's TLB generation.
 static UNMAPS: AtomicU64 = AtomicU64::new(0);
@@ -140,23 +122,20 @@ impl KernelStack {
     /// Maps a fresh stack. Panics when all slots are in use or memory is out.
     pub fn allocate() -> Self {
         let mut slots = SLOTS.lock();
-        if let Some(slot) = slots.mapped.pop() {
-            // Its mapping never changed, so no TLB holds a stale entry for it.
-            return Self { slot };
-        }
-        let slot = match slots.free.pop() {
-            Some(slot) => slot,
-            None if slots.never_used < MAX_SLOTS => {
-                slots.never_used += 1;
-                slots.never_used - 1
-            }
-            None => panic!(
-                "kernel stack area exhausted: all {MAX_SLOTS} stack slots \
-                 ({} KiB each at {AREA_START:#x}) are in use",
-                SLOT_SIZE >> 10
-            ),
+        let Some(slot) = slots.take() else {
+            panic!(
+                "kernel stack area exhausted: all {} stack slots \
+                 ({} KiB each at {:#x}) are in use",
+                LAYOUT.slots(),
+                LAYOUT.slot_size >> 10,
+                LAYOUT.start
+            )
         };
-        let stack = Self { slot };
+        let stack = Self { slot: slot.index };
+        if slot.mapped {
+            // Its mapping never changed, so no TLB holds a stale entry for it.
+            return stack;
+        }
         for va in stack.pages() {
             let pa = heap::alloc_page().expect("out of memory for a kernel stack");
             let pte = pte_or_new_table(va, &mut slots);
@@ -175,7 +154,7 @@ impl KernelStack {
 
     /// The stack's bytes: `[bottom, top)`.
     pub fn range(&self) -> Range<u64> {
-        stack_range(self.slot)
+        LAYOUT.stack_range(self.slot)
     }
 
     fn pages(&self) -> impl Iterator<Item = u64> {
@@ -186,8 +165,7 @@ impl KernelStack {
 impl Drop for KernelStack {
     fn drop(&mut self) {
         let mut slots = SLOTS.lock();
-        if slots.mapped.len() < slots.mapped.capacity() {
-            slots.mapped.push(self.slot);
+        if slots.release(self.slot) {
             return;
         }
         for va in self.pages() {
@@ -210,7 +188,7 @@ impl Drop for KernelStack {
             flushed.store(unmaps, Relaxed);
         }
         UNMAPS.store(unmaps, Release);
-        slots.free.push(self.slot);
+        slots.unmapped(self.slot);
     }
 }
 
@@ -219,12 +197,9 @@ impl Drop for KernelStack {
 /// allocator is up, before the first thread exits.
 pub(crate) fn init(ram_bytes: u64) {
     let stacks = (ram_bytes / 16 / STACK_SIZE) as usize;
-    SLOTS.lock().mapped = Vec::with_capacity(stacks.clamp(MIN_MAPPED, MAX_MAPPED));
-}
-
-fn stack_range(slot: u32) -> Range<u64> {
-    let bottom = AREA_START + u64::from(slot) * SLOT_SIZE + GUARD_SIZE;
-    bottom..bottom + STACK_SIZE
+    SLOTS
+        .lock()
+        .keep_mapped(stacks.clamp(MIN_MAPPED, MAX_MAPPED));
 }
 
 /// Drops this CPU's stale translations of freed stacks, if any stack was
@@ -247,8 +222,7 @@ pub(crate) fn flush_stale() {
 /// The stack whose guard pages contain `addr`, as `[bottom, top)`; whether
 /// or not a stack lives in that slot now.
 pub(crate) fn guarded_stack(addr: u64) -> Option<Range<u64>> {
-    let offset = addr.checked_sub(AREA_START).filter(|&o| o < AREA_SIZE)?;
-    (offset % SLOT_SIZE < GUARD_SIZE).then(|| stack_range((offset / SLOT_SIZE) as u32))
+    LAYOUT.guarded_stack(addr)
 }
 
 /// Whether `addr` lies on a mapped stack page. For diagnostics (backtraces):
@@ -273,7 +247,7 @@ fn pte(va: u64) -> Option<*mut u64> {
     // SAFETY: present directory entries point at page tables this module
     // allocated (one page, 512 entries, never freed, in the direct map); the
     // index is below 512.
-    Some(unsafe { pt.add(((va / PAGE_SIZE) % ENTRIES) as usize) })
+    Some(unsafe { pt.add(paging::pt_index(va)) })
 }
 
 /// [`pte`], first allocating the page table if `va`'s 2 MiB has none.
@@ -295,10 +269,10 @@ fn pte_or_new_table(va: u64, _held: &mut Slots) -> *mut u64 {
 
 /// The page-directory entry covering `va`, if `va` is in the stack area.
 fn pde(va: u64) -> Option<*mut u64> {
-    let offset = va.checked_sub(AREA_START).filter(|&o| o < AREA_SIZE)?;
+    LAYOUT.offset(va)?;
     let pd = (&raw mut stack_area_pd).cast::<u64>();
-    // SAFETY: offset < 1 GiB, so the index is below 512: inside the static.
-    Some(unsafe { pd.add((offset >> PT_SHIFT) as usize) })
+    // SAFETY: `pd_index` is below 512: inside the static.
+    Some(unsafe { pd.add(paging::pd_index(va)) })
 }
 
 fn invlpg(va: u64) {
@@ -308,5 +282,5 @@ fn invlpg(va: u64) {
 
 /// Slots that have held a stack so far (the high-water mark of live stacks).
 pub fn slots_used() -> u32 {
-    SLOTS.lock().never_used
+    SLOTS.lock().used()
 }

@@ -138,7 +138,7 @@ pub(crate) fn init_bsp(cmdline: &Cmdline<'_>, pvm_native: bool, ncpus: usize) {
     }
     NCPUS.store(ncpus.clamp(1, MAX_CPUS), Relaxed);
 
-    let features = cpuid::Features::read(pvm_native);
+    let features = cpuid::read(pvm_native);
     if features.origin == cpuid::Origin::Host {
         println!(
             "platform: {} only (boot.S did not capture the VMM's CPUID before the PVM switch)",
@@ -187,7 +187,7 @@ pub(crate) fn init_ap(cpu: usize) {
     let id = if INTERRUPT_MODE.load(Relaxed) {
         apic::init_cpu()
     } else {
-        polling_apic_id(cpu, &cpuid::Features::read(PVM_NATIVE.load(Relaxed)))
+        polling_apic_id(cpu, &cpuid::read(PVM_NATIVE.load(Relaxed)))
     };
     APIC_IDS[cpu].store(id, Relaxed);
 }

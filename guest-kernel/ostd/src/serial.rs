@@ -1,27 +1,16 @@
 //! The 16550 UART at I/O port 0x3f8 (COM1), polled: no interrupts.
 //!
-//! Register offsets from the 16550 data sheet; only what a polled console
+//! Register offsets and bits: `x86hw::uart`; only what a polled console
 //! needs. Every access is a VM exit, so output costs two exits per byte
 //! (LSR poll + THR write).
 
 use core::fmt;
 
+use x86hw::uart::{
+    COM1, IER, LCR, LCR_8N1, LCR_DLAB, LSR, LSR_DR, LSR_THRE, MCR, MCR_DTR_RTS, RBR_THR,
+};
+
 use crate::port::{inb, outb};
-
-const COM1: u16 = 0x3f8;
-
-// Register offsets from the base port.
-const RBR_THR: u16 = 0; // receive buffer (read) / transmit holding (write); DLL when DLAB=1
-const IER: u16 = 1; // interrupt enable; DLM when DLAB=1
-const LCR: u16 = 3; // line control
-const MCR: u16 = 4; // modem control
-const LSR: u16 = 5; // line status
-
-const LCR_8N1: u8 = 0x03;
-const LCR_DLAB: u8 = 0x80;
-const MCR_DTR_RTS: u8 = 0x03;
-const LSR_DR: u8 = 0x01; // data ready: RBR holds a byte
-const LSR_THRE: u8 = 0x20; // transmit holding register empty
 
 /// Puts COM1 into 115200 8N1 with interrupts off. Emulated UARTs ignore the
 /// baud rate, but real-hardware-shaped init costs only a few exits.
@@ -34,8 +23,9 @@ pub fn init() {
     unsafe {
         outb(COM1 + IER, 0);
         outb(COM1 + LCR, LCR_DLAB);
-        outb(COM1 + RBR_THR, 1); // divisor 1 = 115200 baud
-        outb(COM1 + IER, 0);
+        let [low, high] = x86hw::uart::divisor(115_200).to_le_bytes();
+        outb(COM1 + RBR_THR, low); // the divisor latch, with DLAB
+        outb(COM1 + IER, high);
         outb(COM1 + LCR, LCR_8N1);
         outb(COM1 + MCR, MCR_DTR_RTS);
     }

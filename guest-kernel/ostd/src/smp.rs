@@ -28,7 +28,7 @@ use core::sync::atomic::{
 };
 
 use bootinfo::PhysRange;
-use bootinfo::cpus::{self, MpFloating};
+use bootinfo::cpus::{self, MpSearch, Source};
 use bootinfo::placement::{self, Request};
 use virtio_core::acpi::{self, PhysMem};
 
@@ -121,28 +121,6 @@ const TRAMPOLINE_WINDOW: PhysRange = PhysRange::new(0x1000, 0xa_0000);
 const AP_START_TIMEOUT_NS: u64 = 3_000_000_000;
 /// Between the two STARTUP IPIs (SDM: 200 us).
 const SIPI_GAP_NS: u64 = 200_000;
-
-/// Where the CPU list came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
-    Madt,
-    MpTable,
-    MpDefault,
-    Cmdline,
-    None,
-}
-
-impl Source {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Madt => "ACPI MADT",
-            Self::MpTable => "MP table",
-            Self::MpDefault => "MP default configuration",
-            Self::Cmdline => "cpus= on the command line",
-            Self::None => "no MADT, MP table or cpus=",
-        }
-    }
-}
 
 /// PVH path (QEMU), boot CPU, after `platform::init_bsp` (time, APIC mode)
 /// and the bootstrap heap: finds the other CPUs, starts each with
@@ -278,74 +256,24 @@ fn discover(boot: &BootInfo, limit: Option<usize>) -> (Source, Vec<u32>) {
             Err(e) => println!("smp: ACPI tables unusable ({e})"),
         }
     }
-    if let Some((pa, floating)) = find_mp_floating(&mem) {
-        if floating.default_config != 0 {
-            return (Source::MpDefault, alloc::vec![0, 1]);
+    match cpus::find_mp_cpus(|pa, buf| mem.read(pa, buf)) {
+        MpSearch::NotFound => {}
+        MpSearch::Default { .. } => return (Source::MpDefault, alloc::vec![0, 1]),
+        MpSearch::Table { cpus: Ok(cpus), .. } if !cpus.is_empty() => {
+            let ids = cpus.iter().filter(|c| c.enabled).map(|c| c.apic_id);
+            return (Source::MpTable, ids.collect());
         }
-        match read_mp_config(&mem, u64::from(floating.config_pa)) {
-            Ok(cpus) if !cpus.is_empty() => {
-                return (
-                    Source::MpTable,
-                    cpus.iter()
-                        .filter(|c| c.enabled)
-                        .map(|c| c.apic_id)
-                        .collect(),
-                );
-            }
-            Ok(_) => println!("smp: the MP table at {pa:#x} lists no processor"),
-            Err(e) => println!("smp: MP table at {pa:#x} unusable ({e})"),
+        MpSearch::Table { pa, cpus: Ok(_) } => {
+            println!("smp: the MP table at {pa:#x} lists no processor")
+        }
+        MpSearch::Table { pa, cpus: Err(e) } => {
+            println!("smp: MP table at {pa:#x} unusable ({e})")
         }
     }
     match limit {
         Some(n) => (Source::Cmdline, (0..n as u32).collect()),
         None => (Source::None, Vec::new()),
     }
-}
-
-/// The MP floating pointer, searched where the MP spec (1.4, 4.1) says: the
-/// first KiB of the EBDA (segment at 0x40e in the BIOS data area), the last
-/// KiB of base memory, the BIOS ROM; plus the first KiB of memory, as Linux
-/// does. Returns its physical address.
-fn find_mp_floating(mem: &FirmwareMemory<'_, '_>) -> Option<(u64, MpFloating)> {
-    let mut ebda_segment = [0u8; 2];
-    let ebda = if mem.read(0x40e, &mut ebda_segment) {
-        u64::from(u16::from_le_bytes(ebda_segment)) << 4
-    } else {
-        0
-    };
-    let mut areas = Vec::new();
-    if (0x8_0000..0xa_0000).contains(&ebda) {
-        areas.push((ebda, 1024));
-    }
-    areas.extend([(0x9_fc00, 1024), (0xf_0000, 0x1_0000), (0, 1024)]);
-    areas.into_iter().find_map(|(pa, len)| {
-        let mut area = alloc::vec![0u8; len];
-        if !mem.read(pa, &mut area) {
-            return None;
-        }
-        cpus::find_floating(&area).map(|(offset, f)| (pa + offset as u64, f))
-    })
-}
-
-fn read_mp_config(
-    mem: &FirmwareMemory<'_, '_>,
-    pa: u64,
-) -> Result<Vec<cpus::MpCpu>, alloc::string::String> {
-    use alloc::string::ToString;
-    let mut header = [0u8; cpus::CONFIG_HEADER_LEN];
-    if pa == 0 || !mem.read(pa, &mut header) {
-        return Err(alloc::format!(
-            "configuration table at {pa:#x} is not readable"
-        ));
-    }
-    let len = cpus::config_len(&header).map_err(|e| e.to_string())?;
-    let mut table = alloc::vec![0u8; len];
-    if !mem.read(pa, &mut table) {
-        return Err(alloc::format!(
-            "configuration table at {pa:#x}+{len:#x} is not readable"
-        ));
-    }
-    cpus::mp_cpus(&table).map_err(|e| e.to_string())
 }
 
 /// Copies boot.S's trampoline to a free page of RAM below 640 KiB (clear of

@@ -109,13 +109,14 @@ use core::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 
+use mm::stack_area::{GuardHit, TaskName};
 use sched::{CpuRq, Entity, RqLoad, RqLoads, TaskId, TimerQueue, Tunables};
 
 use crate::kstack::{self, KernelStack};
 use crate::percpu::{self, MAX_CPUS, PerCpu, this_cpu};
 use crate::platform::{self, IrqMode};
+use crate::println;
 use crate::sync::SpinLock;
-use crate::{print, println};
 
 pub use wait::{Mutex, MutexGuard};
 
@@ -444,48 +445,22 @@ fn spawn_raw(
 /// hold any lock, the heap's included.
 pub(crate) fn report_stack_overflow(fault: u64, stack: Range<u64>) {
     let pc = this_cpu();
-    let guard = Span(stack.start - kstack::GUARD_SIZE..stack.start);
     let current = pc.current.load(Relaxed);
     // SAFETY: a non-zero `current` is the task running on this CPU, which
     // faulted: it cannot be reaped while it is here.
     let task = (current != 0).then(|| unsafe { &*(current as *const Task) });
-    match task {
-        Some(task) if task.stack.range() == stack => println!(
-            "KERNEL STACK OVERFLOW on cpu {}: task {} \"{}\" ran off its stack {} ({} KiB): \
-             fault address {fault:#x} in the guard pages {guard}",
-            pc.cpu(),
-            task.id,
-            task.name,
-            Span(stack),
-            STACK_SIZE >> 10
-        ),
-        _ => {
-            print!(
-                "KERNEL STACK GUARD HIT on cpu {}: fault address {fault:#x} in the guard pages {guard} \
-                 below stack {}, not the running one: ",
-                pc.cpu(),
-                Span(stack)
-            );
-            match task {
-                Some(task) => println!(
-                    "task {} \"{}\", stack {}",
-                    task.id,
-                    task.name,
-                    Span(task.stack.range())
-                ),
-                None => println!("the idle loop"),
-            }
-        }
-    }
-}
-
-/// An address range as `start..end` in hex.
-struct Span(Range<u64>);
-
-impl core::fmt::Display for Span {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:#x}..{:#x}", self.0.start, self.0.end)
-    }
+    let hit = GuardHit {
+        cpu: pc.cpu(),
+        fault,
+        stack,
+        guard_size: kstack::GUARD_SIZE,
+        running: task.map(|task| TaskName {
+            id: task.id,
+            name: task.name,
+            stack: task.stack.range(),
+        }),
+    };
+    println!("{hit}");
 }
 
 /// First Rust code of a new thread (called by switch.S).
@@ -1019,24 +994,14 @@ fn pull_from_busiest(rq: &mut RqGuard, now: u64) {
     }
 }
 
-/// Sleeps for at least `ns` nanoseconds.
-pub fn sleep_ns(ns: u64) {
-    let me = me("sleep_ns");
-    let deadline = now().saturating_add(ns);
-    {
-        let _preempt = percpu::PreemptGuard::new();
-        let cs = &CPUS[percpu::cpu_id()];
-        cs.timers.lock().add(deadline, me.clone());
-        cs.next_timer.fetch_min(deadline, Relaxed);
-    }
-    loop {
-        set_sleeping(&me);
-        if now() >= deadline {
-            set_running(&me);
-            return;
-        }
-        park(&me);
-    }
+/// A timer: wakes `task` ([`TaskHandle::wake`]) once [`now`] has reached
+/// `deadline`, from this CPU's scheduling points and idle loop (the
+/// kernel's `sleep_ns` sleeps on it).
+pub fn wake_at(deadline: u64, task: &TaskHandle) {
+    let _preempt = percpu::PreemptGuard::new();
+    let cs = &CPUS[percpu::cpu_id()];
+    cs.timers.lock().add(deadline, task.0.clone());
+    cs.next_timer.fetch_min(deadline, Relaxed);
 }
 
 // ---------------------------------------------------------------------------
@@ -1090,57 +1055,16 @@ pub(crate) fn idle_loop() -> ! {
 // ---------------------------------------------------------------------------
 // Introspection
 
-/// Every online CPU's run queue in turn (one lock at a time).
-fn for_each_rq(mut f: impl FnMut(&mut CpuRq<TaskRef>)) {
-    for cpu in 0..percpu::ncpus() {
-        f(RqGuard::lock(cpu).rq());
-    }
+/// `cpu`'s scheduler counters, read under its run-queue lock (the kernel
+/// sums them into its statistics). `cpu` is an online CPU
+/// (`< percpu::ncpus()`); others panic.
+pub fn cpu_stats(cpu: usize) -> sched::CpuStats {
+    RqGuard::lock(cpu).rq().stats()
 }
 
-/// Scheduler counters summed over all CPUs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SchedTotals {
-    pub context_switches: u64,
-    pub migrations: u64,
-    pub wait_ns: u64,
-    /// Wakeups queued on another CPU's wake list.
-    pub remote_wakeups: u64,
-}
-
-impl SchedTotals {
-    pub fn now() -> Self {
-        let mut totals = Self {
-            remote_wakeups: CPUS[..percpu::ncpus()]
-                .iter()
-                .map(|cs| cs.remote_wakeups.load(Relaxed))
-                .sum(),
-            ..Self::default()
-        };
-        for_each_rq(|rq| {
-            let s = rq.stats();
-            totals.context_switches += s.context_switches;
-            totals.migrations += s.migrations_in;
-            totals.wait_ns += s.wait_time_ns;
-        });
-        totals
-    }
-
-    /// The counts from `before` to `self`.
-    pub fn since(self, before: Self) -> Self {
-        Self {
-            context_switches: self.context_switches - before.context_switches,
-            migrations: self.migrations - before.migrations,
-            wait_ns: self.wait_ns - before.wait_ns,
-            remote_wakeups: self.remote_wakeups - before.remote_wakeups,
-        }
-    }
-}
-
-/// Involuntary switches so far (tick / deadline / wakeup preemption), all CPUs.
-pub fn preemptions() -> u64 {
-    let mut sum = 0;
-    for_each_rq(|rq| sum += rq.stats().nr_preemptions);
-    sum
+/// Wakeups that other CPUs handed to `cpu` through its wake list so far.
+pub fn remote_wakeups(cpu: usize) -> u64 {
+    CPUS[cpu].remote_wakeups.load(Relaxed)
 }
 
 /// Live kernel threads (exited ones count until their stack is freed).

@@ -31,6 +31,13 @@ use core::arch::{asm, global_asm};
 use core::mem::size_of;
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
+use x86hw::backtrace;
+use x86hw::descriptor::{self, DescriptorTablePointer, Gate, KERNEL_CODE_SELECTOR, Tss};
+use x86hw::exception::{
+    self, DOUBLE_FAULT_VECTOR, FIRST_IRQ_VECTOR, FrameDump, GENERAL_PROTECTION_VECTOR, Headline,
+    InterruptFrame, MACHINE_CHECK_VECTOR, NMI_VECTOR, PAGE_FAULT_VECTOR, RFLAGS_IF, TrapFrame,
+};
+
 use crate::exit::exit;
 use crate::panic::PANIC_EXIT_STATUS;
 use crate::phys::KERNEL_VMA;
@@ -65,8 +72,6 @@ unsafe extern "C" {
     fn asm_wrmsr_safe(msr: u32, value: u64) -> u64;
 }
 
-/// Kernel code selector, as in boot.S (kernel data is 0x10).
-const KERNEL_CODE: u16 = 0x08;
 /// GDT index of CPU 0's TSS descriptor (selector 0x40); CPU i uses index 8 + 2i.
 const FIRST_TSS_INDEX: usize = 8;
 const GDT_ENTRIES: usize = FIRST_TSS_INDEX + 2 * MAX_CPUS;
@@ -82,56 +87,12 @@ const IST_EXCEPTION: u8 = 1;
 const IST_NMI: u8 = 2;
 const IST_IRQ: u8 = 3;
 
-const NMI_VECTOR: u64 = 2;
-const DOUBLE_FAULT_VECTOR: u64 = 8;
-const GENERAL_PROTECTION_VECTOR: u64 = 13;
-const PAGE_FAULT_VECTOR: u64 = 14;
-const MACHINE_CHECK_VECTOR: u64 = 18;
-/// First vector that is an interrupt rather than an exception.
-pub(crate) const FIRST_IRQ_VECTOR: usize = 32;
-
-/// The operand of `lgdt`/`lidt`.
-#[repr(C, packed)]
-pub(crate) struct DescriptorTablePointer {
-    pub limit: u16,
-    pub base: u64,
-}
-
-/// The 64-bit Task State Segment: only its stack pointers matter here.
-#[derive(Clone, Copy)]
-#[repr(C, packed)]
-struct Tss {
-    reserved0: u32,
-    rsp: [u64; 3],
-    reserved1: u64,
-    ist: [u64; 7],
-    reserved2: u64,
-    reserved3: u16,
-    iomap_base: u16,
-}
-
-/// One 16-byte IDT gate.
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct Gate {
-    offset_low: u16,
-    selector: u16,
-    ist: u8,
-    type_attr: u8,
-    offset_mid: u16,
-    offset_high: u32,
-    reserved: u32,
-}
-
-/// Present, DPL0, 64-bit interrupt gate (interrupts stay off in the handler).
-const INTERRUPT_GATE: u8 = 0x8e;
-
 const fn initial_gdt() -> [u64; GDT_ENTRIES] {
     let mut gdt = [0; GDT_ENTRIES];
-    gdt[1] = 0x00af_9a00_0000_ffff; // 0x08: 64-bit kernel code
-    gdt[2] = 0x00cf_9200_0000_ffff; // 0x10: kernel data
-    gdt[5] = 0x00cf_f200_0000_ffff; // 0x28 (0x2b with RPL3): user data, DPL3
-    gdt[6] = 0x00af_fa00_0000_ffff; // 0x30 (0x33 with RPL3): 64-bit user code, DPL3
+    gdt[1] = descriptor::KERNEL_CODE_DESCRIPTOR; // 0x08, as in boot.S
+    gdt[2] = descriptor::KERNEL_DATA_DESCRIPTOR; // 0x10, as in boot.S
+    gdt[5] = descriptor::USER_DATA_DESCRIPTOR; // 0x28 (0x2b with RPL3)
+    gdt[6] = descriptor::USER_CODE_DESCRIPTOR; // 0x30 (0x33 with RPL3)
     gdt
 }
 
@@ -139,24 +100,8 @@ const fn initial_gdt() -> [u64; GDT_ENTRIES] {
 // TSS descriptor (in `load_cpu`), the IDT is written once (in `build_idt`,
 // guarded by IDT_STATE) before any CPU loads it.
 static mut GDT: [u64; GDT_ENTRIES] = initial_gdt();
-static mut TSS: [Tss; MAX_CPUS] = [Tss {
-    reserved0: 0,
-    rsp: [0; 3],
-    reserved1: 0,
-    ist: [0; 7],
-    reserved2: 0,
-    reserved3: 0,
-    iomap_base: size_of::<Tss>() as u16, // no I/O permission bitmap
-}; MAX_CPUS];
-static mut IDT: [Gate; 256] = [Gate {
-    offset_low: 0,
-    selector: 0,
-    ist: 0,
-    type_attr: 0,
-    offset_mid: 0,
-    offset_high: 0,
-    reserved: 0,
-}; 256];
+static mut TSS: [Tss; MAX_CPUS] = [Tss::EMPTY; MAX_CPUS];
+static mut IDT: [Gate; 256] = [Gate::EMPTY; 256];
 
 const IDT_EMPTY: u8 = 0;
 const IDT_BUILDING: u8 = 1;
@@ -230,15 +175,7 @@ fn build_idt() {
                     IST_IRQ,
                 )
             };
-            *gate = Gate {
-                offset_low: handler as u16,
-                selector: KERNEL_CODE,
-                ist,
-                type_attr: INTERRUPT_GATE,
-                offset_mid: (handler >> 16) as u16,
-                offset_high: (handler >> 32) as u32,
-                reserved: 0,
-            };
+            *gate = Gate::interrupt(handler, KERNEL_CODE_SELECTOR, ist);
         }
     }
     IDT_STATE.store(IDT_READY, Ordering::Release);
@@ -258,15 +195,10 @@ fn load_cpu(cpu: usize) {
         (*tss).ist[(IST_NMI - 1) as usize] = block + NMI_STACK_TOP;
         (*tss).ist[(IST_IRQ - 1) as usize] = block + IRQ_STACK_TOP;
 
-        let base = tss as u64;
-        let limit = size_of::<Tss>() as u64 - 1;
+        let [low, high] = descriptor::tss_descriptor(tss as u64, size_of::<Tss>() as u64 - 1);
         let gdt = &raw mut GDT;
-        (*gdt)[tss_index] = (limit & 0xffff)
-            | (base & 0xff_ffff) << 16
-            | 0x89 << 40 // present, available 64-bit TSS
-            | (limit >> 16 & 0xf) << 48
-            | (base >> 24 & 0xff) << 56;
-        (*gdt)[tss_index + 1] = base >> 32;
+        (*gdt)[tss_index] = low;
+        (*gdt)[tss_index + 1] = high;
     }
 
     let gdt_ptr = DescriptorTablePointer {
@@ -317,85 +249,6 @@ pub(crate) unsafe fn wrmsr_safe(msr: u32, value: u64) -> bool {
     unsafe { asm_wrmsr_safe(msr, value) == 0 }
 }
 
-/// The stack contents at the call into `trap_handler` (trap.S order).
-#[repr(C)]
-#[derive(Debug)]
-pub(crate) struct TrapFrame {
-    pub r15: u64,
-    pub r14: u64,
-    pub r13: u64,
-    pub r12: u64,
-    pub r11: u64,
-    pub r10: u64,
-    pub r9: u64,
-    pub r8: u64,
-    pub rbp: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rdx: u64,
-    pub rcx: u64,
-    pub rbx: u64,
-    pub rax: u64,
-    pub vector: u64,
-    pub error_code: u64,
-    // pushed by the CPU
-    pub rip: u64,
-    pub cs: u64,
-    pub rflags: u64,
-    pub rsp: u64,
-    pub ss: u64,
-}
-
-/// What the CPU pushes on an interrupt (no error code).
-#[repr(C)]
-#[derive(Debug)]
-pub(crate) struct InterruptFrame {
-    pub rip: u64,
-    pub cs: u64,
-    pub rflags: u64,
-    pub rsp: u64,
-    pub ss: u64,
-}
-
-/// Mnemonics and names from the Intel SDM, vol. 3, table 6-1.
-fn exception_name(vector: u64) -> (&'static str, &'static str) {
-    const NAMES: [(&str, &str); 32] = [
-        ("#DE", "divide error"),
-        ("#DB", "debug"),
-        ("NMI", "non-maskable interrupt"),
-        ("#BP", "breakpoint"),
-        ("#OF", "overflow"),
-        ("#BR", "bound range exceeded"),
-        ("#UD", "invalid opcode"),
-        ("#NM", "device not available"),
-        ("#DF", "double fault"),
-        ("#CSO", "coprocessor segment overrun"),
-        ("#TS", "invalid TSS"),
-        ("#NP", "segment not present"),
-        ("#SS", "stack-segment fault"),
-        ("#GP", "general protection"),
-        ("#PF", "page fault"),
-        ("#15", "reserved"),
-        ("#MF", "x87 floating-point error"),
-        ("#AC", "alignment check"),
-        ("#MC", "machine check"),
-        ("#XM", "SIMD floating-point exception"),
-        ("#VE", "virtualization exception"),
-        ("#CP", "control protection"),
-        ("#22", "reserved"),
-        ("#23", "reserved"),
-        ("#24", "reserved"),
-        ("#25", "reserved"),
-        ("#26", "reserved"),
-        ("#27", "reserved"),
-        ("#HV", "hypervisor injection"),
-        ("#VC", "VMM communication"),
-        ("#SX", "security exception"),
-        ("#31", "reserved"),
-    ];
-    NAMES.get(vector as usize).copied().unwrap_or(("?", "?"))
-}
-
 /// Index 0..MAX_CPUS: CPUs; the last slot: a frame on no known trap stack.
 static REPORTING: [AtomicBool; MAX_CPUS + 1] = [const { AtomicBool::new(false) }; MAX_CPUS + 1];
 
@@ -423,162 +276,74 @@ fn report_exception(frame: &TrapFrame) -> ! {
         // outer frame): say the least and stop.
         println!(
             "CPU EXCEPTION: nested {} (vector {}) at rip={:#x} while reporting an exception",
-            exception_name(frame.vector).0,
+            exception::name(frame.vector).0,
             frame.vector,
             frame.rip
         );
         exit(PANIC_EXIT_STATUS)
     }
 
-    let (mnemonic, name) = exception_name(frame.vector);
     // Read once: on PVM every read of CR2 is an exit.
     let cr2 = (frame.vector == PAGE_FAULT_VECTOR).then(cpu::read_cr2);
-    match cpu {
-        Some(cpu) => println!(
-            "CPU EXCEPTION: {mnemonic} {name} (vector {}) on cpu {cpu}",
-            frame.vector
-        ),
-        None => println!(
-            "CPU EXCEPTION: {mnemonic} {name} (vector {}) on an unknown cpu",
-            frame.vector
-        ),
-    }
+    println!(
+        "{}",
+        Headline {
+            vector: frame.vector,
+            cpu
+        }
+    );
     // A kernel stack overflow: the fault hit the guard pages below a stack.
     if let Some(fault) = cr2
         && let Some(stack) = kstack::guarded_stack(fault)
     {
         task::report_stack_overflow(fault, stack);
     }
-    print!("  error={:#x}", frame.error_code);
-    describe_error_code(frame.vector, frame.error_code);
-    println!();
+    let pvm_native = crate::platform::pvm_native();
     print!(
-        "  rip={:#x} cs={:#x} rflags={:#x} rsp={:#x} ss={:#x}",
-        frame.rip, frame.cs, frame.rflags, frame.rsp, frame.ss
-    );
-    if let Some(cr2) = cr2 {
-        print!(" cr2={cr2:#x}");
-    }
-    println!();
-    let f = frame;
-    println!(
-        "  rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}",
-        f.rax, f.rbx, f.rcx, f.rdx
-    );
-    println!(
-        "  rsi={:#018x} rdi={:#018x} rbp={:#018x} r8 ={:#018x}",
-        f.rsi, f.rdi, f.rbp, f.r8
-    );
-    println!(
-        "  r9 ={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}",
-        f.r9, f.r10, f.r11, f.r12
-    );
-    println!(
-        "  r13={:#018x} r14={:#018x} r15={:#018x}",
-        f.r13, f.r14, f.r15
+        "{}",
+        FrameDump {
+            frame,
+            cr2,
+            pvm_native
+        }
     );
     print_backtrace(frame.rip, frame.rbp, frame.rsp);
     exit(PANIC_EXIT_STATUS)
 }
 
-/// Decodes the error code of #PF, and of the exceptions whose code names a
-/// segment selector or IDT entry.
-fn describe_error_code(vector: u64, code: u64) {
-    match vector {
-        PAGE_FAULT_VECTOR => {
-            print!(
-                " ({}, {}, {}",
-                if code & 1 != 0 {
-                    "protection violation"
-                } else {
-                    "not present"
-                },
-                if code & 0x10 != 0 {
-                    "instruction fetch"
-                } else if code & 2 != 0 {
-                    "write"
-                } else {
-                    "read"
-                },
-                match (code & 4 != 0, crate::platform::pvm_native()) {
-                    (true, true) => "U=1: PVM runs the kernel in ring 3",
-                    (true, false) => "user",
-                    (false, _) => "kernel",
-                },
-            );
-            if code & 8 != 0 {
-                print!(", reserved bit set");
-            }
-            print!(")");
-        }
-        10..=13 | 17 if code != 0 => {
-            let table = match code >> 1 & 3 {
-                0 => "GDT",
-                2 => "LDT",
-                _ => "IDT",
-            };
-            print!(
-                " ({table} index {}{})",
-                code >> 3 & 0x1fff,
-                if code & 1 != 0 { ", external" } else { "" }
-            );
-        }
-        _ => {}
-    }
-}
-
-/// How far above the interrupted RSP the backtrace may read.
-const BACKTRACE_WINDOW: u64 = 256 << 10;
-const BACKTRACE_MAX_FRAMES: usize = 32;
-
 /// Prints `rip`, then the return addresses found by following the saved-RBP
-/// chain from `rbp`. Every read is bounds-checked so a corrupt chain cannot
-/// fault: a frame must be 8-aligned, lie in the kernel's upper-half map (which
-/// is always mapped) or on mapped pages of the kernel stack area (kstack.rs),
-/// within `BACKTRACE_WINDOW` above `rsp` (the stack in use),
-/// strictly above the previous frame; a return address must point into the
-/// kernel image. The kernel is built with frame pointers
+/// chain from `rbp` (`x86hw::backtrace::walk`). Every read is checked so a
+/// corrupt chain cannot fault: a frame must be 8-aligned, lie in the
+/// kernel's upper-half map (which is always mapped) or on mapped pages of
+/// the kernel stack area (kstack.rs), within a window above `rsp` (the stack
+/// in use), strictly above the previous frame; a return address must point
+/// into the kernel image. The kernel is built with frame pointers
 /// (`-C force-frame-pointers=yes`); frames of the prebuilt `core` may lack
 /// them, and the walk then stops or skips them.
 pub(crate) fn print_backtrace(rip: u64, rbp: u64, rsp: u64) {
     let text = (&raw const __kernel_start) as u64..(&raw const __kernel_end) as u64;
     println!("  backtrace (symbolize: addr2line -Cfipe guest-kernel/target/ferrite ADDR...):");
     println!("    #0  {rip:#018x}");
-    let window_end = rsp.saturating_add(BACKTRACE_WINDOW);
-    let mut frame = rbp;
-    let mut floor = rsp;
-    for depth in 1..=BACKTRACE_MAX_FRAMES {
-        if frame == 0 {
-            println!("    (end of chain)");
-            return;
-        }
-        let in_window = frame >= floor && frame.checked_add(16).is_some_and(|e| e <= window_end);
-        let mapped =
-            frame >= KERNEL_VMA || kstack::is_mapped(frame) && kstack::is_mapped(frame + 8);
-        if !frame.is_multiple_of(8) || !mapped || !in_window {
-            println!("    (stop: frame pointer {frame:#x} outside the stack in use)");
-            return;
-        }
-        // SAFETY: `frame` is 8-aligned and [frame, frame + 16) lies in the
-        // kernel's upper-half map, which every page table keeps mapped, or on
-        // stack pages mapped when checked (a stack freed since by another CPU
-        // could make this read fault: a nested exception, reported as such),
-        // and within a short window above the interrupted stack pointer; volatile
-        // reads of plain memory, whatever its contents, cannot break Rust
-        // invariants (this is a diagnostic read, racing writes only garble it).
-        let (next, ret) = unsafe {
+    let readable = |frame: u64| {
+        frame >= KERNEL_VMA || kstack::is_mapped(frame) && kstack::is_mapped(frame + 8)
+    };
+    let read = |frame: u64| {
+        // SAFETY: `walk` reads only a frame that is 8-aligned, for which
+        // `readable` said [frame, frame + 16) lies in the kernel's upper-half
+        // map, which every page table keeps mapped, or on stack pages mapped
+        // when checked (a stack freed since by another CPU could make this
+        // read fault: a nested exception, reported as such), and within a
+        // short window above the interrupted stack pointer; volatile reads of
+        // plain memory, whatever its contents, cannot break Rust invariants
+        // (this is a diagnostic read, racing writes only garble it).
+        unsafe {
             let p = frame as *const u64;
-            (p.read_volatile(), p.add(1).read_volatile())
-        };
-        if !text.contains(&ret) {
-            println!("    (stop: return address {ret:#x} outside the kernel)");
-            return;
+            [p.read_volatile(), p.add(1).read_volatile()]
         }
-        println!("    #{depth:<2} {ret:#018x}");
-        floor = frame + 16;
-        frame = next;
-    }
-    println!("    (stop: more than {BACKTRACE_MAX_FRAMES} frames)");
+    };
+    let found = |depth: usize, ret: u64| println!("    #{depth:<2} {ret:#018x}");
+    let end = backtrace::walk(rbp, rsp, text, readable, read, found);
+    println!("    ({end})");
 }
 
 /// Prints a backtrace of the caller (e.g. from the panic handler).
@@ -606,9 +371,6 @@ extern "C" fn irq_handler(vector: u64, frame: &mut InterruptFrame) {
         return_into_preemption(frame);
     }
 }
-
-/// RFLAGS.IF: interrupts enabled.
-const RFLAGS_IF: u64 = 1 << 9;
 
 /// Makes the interrupt return into `preempt_trampoline` (trap.S) on the
 /// interrupted task's stack instead of into the task: pushes the interrupted

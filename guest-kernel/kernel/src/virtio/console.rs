@@ -197,7 +197,7 @@ impl ConsoleDevice {
         if self.wait_for_interrupt(Self::has_input) {
             task::cond_resched();
         } else {
-            task::sleep_ns(poll_ns);
+            crate::wait::sleep_ns(poll_ns);
         }
     }
 

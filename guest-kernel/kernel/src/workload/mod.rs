@@ -131,7 +131,7 @@ pub fn begin(p: &Params<'_>) -> Result<(), String> {
     let delay_ms = p.u64("delay_ms", 0, 0..=MAX_DELAY_MS)?;
     p.finish()?;
     if delay_ms > 0 {
-        task::sleep_ns(delay_ms.saturating_mul(1_000_000));
+        crate::wait::sleep_ns(delay_ms.saturating_mul(1_000_000));
     }
     Ok(())
 }
@@ -148,7 +148,7 @@ pub fn start(name: &'static str, cmdline: Cmdline<'static>, stay: bool) {
         // `hold_ms=N`: stay up that long after the result, so that a host can
         // act on the line while the VM still runs (e.g. kill -9 the VMM).
         match cmdline.get_u64("hold_ms") {
-            Ok(Some(ms)) if ms > 0 => task::sleep_ns(ms.saturating_mul(1_000_000)),
+            Ok(Some(ms)) if ms > 0 => crate::wait::sleep_ns(ms.saturating_mul(1_000_000)),
             Ok(_) => {}
             Err(e) => panic!("{e}"),
         }
@@ -190,7 +190,46 @@ pub fn header(workload: &str, ops: u64, elapsed_ns: u64) -> Json {
         .u64("elapsed_ns", elapsed_ns)
 }
 
-pub use ostd::task::SchedTotals;
+/// Scheduler counters summed over all CPUs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SchedTotals {
+    pub context_switches: u64,
+    pub migrations: u64,
+    pub wait_ns: u64,
+    /// Wakeups queued on another CPU's wake list.
+    pub remote_wakeups: u64,
+}
+
+impl SchedTotals {
+    pub fn now() -> Self {
+        let mut totals = Self::default();
+        for cpu in 0..percpu::ncpus() {
+            let s = task::cpu_stats(cpu);
+            totals.context_switches += s.context_switches;
+            totals.migrations += s.migrations_in;
+            totals.wait_ns += s.wait_time_ns;
+            totals.remote_wakeups += task::remote_wakeups(cpu);
+        }
+        totals
+    }
+
+    /// The counts from `before` to `self`.
+    pub fn since(self, before: Self) -> Self {
+        Self {
+            context_switches: self.context_switches - before.context_switches,
+            migrations: self.migrations - before.migrations,
+            wait_ns: self.wait_ns - before.wait_ns,
+            remote_wakeups: self.remote_wakeups - before.remote_wakeups,
+        }
+    }
+}
+
+/// Involuntary switches so far (tick / deadline / wakeup preemption), all CPUs.
+pub fn preemptions() -> u64 {
+    (0..percpu::ncpus())
+        .map(|cpu| task::cpu_stats(cpu).nr_preemptions)
+        .sum()
+}
 
 /// Scheduler counters as JSON fields.
 pub trait SchedJson {

@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use super::json::Json;
 use crate::task::{self, Mutex};
-use crate::wait::{Completion, Semaphore};
+use crate::wait::{Completion, Semaphore, sleep_ns};
 use crate::{exit, kstack, percpu, platform, println};
 
 const THREADS_PER_CPU: usize = 4;
@@ -121,7 +121,7 @@ fn run() {
         task::spawn("sleeper", 0, i % ncpus, move || {
             let ns = 100_000 * (1 + i as u64 % 7);
             let start = platform::now_ns();
-            task::sleep_ns(ns);
+            sleep_ns(ns);
             let slept = platform::now_ns() - start;
             assert!(slept >= ns, "sleep_ns({ns}) returned after {slept} ns");
             done.complete();
@@ -137,7 +137,7 @@ fn run() {
     let stop = Arc::new(AtomicBool::new(false));
     let counts: Arc<Vec<AtomicU64>> = Arc::new((0..2 * ncpus).map(|_| AtomicU64::new(0)).collect());
     let done = Arc::new(Completion::new());
-    let before = task::preemptions();
+    let before = super::preemptions();
     for i in 0..2 * ncpus {
         let (stop, counts, done) = (stop.clone(), counts.clone(), done.clone());
         task::spawn("spinner", 0, i % ncpus, move || {
@@ -148,17 +148,17 @@ fn run() {
             done.complete();
         });
     }
-    task::sleep_ns(SPIN_NS);
+    sleep_ns(SPIN_NS);
     stop.store(true, Relaxed);
     done.wait_for(2 * ncpus);
-    let preemptions = task::preemptions() - before;
+    let preemptions = super::preemptions() - before;
     let min = counts.iter().map(|c| c.load(Relaxed)).min().unwrap_or(0);
     assert!(min > 0, "a CPU-bound thread never ran in {SPIN_NS} ns");
     assert!(preemptions > 0, "no preemption among CPU-bound threads");
 
     // Sleep: at least as long as asked.
     let start = platform::now_ns();
-    task::sleep_ns(SLEEP_NS);
+    sleep_ns(SLEEP_NS);
     let slept = platform::now_ns() - start;
     assert!(
         slept >= SLEEP_NS,

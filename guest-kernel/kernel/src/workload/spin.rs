@@ -19,9 +19,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
-use super::{Params, SchedJson, SchedTotals, begin, header};
+use super::{Params, SchedJson, SchedTotals, begin, header, preemptions};
 use crate::task;
-use crate::wait::Completion;
+use crate::wait::{Completion, sleep_ns};
 use crate::{percpu, platform};
 
 pub fn run(p: &Params<'_>) -> Result<String, String> {
@@ -42,7 +42,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     let counts: Arc<Vec<AtomicU64>> = Arc::new((0..threads).map(|_| AtomicU64::new(0)).collect());
     let done = Arc::new(Completion::new());
     let before = SchedTotals::now();
-    let preempt_before = task::preemptions();
+    let preempt_before = preemptions();
     let irq_preempt_before = task::irq_preemptions();
     let start = platform::now_ns();
     for i in 0..threads {
@@ -57,12 +57,12 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
             done.complete();
         });
     }
-    task::sleep_ns(ms * 1_000_000);
+    sleep_ns(ms * 1_000_000);
     stop.store(true, Relaxed);
     let elapsed = platform::now_ns() - start;
     done.wait_for(threads);
     let stats = SchedTotals::now().since(before);
-    let preemptions = task::preemptions() - preempt_before;
+    let preemptions = preemptions() - preempt_before;
     let irq_preemptions = task::irq_preemptions() - irq_preempt_before;
     let rounds: Vec<u64> = counts.iter().map(|c| c.load(Relaxed)).collect();
     let total: u64 = rounds.iter().sum();

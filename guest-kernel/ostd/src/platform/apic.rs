@@ -11,6 +11,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use bootinfo::Cmdline;
+use x86hw::apic::{self, ApicBase, Divide, Icr, Lvt, MSR_APIC_BASE, MSR_TSC_DEADLINE, Reg};
 
 use super::cpuid::Features;
 use super::time;
@@ -19,40 +20,6 @@ use super::x86::{self, mmio_read32, mmio_write32, rdmsr, wrmsr};
 use super::{APIC_ERROR_VECTOR, SPURIOUS_VECTOR, TIMER_VECTOR};
 use crate::println;
 use crate::trap::{self, MAX_CPUS};
-
-const MSR_APIC_BASE: u32 = 0x1b;
-const APIC_BASE_X2APIC: u64 = 1 << 10;
-const APIC_BASE_ENABLE: u64 = 1 << 11;
-const APIC_BASE_ADDRESS: u64 = 0x000f_ffff_ffff_f000;
-const MSR_TSC_DEADLINE: u32 = 0x6e0;
-/// x2APIC register `offset` is MSR `X2APIC_MSR_BASE + offset / 16`.
-const X2APIC_MSR_BASE: u32 = 0x800;
-
-// Register offsets (xAPIC MMIO), Intel SDM vol. 3, table 11-1.
-const REG_ID: u32 = 0x20;
-const REG_TPR: u32 = 0x80;
-const REG_EOI: u32 = 0xb0;
-const REG_SVR: u32 = 0xf0;
-const REG_IRR: u32 = 0x200;
-const REG_ESR: u32 = 0x280;
-const REG_ICR_LOW: u32 = 0x300;
-const REG_ICR_HIGH: u32 = 0x310;
-const REG_LVT_TIMER: u32 = 0x320;
-const REG_LVT_LINT0: u32 = 0x350;
-const REG_LVT_LINT1: u32 = 0x360;
-const REG_LVT_ERROR: u32 = 0x370;
-const REG_TIMER_INITIAL: u32 = 0x380;
-const REG_TIMER_CURRENT: u32 = 0x390;
-const REG_TIMER_DIVIDE: u32 = 0x3e0;
-
-const SVR_ENABLE: u32 = 1 << 8;
-const LVT_MASKED: u32 = 1 << 16;
-const LVT_TIMER_PERIODIC: u32 = 1 << 17;
-const LVT_TIMER_TSC_DEADLINE: u32 = 2 << 17;
-const ICR_DELIVERY_PENDING: u32 = 1 << 12;
-const ICR_ASSERT: u32 = 1 << 14;
-const DIVIDE_BY_1: u32 = 0b1011;
-const DIVIDE_BY_16: u32 = 0b0011;
 
 /// How long the APIC timer is measured against the TSC when its rate is unknown.
 const CALIBRATION_NS: u64 = 10_000_000;
@@ -67,25 +34,30 @@ static PERIOD_TSC: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPU
 /// Per CPU: the armed TSC deadline (deadline mode).
 static DEADLINE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
-fn read(reg: u32) -> u32 {
+fn read(reg: Reg) -> u32 {
     if X2APIC.load(Relaxed) {
-        rdmsr(X2APIC_MSR_BASE + reg / 16) as u32
+        rdmsr(reg.x2apic_msr()) as u32
     } else {
         // SAFETY: XAPIC_BASE is this CPU's APIC register page (identity-mapped,
-        // uncached); `reg` is one of the architectural offsets above, whose
-        // reads have no side effects.
-        unsafe { mmio_read32(XAPIC_BASE.load(Relaxed) + u64::from(reg)) }
+        // uncached); `reg` is an architectural register (x86hw::apic::Reg),
+        // and this module reads none whose read has a side effect.
+        unsafe { mmio_read32(XAPIC_BASE.load(Relaxed) + u64::from(reg.mmio_offset())) }
     }
 }
 
-fn write(reg: u32, value: u32) {
+fn write(reg: Reg, value: u32) {
     if X2APIC.load(Relaxed) {
         // SAFETY: an architectural x2APIC register (x2APIC mode is on); the
         // effect of the value is what the callers in this module intend.
-        unsafe { wrmsr(X2APIC_MSR_BASE + reg / 16, u64::from(value)) };
+        unsafe { wrmsr(reg.x2apic_msr(), u64::from(value)) };
     } else {
         // SAFETY: as in `read`; the effect of the write is this module's intent.
-        unsafe { mmio_write32(XAPIC_BASE.load(Relaxed) + u64::from(reg), value) };
+        unsafe {
+            mmio_write32(
+                XAPIC_BASE.load(Relaxed) + u64::from(reg.mmio_offset()),
+                value,
+            )
+        };
     }
 }
 
@@ -94,8 +66,7 @@ fn write(reg: u32, value: u32) {
 pub fn init(cmdline: &Cmdline<'_>, features: &Features) {
     let x2apic = features.x2apic && cmdline.get("apic") != Some("xapic");
     X2APIC.store(x2apic, Relaxed);
-    let base = rdmsr(MSR_APIC_BASE);
-    let phys = base & APIC_BASE_ADDRESS;
+    let phys = ApicBase(rdmsr(MSR_APIC_BASE)).address();
     if !x2apic {
         assert!(
             phys < 1 << 32,
@@ -134,128 +105,113 @@ pub(crate) fn init_cpu() -> u32 {
 }
 
 fn enable_this_cpu() {
-    let base = rdmsr(MSR_APIC_BASE);
+    let base = ApicBase(rdmsr(MSR_APIC_BASE));
     if X2APIC.load(Relaxed) {
-        // xAPIC -> x2APIC needs EN set first (EN=0, EXTD=1 is invalid).
         // SAFETY: sets the global enable and then x2APIC mode of this CPU's
-        // APIC; no interrupt source is unmasked by it. A #GP (x2APIC not
-        // really there: e.g. host CPUID on PVM) is caught.
+        // APIC (two writes, as the mode change requires); no interrupt
+        // source is unmasked by it. A #GP (x2APIC not really there: e.g.
+        // host CPUID on PVM) is caught.
         let ok = unsafe {
-            trap::wrmsr_safe(MSR_APIC_BASE, base | APIC_BASE_ENABLE)
-                && trap::wrmsr_safe(MSR_APIC_BASE, base | APIC_BASE_ENABLE | APIC_BASE_X2APIC)
+            trap::wrmsr_safe(MSR_APIC_BASE, base.with_enable().0)
+                && trap::wrmsr_safe(MSR_APIC_BASE, base.with_x2apic().0)
         };
         if !ok {
             X2APIC.store(false, Relaxed);
-            XAPIC_BASE.store(base & APIC_BASE_ADDRESS, Relaxed);
+            XAPIC_BASE.store(base.address(), Relaxed);
         }
-    } else if base & APIC_BASE_ENABLE == 0 {
+    } else if !base.enabled() {
         // SAFETY: globally enables this CPU's xAPIC at its current base.
-        unsafe { wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE) };
+        unsafe { wrmsr(MSR_APIC_BASE, base.with_enable().0) };
     }
-    write(REG_TPR, 0); // accept every priority class
-    write(REG_LVT_LINT0, LVT_MASKED); // no 8259 (ExtINT) interrupts
-    write(REG_LVT_LINT1, LVT_MASKED);
-    write(REG_LVT_TIMER, LVT_MASKED | u32::from(TIMER_VECTOR));
-    write(REG_LVT_ERROR, u32::from(APIC_ERROR_VECTOR));
-    write(REG_ESR, 0);
-    write(REG_SVR, SVR_ENABLE | u32::from(SPURIOUS_VECTOR));
+    write(Reg::TPR, 0); // accept every priority class
+    write(Reg::LVT_LINT0, Lvt::masked(0).0); // no 8259 (ExtINT) interrupts
+    write(Reg::LVT_LINT1, Lvt::masked(0).0);
+    write(Reg::LVT_TIMER, Lvt::masked(TIMER_VECTOR).0);
+    write(Reg::LVT_ERROR, Lvt::fixed(APIC_ERROR_VECTOR).0);
+    write(Reg::ESR, 0);
+    write(Reg::SVR, apic::svr_enabled(SPURIOUS_VECTOR));
 }
 
-/// This CPU's APIC id (x2APIC: 32 bits; xAPIC: bits 31..24 of the ID register).
+/// This CPU's APIC id.
 pub fn id() -> u32 {
-    let raw = read(REG_ID);
-    if X2APIC.load(Relaxed) { raw } else { raw >> 24 }
+    apic::id_from_register(read(Reg::ID), X2APIC.load(Relaxed))
 }
 
 /// Signals end of interrupt (every vector but the spurious one).
 #[inline]
 pub(crate) fn eoi() {
-    write(REG_EOI, 0);
+    write(Reg::EOI, 0);
 }
 
 /// Reads and clears the error status.
 pub(crate) fn take_error() -> u32 {
-    write(REG_ESR, 0);
-    read(REG_ESR)
+    write(Reg::ESR, 0);
+    read(Reg::ESR)
 }
 
 /// Whether `vector` is pending (requested, not yet delivered) on this CPU.
 pub(crate) fn pending(vector: u8) -> bool {
-    let reg = REG_IRR + u32::from(vector / 32) * 0x10;
-    read(reg) & (1 << (vector % 32)) != 0
+    let (reg, bit) = Reg::irr(vector);
+    read(reg) & bit != 0
 }
 
 /// Sends a fixed interrupt with `vector` to the CPU with APIC id `dest`.
 pub(crate) fn send_ipi(dest: u32, vector: u8) {
-    let low = u32::from(vector) | ICR_ASSERT; // fixed, physical destination, edge
+    let icr = Icr::fixed(dest, vector);
     if X2APIC.load(Relaxed) {
         // SAFETY: one write of the x2APIC ICR sends the IPI; a fixed IPI only
         // makes the target run our interrupt handler for `vector`.
-        unsafe {
-            wrmsr(
-                X2APIC_MSR_BASE + REG_ICR_LOW / 16,
-                u64::from(dest) << 32 | u64::from(low),
-            )
-        };
+        unsafe { wrmsr(Reg::ICR_LOW.x2apic_msr(), icr.x2apic_value()) };
     } else {
         // Two MMIO writes: keep an interrupt handler on this CPU from
         // sending in between.
         let enabled = x86::interrupts_enabled();
         x86::cli();
-        while read(REG_ICR_LOW) & ICR_DELIVERY_PENDING != 0 {
+        while read(Reg::ICR_LOW) & Icr::DELIVERY_PENDING != 0 {
             core::hint::spin_loop();
         }
-        write(REG_ICR_HIGH, dest << 24);
-        write(REG_ICR_LOW, low);
+        write(Reg::ICR_HIGH, icr.xapic_high());
+        write(Reg::ICR_LOW, icr.low);
         if enabled {
             x86::sti();
         }
     }
 }
 
-/// ICR delivery modes and level for starting a CPU (SDM vol. 3, 11.6.1, 9.4.4.1).
-const ICR_INIT: u32 = 5 << 8;
-const ICR_STARTUP: u32 = 6 << 8;
-const ICR_LEVEL_TRIGGER: u32 = 1 << 15;
 /// How long to wait for the ICR's delivery status to clear.
 const ICR_IDLE_TIMEOUT_NS: u64 = 100_000_000;
 
-/// Writes this CPU's ICR (`low` to APIC id `dest`) and waits until the
-/// message was sent. Works before and without `init` (polling mode, where
-/// no APIC is otherwise touched): the access mode comes from IA32_APIC_BASE
-/// itself (x2APIC if EXTD is set, else xAPIC MMIO at its base), and a
-/// globally disabled APIC is enabled first. Returns false if the delivery
-/// status did not clear (xAPIC; x2APIC has none).
-fn send_raw(dest: u32, low: u32) -> bool {
-    let mut base = rdmsr(MSR_APIC_BASE);
-    if base & APIC_BASE_ENABLE == 0 {
-        base |= APIC_BASE_ENABLE;
+/// Writes this CPU's ICR and waits until the message was sent. Works before
+/// and without `init` (polling mode, where no APIC is otherwise touched):
+/// the access mode comes from IA32_APIC_BASE itself (x2APIC if EXTD is set,
+/// else xAPIC MMIO at its base), and a globally disabled APIC is enabled
+/// first. Returns false if the delivery status did not clear (xAPIC; x2APIC
+/// has none).
+fn send_raw(icr: Icr) -> bool {
+    let mut base = ApicBase(rdmsr(MSR_APIC_BASE));
+    if !base.enabled() {
+        base = base.with_enable();
         // SAFETY: globally enables this CPU's APIC at its current base and
         // mode; its LVTs come out of reset masked, so no interrupt source opens.
-        unsafe { wrmsr(MSR_APIC_BASE, base) };
+        unsafe { wrmsr(MSR_APIC_BASE, base.0) };
     }
-    if base & APIC_BASE_X2APIC != 0 {
+    if base.x2apic() {
         // SAFETY: one write of the x2APIC ICR sends the message; the callers
         // send only INIT and STARTUP to other CPUs, which is their intent.
-        unsafe {
-            wrmsr(
-                X2APIC_MSR_BASE + REG_ICR_LOW / 16,
-                u64::from(dest) << 32 | u64::from(low),
-            )
-        };
+        unsafe { wrmsr(Reg::ICR_LOW.x2apic_msr(), icr.x2apic_value()) };
         return true;
     }
-    let mmio = base & APIC_BASE_ADDRESS;
+    let mmio = base.address();
     assert!(
         mmio < 1 << 32,
         "xAPIC registers at {mmio:#x}, outside the identity map"
     );
-    let reg = |offset: u32| mmio + u64::from(offset);
+    let reg = |reg: Reg| mmio + u64::from(reg.mmio_offset());
     let idle = || {
         let deadline = time::now_ns() + ICR_IDLE_TIMEOUT_NS;
         // SAFETY: the ICR of this CPU's xAPIC (identity-mapped, uncached);
         // reading it has no side effect.
-        while unsafe { mmio_read32(reg(REG_ICR_LOW)) } & ICR_DELIVERY_PENDING != 0 {
+        while unsafe { mmio_read32(reg(Reg::ICR_LOW)) } & Icr::DELIVERY_PENDING != 0 {
             if time::now_ns() > deadline {
                 return false;
             }
@@ -268,42 +224,38 @@ fn send_raw(dest: u32, low: u32) -> bool {
     // interrupts are off while the boot CPU starts the others, so nothing on
     // this CPU writes the ICR in between.
     unsafe {
-        mmio_write32(reg(REG_ESR), 0);
-        mmio_write32(reg(REG_ICR_HIGH), dest << 24);
-        mmio_write32(reg(REG_ICR_LOW), low);
+        mmio_write32(reg(Reg::ESR), 0);
+        mmio_write32(reg(Reg::ICR_HIGH), icr.xapic_high());
+        mmio_write32(reg(Reg::ICR_LOW), icr.low);
     }
     idle()
 }
 
 /// Whether this CPU's APIC is in x2APIC mode (IA32_APIC_BASE.EXTD), set up or not.
 pub(crate) fn x2apic_enabled() -> bool {
-    rdmsr(MSR_APIC_BASE) & APIC_BASE_X2APIC != 0
+    ApicBase(rdmsr(MSR_APIC_BASE)).x2apic()
 }
 
 /// INIT to APIC id `dest`: assert, wait 10 ms, de-assert (the target resets
 /// and waits for a STARTUP IPI). Returns false if a message was not sent.
 pub(crate) fn send_init(dest: u32) -> bool {
-    let asserted = send_raw(dest, ICR_INIT | ICR_LEVEL_TRIGGER | ICR_ASSERT);
+    let asserted = send_raw(Icr::init_assert(dest));
     time::spin_ns(10_000_000);
-    asserted && send_raw(dest, ICR_INIT | ICR_LEVEL_TRIGGER)
+    asserted && send_raw(Icr::init_deassert(dest))
 }
 
 /// STARTUP IPI to APIC id `dest`: it begins in real mode at `page << 12`
 /// (`page` < 0x100). Returns false if the message was not sent.
 pub(crate) fn send_startup(dest: u32, page: u8) -> bool {
-    send_raw(dest, ICR_STARTUP | u32::from(page))
+    send_raw(Icr::startup(dest, page))
 }
 
 /// Starts this CPU's (`cpu`) tick at `hz` (> 0).
 pub(crate) fn start_timer(cpu: usize, hz: u32) {
-    let hz = u64::from(hz);
     if DEADLINE_MODE.load(Relaxed) {
-        let period = (time::tsc_khz() * 1000 / hz).max(1);
+        let period = apic::deadline_period(time::tsc_khz(), hz);
         PERIOD_TSC[cpu].store(period, Relaxed);
-        write(
-            REG_LVT_TIMER,
-            u32::from(TIMER_VECTOR) | LVT_TIMER_TSC_DEADLINE,
-        );
+        write(Reg::LVT_TIMER, Lvt::timer_tsc_deadline(TIMER_VECTOR).0);
         // SDM 11.5.4.1: order the LVT write before the deadline MSR write.
         core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
         let deadline = rdtsc() + period;
@@ -312,27 +264,22 @@ pub(crate) fn start_timer(cpu: usize, hz: u32) {
         // for TIMER_VECTOR, whose handler re-arms or ignores it.
         unsafe { wrmsr(MSR_TSC_DEADLINE, deadline) };
     } else {
-        let counts = TIMER_KHZ.load(Relaxed) * 1000 / hz;
-        let (divide, initial) = if counts <= u64::from(u32::MAX) {
-            (DIVIDE_BY_1, counts)
-        } else {
-            (DIVIDE_BY_16, (counts / 16).min(u64::from(u32::MAX)))
-        };
-        write(REG_TIMER_DIVIDE, divide);
-        write(REG_LVT_TIMER, u32::from(TIMER_VECTOR) | LVT_TIMER_PERIODIC);
-        write(REG_TIMER_INITIAL, (initial as u32).max(1));
+        let (divide, initial) = apic::periodic_timer(TIMER_KHZ.load(Relaxed), hz);
+        write(Reg::TIMER_DIVIDE, divide as u32);
+        write(Reg::LVT_TIMER, Lvt::timer_periodic(TIMER_VECTOR).0);
+        write(Reg::TIMER_INITIAL, initial);
     }
 }
 
 /// Stops this CPU's tick.
 pub(crate) fn stop_timer(cpu: usize) {
     PERIOD_TSC[cpu].store(0, Relaxed);
-    write(REG_LVT_TIMER, LVT_MASKED | u32::from(TIMER_VECTOR));
+    write(Reg::LVT_TIMER, Lvt::masked(TIMER_VECTOR).0);
     if DEADLINE_MODE.load(Relaxed) {
         // SAFETY: disarms this CPU's TSC deadline timer.
         unsafe { wrmsr(MSR_TSC_DEADLINE, 0) };
     } else {
-        write(REG_TIMER_INITIAL, 0);
+        write(Reg::TIMER_INITIAL, 0);
     }
 }
 
@@ -346,11 +293,7 @@ pub(crate) fn timer_rearm(cpu: usize) {
     if period == 0 {
         return; // stopped meanwhile
     }
-    let now = rdtsc();
-    let mut next = DEADLINE[cpu].load(Relaxed) + period;
-    if next <= now {
-        next = now + period;
-    }
+    let next = apic::next_deadline(DEADLINE[cpu].load(Relaxed), period, rdtsc());
     DEADLINE[cpu].store(next, Relaxed);
     // SAFETY: re-arms this CPU's TSC deadline for its own tick.
     unsafe { wrmsr(MSR_TSC_DEADLINE, next) };
@@ -359,18 +302,17 @@ pub(crate) fn timer_rearm(cpu: usize) {
 /// The APIC timer rate in kHz, measured against the (already known) TSC:
 /// one-shot, masked, divide by 1, for CALIBRATION_NS.
 fn calibrate_timer_khz() -> u64 {
-    write(REG_TIMER_DIVIDE, DIVIDE_BY_1);
-    write(REG_LVT_TIMER, LVT_MASKED | u32::from(TIMER_VECTOR));
+    write(Reg::TIMER_DIVIDE, Divide::By1 as u32);
+    write(Reg::LVT_TIMER, Lvt::masked(TIMER_VECTOR).0);
     let start = rdtsc();
-    write(REG_TIMER_INITIAL, u32::MAX);
+    write(Reg::TIMER_INITIAL, u32::MAX);
     let ticks = time::ns_to_tsc(CALIBRATION_NS);
     let mut now = rdtsc();
     while now - start < ticks {
         core::hint::spin_loop();
         now = rdtsc();
     }
-    let counted = u64::from(u32::MAX - read(REG_TIMER_CURRENT));
-    write(REG_TIMER_INITIAL, 0);
-    let elapsed_ns = time::tsc_to_ns(now - start).max(1);
-    counted * 1_000_000 / elapsed_ns
+    let counted = u64::from(u32::MAX - read(Reg::TIMER_CURRENT));
+    write(Reg::TIMER_INITIAL, 0);
+    apic::timer_khz(counted, time::tsc_to_ns(now - start))
 }

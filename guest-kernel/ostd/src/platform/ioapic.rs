@@ -3,22 +3,14 @@
 //! write the index to IOREGSEL (base + 0), then access IOWIN (base + 0x10).
 //! QEMU's microvm has a second IOAPIC at 0xfec10000 (its virtio-mmio inputs,
 //! GSI 24..47); panvm (KVM's in-kernel irqchip) has one at 0xfec00000.
-//! Only used in interrupt mode.
+//! Only used in interrupt mode. (Register layouts and encodings: `x86hw::ioapic`.)
 
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use x86hw::ioapic::{self, BASES, IOREGSEL, IOWIN, REG_VERSION, RedirectionEntry};
+
 use super::x86::{mmio_read32, mmio_write32};
 use crate::println;
-
-const BASES: [u64; 2] = [0xfec0_0000, 0xfec1_0000];
-const IOREGSEL: u64 = 0x00;
-const IOWIN: u64 = 0x10;
-const REG_VERSION: u32 = 0x01;
-const REG_REDIRECTION: u32 = 0x10; // entry i: low word 0x10 + 2i, high word 0x11 + 2i
-
-const ENTRY_MASKED: u32 = 1 << 16;
-const ENTRY_LEVEL: u32 = 1 << 15;
-const ENTRY_ACTIVE_LOW: u32 = 1 << 13;
 
 /// Inputs per IOAPIC (0 = absent), in GSI order.
 static PINS: [AtomicU32; BASES.len()] = [const { AtomicU32::new(0) }; BASES.len()];
@@ -48,8 +40,8 @@ fn read(base: u64, reg: u32) -> u32 {
 }
 
 fn write(base: u64, reg: u32, value: u32) {
-    // SAFETY: as in `read`; the values written are redirection entries this
-    // module composes.
+    // SAFETY: as in `read`; the values written are redirection entries
+    // composed by `x86hw::ioapic::RedirectionEntry`.
     unsafe {
         mmio_write32(base + IOREGSEL, reg);
         mmio_write32(base + IOWIN, value);
@@ -59,15 +51,14 @@ fn write(base: u64, reg: u32, value: u32) {
 /// Finds the IOAPICs and masks every input.
 pub fn init() {
     for (i, &base) in BASES.iter().enumerate() {
-        let version = with_lock(|| read(base, REG_VERSION));
-        if version == u32::MAX || version == 0 {
-            continue; // nothing there (a VMM reads unclaimed MMIO as all-ones)
-        }
-        let pins = (version >> 16 & 0xff) + 1;
+        let Some(pins) = ioapic::pins_from_version(with_lock(|| read(base, REG_VERSION))) else {
+            continue; // nothing there
+        };
         with_lock(|| {
             for pin in 0..pins {
-                write(base, REG_REDIRECTION + 2 * pin, ENTRY_MASKED);
-                write(base, REG_REDIRECTION + 2 * pin + 1, 0);
+                let (low, high) = ioapic::redirection_regs(pin);
+                write(base, low, RedirectionEntry::MASKED.low());
+                write(base, high, RedirectionEntry::MASKED.high());
             }
         });
         PINS[i].store(pins, Ordering::Relaxed);
@@ -75,45 +66,39 @@ pub fn init() {
     }
 }
 
+/// The IOAPIC base and pin of input `gsi`, if an IOAPIC has it.
+fn locate(gsi: u32) -> Option<(u64, u32)> {
+    let pins = PINS.iter().map(|p| p.load(Ordering::Relaxed));
+    ioapic::locate(gsi, pins).map(|(index, pin)| (BASES[index], pin))
+}
+
 /// Delivers input `gsi` as `vector` to the CPU with APIC id `apic_id`
 /// (fixed delivery, physical destination; level-triggered and active-low if
 /// asked). Returns false if no IOAPIC has that input.
 pub(crate) fn route(gsi: u32, vector: u8, apic_id: u32, level: bool, active_low: bool) -> bool {
-    let mut first = 0;
-    for (i, &base) in BASES.iter().enumerate() {
-        let pins = PINS[i].load(Ordering::Relaxed);
-        if pins == 0 {
-            continue;
-        }
-        if gsi < first + pins {
-            let pin = gsi - first;
-            let mut low = u32::from(vector);
-            if level {
-                low |= ENTRY_LEVEL;
-            }
-            if active_low {
-                low |= ENTRY_ACTIVE_LOW;
-            }
-            with_lock(|| {
-                write(base, REG_REDIRECTION + 2 * pin + 1, apic_id << 24);
-                write(base, REG_REDIRECTION + 2 * pin, low);
-            });
-            return true;
-        }
-        first += pins;
-    }
-    false
+    let Some((base, pin)) = locate(gsi) else {
+        return false;
+    };
+    let entry = RedirectionEntry {
+        vector,
+        dest: apic_id as u8, // xAPIC ids: 8 bits
+        level,
+        active_low,
+        masked: false,
+    };
+    let (low, high) = ioapic::redirection_regs(pin);
+    // The destination first: the low word unmasks.
+    with_lock(|| {
+        write(base, high, entry.high());
+        write(base, low, entry.low());
+    });
+    true
 }
 
 /// Masks input `gsi` again.
 pub(crate) fn mask(gsi: u32) {
-    let mut first = 0;
-    for (i, &base) in BASES.iter().enumerate() {
-        let pins = PINS[i].load(Ordering::Relaxed);
-        if pins != 0 && gsi < first + pins {
-            with_lock(|| write(base, REG_REDIRECTION + 2 * (gsi - first), ENTRY_MASKED));
-            return;
-        }
-        first += pins;
+    if let Some((base, pin)) = locate(gsi) {
+        let (low, _) = ioapic::redirection_regs(pin);
+        with_lock(|| write(base, low, RedirectionEntry::MASKED.low()));
     }
 }

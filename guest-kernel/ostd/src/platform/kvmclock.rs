@@ -6,38 +6,15 @@
 
 use core::sync::atomic::{Ordering, fence};
 
+use x86hw::pvclock::{self, ENABLE, MSR_KVM_SYSTEM_TIME_NEW, PvclockVcpuTimeInfo};
+
 use super::cpuid::Features;
 use crate::phys::KERNEL_VMA;
 use crate::trap;
 
-const MSR_KVM_SYSTEM_TIME_NEW: u32 = 0x4b56_4d01;
-const ENABLE: u64 = 1;
-
-/// `struct pvclock_vcpu_time_info` (Linux arch/x86/include/asm/pvclock-abi.h).
-#[repr(C, align(32))]
-struct PvclockVcpuTimeInfo {
-    version: u32,
-    pad0: u32,
-    tsc_timestamp: u64,
-    system_time: u64,
-    tsc_to_system_mul: u32,
-    tsc_shift: i8,
-    flags: u8,
-    pad: [u8; 2],
-}
-
 // Written by KVM (the hypervisor) while registered, read here; never
 // referenced, only accessed through volatile raw-pointer reads.
-static mut AREA: PvclockVcpuTimeInfo = PvclockVcpuTimeInfo {
-    version: 0,
-    pad0: 0,
-    tsc_timestamp: 0,
-    system_time: 0,
-    tsc_to_system_mul: 0,
-    tsc_shift: 0,
-    flags: 0,
-    pad: [0; 2],
-};
+static mut AREA: PvclockVcpuTimeInfo = PvclockVcpuTimeInfo::ZERO;
 
 pub(crate) fn tsc_khz(features: &Features) -> Option<u64> {
     if !features.kvmclock {
@@ -55,8 +32,8 @@ pub(crate) fn tsc_khz(features: &Features) -> Option<u64> {
     let mut result = None;
     for _ in 0..1000 {
         // SAFETY: volatile reads of a static the hypervisor updates; the
-        // seqlock-style version check (odd = update in progress, changed =
-        // torn) rejects inconsistent snapshots.
+        // seqlock-style version check (`pvclock::tsc_khz`) rejects
+        // inconsistent snapshots.
         let (v1, mul, shift, v2) = unsafe {
             let v1 = (&raw const (*area).version).read_volatile();
             fence(Ordering::Acquire);
@@ -65,14 +42,8 @@ pub(crate) fn tsc_khz(features: &Features) -> Option<u64> {
             fence(Ordering::Acquire);
             (v1, mul, shift, (&raw const (*area).version).read_volatile())
         };
-        if v1 != 0 && v1 % 2 == 0 && v1 == v2 && mul != 0 {
-            // ns = (ticks << shift) * mul >> 32  =>  ticks per ms = 10^6 * 2^32 / mul >> shift
-            let khz = (1_000_000u64 << 32) / u64::from(mul);
-            result = Some(if shift < 0 {
-                khz << -shift
-            } else {
-                khz >> shift
-            });
+        result = pvclock::tsc_khz(v1, mul, shift, v2);
+        if result.is_some() {
             break;
         }
         core::hint::spin_loop();

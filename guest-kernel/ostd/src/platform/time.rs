@@ -2,55 +2,31 @@
 //! calibration, else kvmclock) and `now_ns` from `rdtsc`.
 //!
 //! `now_ns` is the hot path: one native `rdtsc` (9.5 ns in PVM native mode)
-//! and a 64x64->128-bit multiply by a precomputed factor, no division:
-//! `ns = (tsc - tsc0) * mult >> 32` with `mult = 10^6 * 2^32 / tsc_khz`.
+//! and a multiply by a precomputed factor (`x86hw::tsc`), no division.
 //! The TSC is assumed invariant and synchronised across vCPUs (KVM keeps it so).
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use bootinfo::Cmdline;
+use x86hw::tsc::{self, Source};
 
 use super::cpuid::Features;
 use super::x86::{self, rdtsc};
 use super::{kvmclock, pit};
 use crate::println;
 
-const MULT_SHIFT: u32 = 32;
-
 static TSC_KHZ: AtomicU64 = AtomicU64::new(0);
-/// ns per TSC tick, as a 32.32 fixed-point factor; 0 until `init`.
+/// ns per TSC tick, as `x86hw::tsc::mult`'s fixed-point factor; 0 until `init`.
 static MULT: AtomicU64 = AtomicU64::new(0);
 /// TSC value at `init`: time 0.
 static TSC0: AtomicU64 = AtomicU64::new(0);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Source {
-    Cpuid,
-    Pit,
-    Kvmclock,
-}
-
-impl Source {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Cpuid => "cpuid",
-            Self::Pit => "pit",
-            Self::Kvmclock => "kvmclock",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        [Self::Cpuid, Self::Pit, Self::Kvmclock]
-            .into_iter()
-            .find(|s| s.name() == name)
-    }
-
-    fn tsc_khz(self, features: &Features) -> Option<u64> {
-        match self {
-            Self::Cpuid => (features.tsc_khz != 0).then_some(u64::from(features.tsc_khz)),
-            Self::Pit => pit::calibrate_tsc_khz(),
-            Self::Kvmclock => kvmclock::tsc_khz(features),
-        }
+/// The TSC frequency `source` gives on this machine, if it gives one.
+fn source_khz(source: Source, features: &Features) -> Option<u64> {
+    match source {
+        Source::Cpuid => (features.tsc_khz != 0).then_some(u64::from(features.tsc_khz)),
+        Source::Pit => pit::calibrate_tsc_khz(),
+        Source::Kvmclock => kvmclock::tsc_khz(features),
     }
 }
 
@@ -61,14 +37,13 @@ pub fn init(cmdline: &Cmdline<'_>, features: &Features) {
         Some(name) => {
             let source = Source::parse(name)
                 .unwrap_or_else(|| panic!("tsc_source={name}: expected cpuid, pit or kvmclock"));
-            let khz = source
-                .tsc_khz(features)
+            let khz = source_khz(source, features)
                 .unwrap_or_else(|| panic!("tsc_source={name}: this machine does not provide it"));
             (source, khz)
         }
-        None => [Source::Cpuid, Source::Pit, Source::Kvmclock]
+        None => Source::ALL
             .into_iter()
-            .find_map(|s| s.tsc_khz(features).map(|khz| (s, khz)))
+            .find_map(|s| source_khz(s, features).map(|khz| (s, khz)))
             .unwrap_or_else(|| {
                 panic!(
                     "time: no TSC frequency: no CPUID leaf 0x40000010, no PIT, no kvmclock \
@@ -77,15 +52,12 @@ pub fn init(cmdline: &Cmdline<'_>, features: &Features) {
             }),
     };
     assert!(
-        (1_000..=100_000_000).contains(&khz),
+        tsc::PLAUSIBLE_KHZ.contains(&khz),
         "time: implausible TSC frequency {khz} kHz from {}",
         source.name()
     );
     TSC_KHZ.store(khz, Relaxed);
-    MULT.store(
-        (((1_000_000u128 << MULT_SHIFT) + u128::from(khz / 2)) / u128::from(khz)) as u64,
-        Relaxed,
-    );
+    MULT.store(tsc::mult(khz), Relaxed);
     TSC0.store(rdtsc(), Relaxed);
     println!("time: tsc {khz} kHz (source: {})", source.name());
 }
@@ -99,12 +71,12 @@ pub fn now_ns() -> u64 {
 /// Converts a TSC interval to nanoseconds.
 #[inline]
 pub(crate) fn tsc_to_ns(ticks: u64) -> u64 {
-    ((u128::from(ticks) * u128::from(MULT.load(Relaxed))) >> MULT_SHIFT) as u64
+    tsc::ticks_to_ns(ticks, MULT.load(Relaxed))
 }
 
 /// Converts nanoseconds to TSC ticks (divides: not for hot paths).
 pub(crate) fn ns_to_tsc(ns: u64) -> u64 {
-    (u128::from(ns) * u128::from(TSC_KHZ.load(Relaxed)) / 1_000_000) as u64
+    tsc::ns_to_ticks(ns, TSC_KHZ.load(Relaxed))
 }
 
 pub(crate) fn tsc_khz() -> u64 {

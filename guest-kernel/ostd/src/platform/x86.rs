@@ -7,6 +7,8 @@
 use core::arch::asm;
 use core::arch::x86_64::{__cpuid_count, CpuidResult};
 
+use x86hw::exception::RFLAGS_IF;
+
 /// The time-stamp counter (not serialising: fine for timekeeping).
 #[inline(always)]
 pub(crate) fn rdtsc() -> u64 {
@@ -19,7 +21,7 @@ pub(crate) fn rdtsc() -> u64 {
 }
 
 /// `cpuid` with sub-leaf. On a PVM host in native mode this returns the
-/// *host's* values, not the VMM's (see `cpuid::Features`).
+/// *host's* values, not the VMM's (see `cpuid::read`).
 pub(crate) fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
     __cpuid_count(leaf, subleaf)
 }
@@ -75,7 +77,7 @@ pub(crate) fn interrupts_enabled() -> bool {
     // SAFETY: pushes RFLAGS and pops it into a register: the stack pointer is
     // restored; no other state changes.
     unsafe { asm!("pushfq", "pop {}", out(reg) flags, options(nomem, preserves_flags)) };
-    flags & (1 << 9) != 0
+    flags & RFLAGS_IF != 0
 }
 
 /// `cli`.
