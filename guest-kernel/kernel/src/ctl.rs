@@ -8,7 +8,7 @@
 //! | `sysctl NAME`               | `{"sysctl":"NAME","value":VALUE}` |
 //! | `sysctl`                    | `{"sysctl":{"NAME":VALUE,...}}` (all five tunables) |
 //! | `run WORKLOAD [key=value]`  | the workload's JSON result line (see workload/mod.rs) |
-//! | `stats`                     | `{"stats":{...}}`: scheduler counters summed over CPUs, live tasks, free pages, kmalloc objects in use |
+//! | `stats`                     | `{"stats":{...}}`: scheduler counters summed over CPUs, live tasks, free pages, kmalloc objects in use, interrupts taken |
 //! | `exit [STATUS]`             | `{"exit":STATUS}`, then the VM ends with that status |
 //!
 //! Anything else -- an unknown command, a malformed or overlong line, a
@@ -45,7 +45,7 @@ use ctlproto::{Command, LineReader, Params, Sysctl};
 use crate::virtio::console::ConsoleDevice;
 use crate::virtio::{self, Claimed};
 use crate::workload::{self, SchedJson};
-use crate::{exit, heap, println, serial, task};
+use crate::{exit, heap, platform, println, serial, task};
 
 const SERIAL_POLL_US: u64 = 1000;
 const CONSOLE_POLL_US: u64 = 50;
@@ -235,6 +235,21 @@ fn all_tunables() -> String {
     Json::new().raw("sysctl", &inner.finish()).finish()
 }
 
+/// Interrupt counts since boot (all zero in polling mode, where none are delivered).
+fn interrupts() -> String {
+    let i = platform::interrupt_stats();
+    Json::new()
+        .u64("ticks", i.ticks)
+        .u64("ipis", i.ipis)
+        .u64("spurious", i.spurious)
+        .u64("apic_errors", i.apic_errors)
+        .u64("last_apic_error", u64::from(i.last_apic_error))
+        .u64("unexpected", i.unexpected)
+        .u64("last_unexpected_vector", u64::from(i.last_unexpected_vector))
+        .u64("last_unexpected_rip", i.last_unexpected_rip)
+        .finish()
+}
+
 fn stats() -> String {
     let sched = workload::SchedTotals::now();
     let buddy = heap::buddy_stats();
@@ -248,6 +263,7 @@ fn stats() -> String {
         .u64("kmalloc_objects", objects)
         .u64("kmalloc_large", kmalloc.large.live)
         .u64("kmalloc_failures", kmalloc.failures)
+        .raw("interrupts", &interrupts())
         .finish();
     Json::new().raw("stats", &inner).finish()
 }

@@ -27,9 +27,6 @@
 //! TSC frequency source), `apic=xapic` (no x2APIC), `apic_timer=periodic`
 //! (no TSC-deadline mode), `test=tick [tick_hz=N]` (tick_test.rs).
 
-// Parts of the interface (device routing, interrupt masking, conversions)
-// have no caller yet; they are here for the scheduler and drivers.
-#![allow(dead_code)]
 
 mod apic;
 mod cpuid;
@@ -242,10 +239,6 @@ pub fn now_ns() -> u64 {
     time::now_ns()
 }
 
-pub(crate) fn tsc_khz() -> u64 {
-    time::tsc_khz()
-}
-
 /// Number of CPUs as given to `init_bsp` (at most MAX_CPUS).
 pub fn ncpus() -> usize {
     NCPUS.load(Relaxed)
@@ -405,21 +398,9 @@ pub fn route_irq(gsi: u32, vector: u8, cpu: usize, level: bool) -> bool {
     }
 }
 
-/// Masks IOAPIC input `gsi` (interrupt mode).
-pub(crate) fn mask_irq(gsi: u32) {
-    if INTERRUPT_MODE.load(Relaxed) {
-        ioapic::mask(gsi);
-    }
-}
-
 /// Timer ticks taken by `cpu` so far.
 pub(crate) fn tick_count(cpu: usize) -> u64 {
     TICKS.get(cpu).map_or(0, |c| c.load(Relaxed))
-}
-
-/// Reschedule IPIs taken by `cpu` so far.
-pub(crate) fn ipi_count(cpu: usize) -> u64 {
-    IPIS.get(cpu).map_or(0, |c| c.load(Relaxed))
 }
 
 /// Interrupts nobody handles, counted (interrupt context prints nothing).
@@ -429,9 +410,13 @@ fn unexpected(vector: u8, rip: u64) {
     LAST_UNEXPECTED_RIP.store(rip, Relaxed);
 }
 
-/// Interrupt statistics beyond the per-CPU tick and IPI counts.
+/// Interrupts taken since boot, all CPUs (the control channel's `stats`).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct InterruptStats {
+pub struct InterruptStats {
+    /// Timer ticks.
+    pub ticks: u64,
+    /// Reschedule IPIs.
+    pub ipis: u64,
     pub spurious: u64,
     pub apic_errors: u64,
     /// The last APIC error status (ESR) read.
@@ -443,8 +428,11 @@ pub(crate) struct InterruptStats {
     pub last_unexpected_rip: u64,
 }
 
-pub(crate) fn interrupt_stats() -> InterruptStats {
+pub fn interrupt_stats() -> InterruptStats {
+    let total = |counters: &[AtomicU64; MAX_CPUS]| counters.iter().map(|c| c.load(Relaxed)).sum();
     InterruptStats {
+        ticks: total(&TICKS),
+        ipis: total(&IPIS),
         spurious: SPURIOUS.load(Relaxed),
         apic_errors: APIC_ERRORS.load(Relaxed),
         last_apic_error: LAST_APIC_ERROR.load(Relaxed),

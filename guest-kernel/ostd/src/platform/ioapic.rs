@@ -95,10 +95,3 @@ pub(crate) fn route(gsi: u32, vector: u8, apic_id: u32, level: bool, active_low:
     true
 }
 
-/// Masks input `gsi` again.
-pub(crate) fn mask(gsi: u32) {
-    if let Some((base, pin)) = locate(gsi) {
-        let (low, _) = ioapic::redirection_regs(pin);
-        with_lock(|| write(base, low, RedirectionEntry::MASKED.low()));
-    }
-}
