@@ -1,4 +1,5 @@
-//! Kernel panics: one line on the serial console, then debug exit status 1.
+//! Kernel panics: one line on the serial console and the panicking code's
+//! backtrace, then debug exit status 1.
 
 use core::panic::PanicInfo;
 
@@ -14,6 +15,7 @@ fn panic(info: &PanicInfo<'_>) -> ! {
         Some(at) => println!("PANIC: {} at {}:{}", info.message(), at.file(), at.line()),
         None => println!("PANIC: {}", info.message()),
     }
+    crate::trap::print_backtrace_here();
     exit(PANIC_EXIT_STATUS)
 }
 

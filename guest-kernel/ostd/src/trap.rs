@@ -346,8 +346,7 @@ pub(crate) fn print_backtrace(rip: u64, rbp: u64, rsp: u64) {
     println!("    ({end})");
 }
 
-/// Prints a backtrace of the caller (e.g. from the panic handler).
-#[allow(dead_code)] // for panic.rs (not wired up yet)
+/// Prints a backtrace of the caller (the panic handler's).
 #[inline(never)]
 pub(crate) fn print_backtrace_here() {
     let (rbp, rsp): (u64, u64);
