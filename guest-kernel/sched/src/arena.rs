@@ -31,9 +31,10 @@ pub(crate) struct Arena<T> {
 }
 
 impl<T> Arena<T> {
-    pub fn new() -> Self {
+    /// An arena with room for `slots` values before it grows.
+    pub fn with_capacity(slots: usize) -> Self {
         Arena {
-            slots: Vec::new(),
+            slots: Vec::with_capacity(slots),
             free: None,
             len: 0,
         }
@@ -153,7 +154,7 @@ mod tests {
 
     #[test]
     fn freed_slots_are_reused_last_freed_first_before_growing() {
-        let mut arena = Arena::new();
+        let mut arena = Arena::with_capacity(2);
         let slots: Vec<usize> = (0..4).map(|v| arena.insert(v)).collect();
         assert_eq!(slots, [0, 1, 2, 3]);
         assert_eq!(arena.remove(1), 1);

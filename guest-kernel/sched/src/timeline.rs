@@ -88,6 +88,14 @@ fn slot(link: u32) -> Option<usize> {
 }
 
 impl Timeline {
+    /// A tree with room for the nodes of slots `0..slots` before it grows.
+    pub fn with_capacity(slots: usize) -> Self {
+        Timeline {
+            nodes: Vec::with_capacity(slots),
+            ..Timeline::default()
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
