@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use crate::cpurq::{CpuRq, RqLoad, RqLoads};
 use crate::task::Task;
 use crate::tunables::Tunables;
-use crate::{CpuId, Nanos, TaskId};
+use crate::{CpuId, Nanos};
 
 /// Linux's `sd->imbalance_pct` for the cache-sharing (MC) domain: the busiest
 /// CPU must carry over 17% more load than this one before moving load pays.
@@ -128,49 +128,57 @@ fn can_migrate_task<P>(src: &CpuRq<P>, task: &Task, now: Nanos, t: &Tunables) ->
         && !task.is_cache_hot(now, t.sched_migration_cost_ns)
 }
 
-/// The tasks `load_balance()` may move from `src`, and in which order:
-/// Linux's `detach_tasks()` walks `rq->cfs_tasks` from the tail, i.e. the
-/// tasks that ran longest ago (coldest caches) first; so do we. It examines
-/// at most `loop_max = min(sched_nr_migrate, busiest->nr_running)` tasks.
-fn migration_candidates<'a, P>(src: &'a CpuRq<P>, t: &Tunables) -> Vec<&'a Task> {
-    let mut queued: Vec<&Task> = src.rq.queued().map(|(_, id)| &src.tasks[&id].se).collect();
-    queued.sort_by_key(|task| (task.exec_start, task.id));
+/// The slots of the tasks `load_balance()` may move from `src`, and in
+/// which order, into `list`: Linux's `detach_tasks()` walks
+/// `rq->cfs_tasks` from the tail, i.e. the tasks that ran longest ago
+/// (coldest caches) first; so do we. It examines at most
+/// `loop_max = min(sched_nr_migrate, busiest->nr_running)` tasks.
+fn migration_candidates<P>(src: &CpuRq<P>, t: &Tunables, list: &mut Vec<usize>) {
+    list.clear();
+    list.extend(src.rq.queued());
+    // Keys are unique (ids are), so the unstable sort, which does not
+    // allocate, orders as a stable one would.
+    list.sort_unstable_by_key(|&slot| {
+        let task = &src.tasks[slot].se;
+        (task.exec_start, task.id)
+    });
     let loop_max = (t.sched_nr_migrate as usize).min(src.rq.nr_running);
-    queued.truncate(loop_max);
-    queued
+    list.truncate(loop_max);
 }
 
 /// `detach_tasks()`: chooses which of `src`'s queued tasks to move so as to
 /// cover `imbalance`, skipping those that may not move and, when moving
-/// load, those heavier than what is left to move.
+/// load, those heavier than what is left to move. Leaves their slots in
+/// `chosen` (a list the caller keeps, so as not to allocate each time).
 pub(crate) fn detach_tasks<P>(
     src: &CpuRq<P>,
     imbalance: Imbalance,
     now: Nanos,
     t: &Tunables,
-) -> Vec<TaskId> {
-    let mut chosen = Vec::new();
+    chosen: &mut Vec<usize>,
+) {
+    migration_candidates(src, t, chosen);
     let mut left = imbalance;
-    for task in migration_candidates(src, t) {
-        if !can_migrate_task(src, task, now, t) {
-            continue;
+    let mut done = false;
+    chosen.retain(|&slot| {
+        let task = &src.tasks[slot].se;
+        if done || !can_migrate_task(src, task, now, t) {
+            return false;
         }
         left = match left {
             Imbalance::Tasks(n) => Imbalance::Tasks(n - 1),
             Imbalance::Load(load) if task.weight() <= load => Imbalance::Load(load - task.weight()),
-            Imbalance::Load(_) => continue,
+            Imbalance::Load(_) => return false,
         };
-        chosen.push(task.id);
-        if matches!(left, Imbalance::Tasks(0) | Imbalance::Load(0)) {
-            break;
-        }
-    }
-    chosen
+        done = matches!(left, Imbalance::Tasks(0) | Imbalance::Load(0));
+        true
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TaskId;
     use crate::task::Entity;
 
     /// Snapshots of CPUs running `nr_running` nice-0 tasks each, all but
@@ -185,6 +193,18 @@ mod tests {
                 min_vruntime: 0,
             })
             .collect()
+    }
+
+    /// The ids [`super::detach_tasks`] chooses (it leaves their slots in a list).
+    fn detach_tasks(
+        src: &CpuRq<()>,
+        imbalance: Imbalance,
+        now: Nanos,
+        t: &Tunables,
+    ) -> Vec<TaskId> {
+        let mut chosen = Vec::new();
+        super::detach_tasks(src, imbalance, now, t, &mut chosen);
+        chosen.iter().map(|&slot| src.tasks[slot].id()).collect()
     }
 
     fn queue(specs: &[(TaskId, i8, Option<Nanos>)]) -> CpuRq<()> {

@@ -9,11 +9,21 @@
 //! Linux's `ttwu_queue_wakelist()`), and choices that read other CPUs (where
 //! to wake a task, whom to pull from) read [`RqLoad`] snapshots, which the
 //! kernel publishes without a lock, as Linux reads other run queues' counts.
+//!
+//! The entities live in a slot arena and queued ones are linked into the
+//! timeline by slot, so at steady state nothing here allocates: not waking,
+//! picking, ticking, yielding or blocking, not spawning or balancing into a
+//! queue that has held as many tasks before. The hot paths carry slots (the
+//! running task's, the leftmost's); only the rare calls that name a task by
+//! id ([`CpuRq::task`], [`CpuRq::set_pinned`]) scan for it, over this CPU's
+//! tasks alone.
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
+use core::mem;
 
+use crate::arena::Arena;
 use crate::balance::{Imbalance, detach_tasks, migrate_vruntime};
 use crate::fair;
 use crate::rq::RunQueue;
@@ -64,12 +74,23 @@ impl<P> RqLoads for [CpuRq<P>] {
     }
 }
 
+/// How many tasks a queue has room for from its creation. Its arena, tree
+/// and balancing list are allocated then (at boot, in the kernel) rather
+/// than when its first tasks arrive, so a workload that later grows them
+/// only reallocates them, and the kernel's count of kmalloc objects around
+/// a workload (`leaked_objects`) sees nothing new that outlives it.
+const INITIAL_CAPACITY: usize = 16;
+
 /// The run queue of one CPU and the entities on it (queued and running).
 #[derive(Clone, Debug)]
 pub struct CpuRq<P> {
     cpu: CpuId,
     pub(crate) rq: RunQueue,
-    pub(crate) tasks: BTreeMap<TaskId, Entity<P>>,
+    /// The entities of the tasks queued or running here, by slot.
+    pub(crate) tasks: Arena<Entity<P>>,
+    /// [`detach_tasks`]'s working list of slots, kept between balances so
+    /// that they allocate only when this queue has grown.
+    detach_list: Vec<usize>,
     tunables: Tunables,
 }
 
@@ -81,8 +102,9 @@ impl<P> CpuRq<P> {
         }
         CpuRq {
             cpu,
-            rq: RunQueue::default(),
-            tasks: BTreeMap::new(),
+            rq: RunQueue::with_capacity(INITIAL_CAPACITY),
+            tasks: Arena::with_capacity(INITIAL_CAPACITY),
+            detach_list: Vec::with_capacity(INITIAL_CAPACITY),
             tunables,
         }
     }
@@ -102,21 +124,33 @@ impl<P> CpuRq<P> {
 
     /// `update_curr()` on the running task, if any.
     fn update_curr(&mut self, now: Nanos) {
-        if let Some(id) = self.rq.curr {
-            let curr = self.tasks.get_mut(&id).expect("running task is here");
-            fair::update_curr(&mut self.rq, &mut curr.se, now);
+        if let Some(slot) = self.rq.curr {
+            fair::update_curr(&mut self.rq, &mut self.tasks[slot].se, now);
         }
     }
 
-    /// `activate_task()` for a placed entity: it joins the tree, waiting since `wait_start`.
-    pub(crate) fn enqueue(&mut self, mut e: Entity<P>, wait_start: Nanos) {
+    /// `activate_task()` for a placed entity: it joins the tree, waiting
+    /// since `wait_start`. Returns its slot. (An entity is queued at most
+    /// once by ownership: the caller gave it up.)
+    pub(crate) fn enqueue(&mut self, mut e: Entity<P>, wait_start: Nanos) -> usize {
         e.se.state = TaskState::Queued;
         e.se.cpu = self.cpu;
         e.se.wait_start = wait_start;
         self.rq.account_enqueue(&e.se);
-        self.rq.insert(&e.se);
-        let old = self.tasks.insert(e.se.id, e);
-        assert!(old.is_none(), "task queued twice on cpu {}", self.cpu);
+        let slot = self.tasks.insert(e);
+        let se = &mut self.tasks[slot].se;
+        se.slot = slot;
+        self.rq.insert(se);
+        slot
+    }
+
+    /// The slot of a task queued or running here: a scan, for the rare
+    /// calls that name a task by id.
+    fn slot_of(&self, id: TaskId) -> Option<usize> {
+        self.tasks
+            .iter()
+            .find(|(_, e)| e.se.id == id)
+            .map(|(slot, _)| slot)
     }
 
     /// `wake_up_new_task()`: a new entity ([`Entity::new`]) joins this queue
@@ -133,7 +167,7 @@ impl<P> CpuRq<P> {
     /// The running task, if any (none also between `deactivate_current` and
     /// the following `pick_next`).
     pub fn current(&self) -> Option<&Entity<P>> {
-        self.rq.curr.map(|id| &self.tasks[&id])
+        self.rq.curr.map(|slot| &self.tasks[slot])
     }
 
     /// The task whose context is on the CPU: the running one, or the one
@@ -152,25 +186,28 @@ impl<P> CpuRq<P> {
         let rq = &mut self.rq;
         let prev_on_cpu = rq.on_cpu;
         let prev_runnable = rq.curr;
-        let prev_yielded = prev_runnable.is_some() && rq.skip == prev_runnable;
+        let mut prev_yielded = false;
         if let Some(prev) = prev_runnable {
-            let prev = self.tasks.get_mut(&prev).expect("running task is here");
-            fair::put_prev_entity(rq, &mut prev.se, now);
+            let prev = &mut self.tasks[prev].se;
+            prev_yielded = rq.skip == Some(prev.id);
+            fair::put_prev_entity(rq, prev, now);
         }
         let tasks = &self.tasks;
-        let next = fair::pick_next_entity(rq, |id| tasks[&id].se.load, &self.tunables);
+        let next = fair::pick_next_entity(rq, |slot| tasks[slot].se.load, &self.tunables);
+        let mut next_id = None;
         if let Some(next) = next {
-            let next = self.tasks.get_mut(&next).expect("queued task is here");
-            fair::set_next_entity(rq, &mut next.se, now);
+            let next = &mut self.tasks[next].se;
+            next_id = Some(next.id);
+            fair::set_next_entity(rq, next, now);
         }
-        rq.on_cpu = next;
-        if next != prev_on_cpu {
+        rq.on_cpu = next_id;
+        if next_id != prev_on_cpu {
             rq.stats.context_switches += 1;
             if prev_runnable.is_some() && !prev_yielded {
                 rq.stats.nr_preemptions += 1;
             }
         }
-        next.map(|id| &self.tasks[&id])
+        next.map(|slot| &self.tasks[slot])
     }
 
     /// `scheduler_tick()` → `entity_tick()`: charges the running task and
@@ -178,13 +215,13 @@ impl<P> CpuRq<P> {
     /// calls `pick_next`. A task alone on its CPU is never told to stop.
     pub fn tick(&mut self, now: Nanos) -> bool {
         self.update_curr(now);
-        let Some(id) = self.rq.curr else {
+        let Some(slot) = self.rq.curr else {
             return false;
         };
         if self.rq.nr_running <= 1 {
             return false;
         }
-        fair::check_preempt_tick(&mut self.rq, &self.tasks[&id].se, &self.tunables)
+        fair::check_preempt_tick(&mut self.rq, &self.tasks[slot].se, &self.tunables)
     }
 
     /// For a tickless kernel (`hrtick_start_fair()`): how long the running
@@ -207,14 +244,14 @@ impl<P> CpuRq<P> {
     /// order unless that one is more than a wakeup granularity ahead. Its
     /// vruntime is unchanged, so yielding never costs a task its share.
     pub fn yield_current(&mut self, now: Nanos) {
-        let Some(id) = self.rq.curr else {
+        let Some(slot) = self.rq.curr else {
             return;
         };
         if self.rq.nr_running <= 1 {
             return;
         }
         self.update_curr(now);
-        self.rq.skip = Some(id);
+        self.rq.skip = Some(self.tasks[slot].se.id);
     }
 
     /// `deactivate_task()` of the running task (it blocks or exits): charges
@@ -223,8 +260,8 @@ impl<P> CpuRq<P> {
     /// the CPU until the next `pick_next`. `None` if the CPU ran nothing.
     pub fn deactivate_current(&mut self, now: Nanos) -> Option<Entity<P>> {
         self.update_curr(now);
-        let id = self.rq.curr.take()?;
-        let mut e = self.tasks.remove(&id).expect("running task is here");
+        let slot = self.rq.curr.take()?;
+        let mut e = self.tasks.remove(slot);
         e.se.state = TaskState::Blocked;
         self.rq.account_dequeue(&e.se);
         self.rq.update_min_vruntime(None);
@@ -252,29 +289,30 @@ impl<P> CpuRq<P> {
             self.rq.stats.migrations_in += 1;
         }
         fair::place_entity(&self.rq, &mut e.se, false, &self.tunables);
-        let id = e.se.id;
-        self.enqueue(e, now);
+        let slot = self.enqueue(e, now);
         self.rq.stats.nr_wakeups += 1;
         let curr = self.current().map(|c| &c.se);
-        fair::check_preempt_wakeup(curr, &self.tasks[&id].se, &self.tunables)
+        fair::check_preempt_wakeup(curr, &self.tasks[slot].se, &self.tunables)
     }
 
-    /// `detach_task()`: takes a queued task out, for another queue. Returns
-    /// it with this queue's min_vruntime at that moment, its frame of
-    /// reference. `None` if the task is not queued here.
+    /// [`CpuRq::detach`] of the task `id`; `None` if it is not queued here.
     pub(crate) fn detach_queued(&mut self, id: TaskId) -> Option<(Entity<P>, Nanos)> {
-        let e = self.tasks.get(&id)?;
-        if e.se.state != TaskState::Queued {
-            return None;
-        }
-        let e = self.tasks.remove(&id).expect("checked above");
+        let slot = self.slot_of(id)?;
+        (self.tasks[slot].se.state == TaskState::Queued).then(|| self.detach(slot))
+    }
+
+    /// `detach_task()`: takes the queued task in `slot` out, for another
+    /// queue. Returns it with this queue's min_vruntime at that moment, its
+    /// frame of reference.
+    fn detach(&mut self, slot: usize) -> (Entity<P>, Nanos) {
+        let e = self.tasks.remove(slot);
         self.rq.remove(&e.se);
         self.rq.account_dequeue(&e.se);
         let from_min = self.rq.min_vruntime;
         // Linux's `dequeue_entity()` refreshes min_vruntime.
         let curr_vruntime = self.current().map(|c| c.se.vruntime);
         self.rq.update_min_vruntime(curr_vruntime);
-        Some((e, from_min))
+        (e, from_min)
     }
 
     /// `attach_task()`: a task detached from another queue joins this one,
@@ -313,54 +351,65 @@ impl<P> CpuRq<P> {
     /// Pins a task queued or running here (see [`Entity::set_pinned`]); it
     /// stays where it is until its next wakeup. Returns false if it is not here.
     pub fn set_pinned(&mut self, id: TaskId, cpu: Option<CpuId>) -> bool {
-        self.tasks.get_mut(&id).map(|e| e.set_pinned(cpu)).is_some()
+        let slot = self.slot_of(id);
+        if let Some(slot) = slot {
+            self.tasks[slot].set_pinned(cpu);
+        }
+        slot.is_some()
     }
 
     /// The entity of a task queued or running here.
     pub fn task(&self, id: TaskId) -> Option<&Entity<P>> {
-        self.tasks.get(&id)
+        self.slot_of(id).map(|slot| &self.tasks[slot])
     }
 
-    /// Queued and running tasks, by id.
+    /// Queued and running tasks, in no particular order.
     pub fn tasks(&self) -> impl Iterator<Item = &Entity<P>> + '_ {
-        self.tasks.values()
+        self.tasks.iter().map(|(_, e)| e)
     }
 
-    /// Checks the bookkeeping: the running task and every queued one are
-    /// here, in the right state, keyed by their vruntime, with consistent
+    /// Checks the bookkeeping: the arena and the timeline's tree are
+    /// consistent, the running task and every queued one have an entity in
+    /// the slot they are known by, in the right state, keyed by their
+    /// vruntime, and every entity is one of them, once, with consistent
     /// counts and load. Returns how many tasks the queue holds.
     pub fn check_invariants(&self) -> Result<usize, String> {
         let cpu = self.cpu;
         let rq = &self.rq;
+        self.tasks.check().map_err(|e| format!("cpu {cpu}: {e}"))?;
+        rq.check_timeline().map_err(|e| format!("cpu {cpu}: {e}"))?;
         let mut load = 0;
-        let mut note = |id: TaskId, state: TaskState, key: Option<Nanos>| {
+        let mut note = |slot: usize, state: TaskState| {
             let se = &self
                 .tasks
-                .get(&id)
-                .ok_or_else(|| format!("cpu {cpu}: task {id} has no entity here"))?
+                .get(slot)
+                .ok_or_else(|| format!("cpu {cpu}: slot {slot} has no entity"))?
                 .se;
-            if se.id != id
+            if se.slot != slot
                 || se.state != state
                 || se.cpu != cpu
-                || key.is_some_and(|k| k != se.vruntime)
+                || (state == TaskState::Queued && rq.key(slot) != (se.vruntime, se.id))
             {
                 return Err(format!(
-                    "cpu {cpu}: task {id} is {:?} on cpu {}",
-                    se.state, se.cpu
+                    "cpu {cpu}: task {} in slot {slot} ({}) is {:?} on cpu {}",
+                    se.id, se.slot, se.state, se.cpu
                 ));
             }
             load += se.weight();
-            Ok(())
+            Ok(se.id)
         };
-        if let Some(id) = rq.curr {
-            note(id, TaskState::Running, None)?;
+        if let Some(slot) = rq.curr {
+            let id = note(slot, TaskState::Running)?;
             if rq.on_cpu != Some(id) {
                 return Err(format!("cpu {cpu}: curr {id} but on_cpu {:?}", rq.on_cpu));
             }
         }
-        for (vruntime, id) in rq.queued() {
-            note(id, TaskState::Queued, Some(vruntime))?;
+        for slot in rq.queued() {
+            note(slot, TaskState::Queued)?;
         }
+        // The tree's slots are distinct and hold queued entities, the running
+        // one's is not among them: if they add up to all entities, each
+        // entity is in exactly one place.
         let counted = rq.nr_queued() + usize::from(rq.curr.is_some());
         if rq.nr_running != counted || rq.load != load || self.tasks.len() != counted {
             return Err(format!(
@@ -371,7 +420,7 @@ impl<P> CpuRq<P> {
             ));
         }
         if let Some(skip) = rq.skip
-            && !self.tasks.contains_key(&skip)
+            && self.slot_of(skip).is_none()
         {
             return Err(format!("cpu {cpu}: skip buddy {skip} is not runnable here"));
         }
@@ -393,10 +442,13 @@ pub fn balance<P>(
     assert_ne!(dst.cpu, src.cpu, "balancing a queue with itself");
     src.update_curr(now);
     dst.update_curr(now);
-    let chosen = detach_tasks(src, imbalance, now, &dst.tunables);
-    for &id in &chosen {
-        let (e, from_min) = src.detach_queued(id).expect("chosen tasks are queued");
+    let mut chosen = mem::take(&mut src.detach_list);
+    detach_tasks(src, imbalance, now, &dst.tunables, &mut chosen);
+    for &slot in &chosen {
+        let (e, from_min) = src.detach(slot);
         dst.attach(e, from_min);
     }
-    chosen.len()
+    let moved = chosen.len();
+    src.detach_list = chosen;
+    moved
 }

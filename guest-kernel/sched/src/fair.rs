@@ -11,11 +11,11 @@
 //! switch happens: within one `sched_latency_ns` every runnable task should
 //! have run once.
 
+use crate::Nanos;
 use crate::rq::RunQueue;
 use crate::task::{Task, TaskState};
 use crate::tunables::Tunables;
 use crate::weights::{LoadWeight, calc_delta, calc_delta_fair};
-use crate::{Nanos, TaskId};
 
 /// `__sched_period()`: the period in which every runnable task should run
 /// once. Normally `sched_latency_ns`; when so many tasks are runnable that
@@ -141,8 +141,8 @@ pub(crate) fn check_preempt_tick(rq: &mut RunQueue, curr: &Task, t: &Tunables) -
     if delta_exec < t.sched_min_granularity_ns {
         return false;
     }
-    match rq.leftmost() {
-        Some((left_vruntime, _)) if curr.vruntime > left_vruntime => {
+    match rq.leftmost().map(|left| rq.key(left).0) {
+        Some(left_vruntime) if curr.vruntime > left_vruntime => {
             curr.vruntime - left_vruntime > ideal_runtime
         }
         _ => false,
@@ -154,21 +154,21 @@ pub(crate) fn check_preempt_tick(rq: &mut RunQueue, curr: &Task, t: &Tunables) -
 /// wakeup granularity of it, in which case the next one runs. If the next one
 /// is further ahead, skipping would be too unfair and the yielder runs again.
 /// (Linux's next/last buddies, off or minor by default, are not modelled.)
+/// Tasks are named by slot, as the tree has them (`load_of` too).
 pub(crate) fn pick_next_entity(
     rq: &RunQueue,
-    load_of: impl Fn(TaskId) -> LoadWeight,
+    load_of: impl Fn(usize) -> LoadWeight,
     t: &Tunables,
-) -> Option<TaskId> {
+) -> Option<usize> {
     let left = rq.leftmost()?;
-    if rq.skip == Some(left.1)
+    let (left_vruntime, left_id) = rq.key(left);
+    if rq.skip == Some(left_id)
         && let Some(second) = rq.next_after(left)
+        && !wakeup_preempt_entity(rq.key(second).0, left_vruntime, load_of(left), t)
     {
-        let left_load = load_of(left.1);
-        if !wakeup_preempt_entity(second.0, left.0, left_load, t) {
-            return Some(second.1);
-        }
+        return Some(second);
     }
-    Some(left.1)
+    Some(left)
 }
 
 /// `put_prev_entity()`: the running task stops running; if it is still
@@ -193,7 +193,7 @@ pub(crate) fn set_next_entity(rq: &mut RunQueue, se: &mut Task, now: Nanos) {
     se.state = TaskState::Running;
     se.exec_start = Some(now);
     se.prev_sum_exec_runtime = se.sum_exec_runtime;
-    rq.curr = Some(se.id);
+    rq.curr = Some(se.slot);
 }
 
 #[cfg(test)]
@@ -201,16 +201,20 @@ mod tests {
     use alloc::collections::BTreeMap;
 
     use super::*;
+    use crate::TaskId;
 
-    fn queue_of(nices: &[i8]) -> (RunQueue, BTreeMap<TaskId, Task>) {
+    /// A queue of tasks with ids 1, 2, ...; each task's slot is its id, so
+    /// the tests name tasks by either.
+    fn queue_of(nices: &[i8]) -> (RunQueue, BTreeMap<usize, Task>) {
         let mut rq = RunQueue::default();
         let mut tasks = BTreeMap::new();
         for (i, &nice) in nices.iter().enumerate() {
             let mut task = Task::new(i as TaskId + 1, nice, 0);
             task.state = TaskState::Queued;
+            task.slot = task.id as usize;
             rq.account_enqueue(&task);
             rq.insert(&task);
-            tasks.insert(task.id, task);
+            tasks.insert(task.slot, task);
         }
         (rq, tasks)
     }

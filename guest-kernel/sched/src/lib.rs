@@ -16,6 +16,8 @@
 //! | `tunables.rs` | the five knobs, their ranges | `sysctl_sched_*` |
 //! | `task.rs` | per-task scheduling state | `struct sched_entity` |
 //! | `rq.rs` | a run queue ordered by vruntime | `struct cfs_rq` |
+//! | `timeline.rs` | its red-black tree of queued tasks, leftmost cached | `tasks_timeline`, lib/rbtree.c |
+//! | `arena.rs` | the slots holding one CPU's entities; no allocation at steady state | `sched_entity` embedded in `task_struct` |
 //! | `cpurq.rs` | one CPU's queue and the entities on it | `struct rq`, `activate_task()`, `ttwu_do_activate()` |
 //! | `fair.rs` | charging, slices, placement, preemption, picking | kernel/sched/fair.c |
 //! | `balance.rs` | wakeup CPU choice, load balancing | `select_task_rq_fair()`, `load_balance()` |
@@ -35,6 +37,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+mod arena;
 mod balance;
 mod cpurq;
 mod fair;
@@ -43,6 +46,7 @@ mod scheduler;
 mod stats;
 mod sync;
 mod task;
+mod timeline;
 mod timer;
 mod tunables;
 mod waitqueue;

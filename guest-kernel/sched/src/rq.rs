@@ -2,23 +2,25 @@
 //! fields we need, the task on the CPU and the statistics).
 //!
 //! Runnable tasks that are not running wait in a "timeline" ordered by
-//! vruntime; Linux uses a red-black tree with a cached leftmost node, we use a
-//! `BTreeSet` of `(vruntime, id)` (the id breaks ties, so keys are unique and
-//! equal vruntimes are served in id order). The running task is kept *out* of
-//! the tree, as in Linux, because its vruntime changes while it runs.
+//! vruntime, a red-black tree with a cached leftmost node as in Linux
+//! ([`Timeline`]). Tasks are named by their slot in the CPU's entity arena
+//! (`Task::slot`), which is also their node in the tree. The running task
+//! is kept *out* of the tree, as in Linux, because its vruntime changes
+//! while it runs.
 
-use alloc::collections::BTreeSet;
+use alloc::string::String;
 
 use crate::stats::CpuStats;
 use crate::task::Task;
+use crate::timeline::{Key, Timeline};
 use crate::{Nanos, TaskId};
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RunQueue {
     /// `tasks_timeline`: queued tasks by `(vruntime, id)`, leftmost first.
-    timeline: BTreeSet<(Nanos, TaskId)>,
-    /// `cfs_rq->curr`: the running task while it is runnable.
-    pub curr: Option<TaskId>,
+    timeline: Timeline,
+    /// `cfs_rq->curr`: the slot of the running task while it is runnable.
+    pub curr: Option<usize>,
     /// `rq->curr`: the task whose context is on the CPU. Equals `curr`, except
     /// between `block_current`/`exit_current` and the next `pick_next`, when
     /// the CPU is still on the old task's stack. Such a task must not run on
@@ -38,16 +40,28 @@ pub(crate) struct RunQueue {
 }
 
 impl RunQueue {
+    /// An empty queue whose tree has room for `tasks` tasks before it grows.
+    pub fn with_capacity(tasks: usize) -> Self {
+        RunQueue {
+            timeline: Timeline::with_capacity(tasks),
+            ..RunQueue::default()
+        }
+    }
+
     /// `__enqueue_entity()`: puts a runnable, not running task into the tree.
     pub fn insert(&mut self, task: &Task) {
-        let fresh = self.timeline.insert((task.vruntime, task.id));
-        debug_assert!(fresh, "task {} queued twice", task.id);
+        self.timeline.insert(task.slot, (task.vruntime, task.id));
     }
 
     /// `__dequeue_entity()`: takes a task out of the tree.
     pub fn remove(&mut self, task: &Task) {
-        let found = self.timeline.remove(&(task.vruntime, task.id));
-        debug_assert!(found, "task {} was not queued", task.id);
+        debug_assert_eq!(
+            self.timeline.key(task.slot),
+            (task.vruntime, task.id),
+            "task {} was not queued",
+            task.id
+        );
+        self.timeline.erase(task.slot);
     }
 
     /// `account_entity_enqueue()`: a task became runnable on this queue.
@@ -66,27 +80,33 @@ impl RunQueue {
         }
     }
 
-    /// `__pick_first_entity()`: the queued task with the smallest vruntime.
-    pub fn leftmost(&self) -> Option<(Nanos, TaskId)> {
-        self.timeline.first().copied()
+    /// `__pick_first_entity()`: the slot of the queued task with the smallest vruntime.
+    pub fn leftmost(&self) -> Option<usize> {
+        self.timeline.first()
     }
 
-    /// `__pick_next_entity()`: the queued task right after `key`.
-    pub fn next_after(&self, key: (Nanos, TaskId)) -> Option<(Nanos, TaskId)> {
-        use core::ops::Bound::{Excluded, Unbounded};
-        self.timeline
-            .range((Excluded(key), Unbounded))
-            .next()
-            .copied()
+    /// `__pick_next_entity()`: the slot of the queued task right after `slot`'s.
+    pub fn next_after(&self, slot: usize) -> Option<usize> {
+        self.timeline.next(slot)
     }
 
-    /// Queued (not running) tasks in vruntime order.
-    pub fn queued(&self) -> impl Iterator<Item = (Nanos, TaskId)> + '_ {
-        self.timeline.iter().copied()
+    /// The `(vruntime, id)` a queued task is sorted by.
+    pub fn key(&self, slot: usize) -> Key {
+        self.timeline.key(slot)
+    }
+
+    /// The slots of the queued (not running) tasks in vruntime order.
+    pub fn queued(&self) -> impl Iterator<Item = usize> + '_ {
+        self.timeline.iter()
     }
 
     pub fn nr_queued(&self) -> usize {
         self.timeline.len()
+    }
+
+    /// Checks the timeline's tree (see [`Timeline::check`]).
+    pub fn check_timeline(&self) -> Result<(), String> {
+        self.timeline.check()
     }
 
     /// `update_min_vruntime()`: min_vruntime follows the smallest vruntime of
@@ -94,7 +114,7 @@ impl RunQueue {
     /// never moves backwards, so tasks placed relative to it cannot gain
     /// time by sleeping or migrating repeatedly.
     pub fn update_min_vruntime(&mut self, curr_vruntime: Option<Nanos>) {
-        let leftmost = self.leftmost().map(|(v, _)| v);
+        let leftmost = self.leftmost().map(|slot| self.key(slot).0);
         let candidate = match (curr_vruntime, leftmost) {
             (Some(c), Some(l)) => c.min(l),
             (Some(c), None) => c,

@@ -42,6 +42,10 @@ pub(crate) struct Task {
     /// The one CPU the task may run on, if pinned (Linux's `cpus_mask` with a
     /// single bit, as `sched_setaffinity()` to one CPU makes it).
     pub pinned: Option<CpuId>,
+    /// `se.run_node`: the task's slot in its run queue's entity arena, which
+    /// is also its node in the timeline. Set when it joins a run queue,
+    /// meaningless once it leaves one.
+    pub slot: usize,
 }
 
 impl Task {
@@ -60,6 +64,7 @@ impl Task {
             exec_start: None,
             wait_start: 0,
             pinned: None,
+            slot: 0,
         }
     }
 
