@@ -21,6 +21,7 @@ const THREADS_PER_CPU: usize = 4;
 const INCREMENTS: u64 = 2000;
 const SLEEP_NS: u64 = 2_000_000;
 const SPIN_NS: u64 = 50_000_000;
+const SPIN_LIMIT_NS: u64 = 5_000_000_000;
 
 /// One thread per CPU that spins through preemption points forever.
 pub fn busy_threads() {
@@ -148,12 +149,23 @@ fn run() {
             done.complete();
         });
     }
-    sleep_ns(SPIN_NS);
+    // Every spinner must get its CPU: checked every SPIN_NS, up to
+    // SPIN_LIMIT_NS, because an emulated vCPU on a busy host can go without
+    // a host core for longer than one period.
+    let start = platform::now_ns();
+    let ran = || counts.iter().all(|c| c.load(Relaxed) > 0);
+    loop {
+        sleep_ns(SPIN_NS);
+        if ran() || platform::now_ns() - start > SPIN_LIMIT_NS {
+            break;
+        }
+    }
     stop.store(true, Relaxed);
+    let spun = platform::now_ns() - start;
     done.wait_for(2 * ncpus);
     let preemptions = super::preemptions() - before;
     let min = counts.iter().map(|c| c.load(Relaxed)).min().unwrap_or(0);
-    assert!(min > 0, "a CPU-bound thread never ran in {SPIN_NS} ns");
+    assert!(min > 0, "a CPU-bound thread never ran in {spun} ns");
     assert!(preemptions > 0, "no preemption among CPU-bound threads");
 
     // Sleep: at least as long as asked.
