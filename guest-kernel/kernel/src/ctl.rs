@@ -245,7 +245,10 @@ fn interrupts() -> String {
         .u64("apic_errors", i.apic_errors)
         .u64("last_apic_error", u64::from(i.last_apic_error))
         .u64("unexpected", i.unexpected)
-        .u64("last_unexpected_vector", u64::from(i.last_unexpected_vector))
+        .u64(
+            "last_unexpected_vector",
+            u64::from(i.last_unexpected_vector),
+        )
         .u64("last_unexpected_rip", i.last_unexpected_rip)
         .finish()
 }

@@ -21,9 +21,10 @@
 //! exactly the objects in use: `cpu_cache_bytes` is what the caches held at
 //! the end (their memory overhead at that moment), `slab_bytes` and
 //! `slab_free_bytes` the slabs' memory and the part of it no object in use
-//! occupies (their waste, with the caches drained), and `leaked_objects`
-//! compares objects in use before and after (0 unless the allocator lost an
-//! object, or the kernel kept one).
+//! occupies (their waste, with the caches drained), `slab_allocs` the objects
+//! the slabs handed out (to magazines, mostly) during the measured round, and
+//! `leaked_objects` compares objects in use before and after (0 unless the
+//! allocator lost an object, or the kernel kept one).
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -74,10 +75,13 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
     // grown the first time a task sleeps on it, e.g. on a lock that a
     // preempted holder kept) then belongs to both counts, not to the leak.
     round(threads, pc, ops.min(WARMUP_OPS), slots, seed);
-    let in_use_before = objects_in_use(&quiesced_stats()?.0);
+    let (before, _) = quiesced_stats()?;
     let elapsed = round(threads, pc, ops, slots, seed);
     let (stats, cpu_cache_bytes) = quiesced_stats()?;
-    let leaked = objects_in_use(&stats) as i64 - in_use_before as i64;
+    let leaked = objects_in_use(&stats) as i64 - objects_in_use(&before) as i64;
+    let slab_allocs: u64 = (stats.classes.iter().zip(&before.classes))
+        .map(|(after, before)| after.allocs - before.allocs)
+        .sum();
     let json = header("kmalloc", ops, elapsed)
         .str("pattern", mode)
         .u64("threads", threads as u64)
@@ -87,6 +91,7 @@ pub fn run(p: &Params<'_>) -> Result<String, String> {
         .u64("slab_bytes", slab_bytes(&stats))
         .u64("slab_free_bytes", slab_free_bytes(&stats))
         .raw("leaked_objects", &leaked.to_string())
+        .u64("slab_allocs", slab_allocs)
         .raw("kmalloc_stats", &kmalloc_stats_json(&stats));
     Ok(json.finish())
 }
