@@ -47,19 +47,23 @@ final class GuestProcess implements AutoCloseable {
         }
         Long worker = null;
         List<String> command = switch (vmm) {
-            case "panvm" -> {
+            case "panvm", "panvm-serve" -> {
                 List<String> c = new ArrayList<>(List.of(BenchEnv.panvmLauncher().toString()));
                 c.addAll(run);
                 yield c;
             }
-            case "panvm-serve" -> {
-                worker = service.nextWorker().orElseThrow(() -> new IllegalStateException("no worker ready"));
-                yield service.clientCommand(run);
-            }
             case "qemu" -> QemuMicrovm.command(config, null);
             default -> throw new IllegalArgumentException("unknown vmm " + vmm);
         };
-        Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        ProcessBuilder pb = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD);
+        if (vmm.equals("panvm-serve")) {
+            worker = service.nextWorker().orElseThrow(() -> new IllegalStateException("no worker ready"));
+            service.serve(pb);
+        } else {
+            // The cold path even if the user keeps a 'panvm serve' running.
+            pb.environment().put("PANVM_NO_SERVICE", "1");
+        }
+        Process p = pb.start();
         p.getOutputStream().close();
         return new GuestProcess(vmm, p, worker != null ? worker : p.pid());
     }

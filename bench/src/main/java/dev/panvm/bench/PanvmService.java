@@ -3,14 +3,14 @@ package dev.panvm.bench;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
  * A {@code panvm serve} for the start-up benchmark ({@code scripts/panvm serve}, with the AOT cache
- * scripts/build trained), in a directory of its own, and the client that hands runs to it.
+ * scripts/build trained), in a directory of its own; {@code scripts/panvm run} hands its runs to it
+ * through the client when {@link #serve} sets its environment.
  */
 final class PanvmService implements AutoCloseable {
     private final Path dir;
@@ -23,6 +23,7 @@ final class PanvmService implements AutoCloseable {
 
     /** Starts a service keeping {@code workers} warm processes; returns once one is ready. */
     static PanvmService start(int workers) throws Exception {
+        BenchEnv.panvmClient(); // without it scripts/panvm would quietly take the cold path
         Path dir = Files.createTempDirectory("panvm-serve-bench");
         Files.delete(dir); // the service creates it, 0700
         Process p = new ProcessBuilder(BenchEnv.panvmLauncher().toString(), "serve", "--dir", dir.toString(),
@@ -33,11 +34,10 @@ final class PanvmService implements AutoCloseable {
         return s;
     }
 
-    /** The client's command line for a {@code panvm} run with {@code args}. */
-    List<String> clientCommand(List<String> args) {
-        List<String> c = new java.util.ArrayList<>(List.of(BenchEnv.panvmClient().toString(), "--dir", dir.toString(), "--"));
-        c.addAll(args);
-        return c;
+    /** Makes {@code scripts/panvm} in {@code pb} hand its run to this service, as it does for a user. */
+    void serve(ProcessBuilder pb) {
+        pb.environment().remove("PANVM_NO_SERVICE");
+        pb.environment().put("PANVM_SERVE_DIR", dir.toString());
     }
 
     /** Waits until a worker listens (not timed: a replacement takes a JVM start). */
