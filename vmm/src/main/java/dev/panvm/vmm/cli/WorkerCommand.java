@@ -31,12 +31,15 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "worker", hidden = true, description = "A warm process of 'panvm serve' (internal).")
 final class WorkerCommand implements Callable<Integer> {
+    /** Parses of a typical command line before a client comes: enough for C1 to compile them. */
+    private static final int PREWARM_PARSES = 50;
+
     @Option(names = "--dir", required = true, paramLabel = "DIR", description = "The service's directory.")
     Path dir;
 
     @Override
     public Integer call() throws IOException {
-        prewarm();
+        CommandLine cli = prewarm();
         Path socket = dir.resolve("worker-" + ProcessHandle.current().pid() + ".sock");
         int listening = UnixFdSocket.listen(socket);
         System.out.println("ready " + socket);
@@ -55,7 +58,8 @@ final class WorkerCommand implements Callable<Integer> {
             return RunCommand.EXIT_VMM_ERROR;
         }
         watchClient(client);
-        CommandLine cli = Panvm.commandLine();
+        cli.setOut(new PrintWriter(System.out, true));
+        cli.setErr(new PrintWriter(System.err, true));
         ((RunCommand) cli.getSubcommands().get("run").getCommand()).workingDir = Path.of(request.get().cwd());
         int status = cli.execute(request.get().args().toArray(String[]::new));
         System.out.flush();
@@ -119,19 +123,27 @@ final class WorkerCommand implements Callable<Integer> {
     }
 
     /**
-     * Does now what a run would do first: picocli's model of the command line and a parse of a
-     * typical one, the libc downcall handles, the classes that build and run a VM, the sandbox
-     * policy and its compilation. Nothing here touches /dev/kvm or any file a run names.
+     * Does now what a run would do first, and often enough for the JIT to compile the command-line
+     * parsing: picocli's model of the command line (kept for the run: picocli resets every option
+     * before each parse) and typical parses, the libc downcall handles and the system calls of
+     * taking a client over, the classes that build and run a VM, the sandbox policy and its
+     * compilation. Nothing here touches /dev/kvm or any file a run names.
      */
-    private static void prewarm() {
+    private static CommandLine prewarm() throws ErrnoException {
         CommandLine cli = Panvm.commandLine();
         StringWriter sink = new StringWriter();
         cli.setOut(new PrintWriter(sink));
         cli.setErr(new PrintWriter(sink));
+        for (int i = 0; i < PREWARM_PARSES; i++) {
+            cli.execute("run", "--print-config", "--kernel", "ferrite", "--cpus", "2", "--mem", "256M",
+                    "--disk", "null:1G", "--cmdline", "workload=pipe");
+            sink.getBuffer().setLength(0);
+        }
         cli.execute("run", "--help");
-        cli.execute("run", "--print-config", "--kernel", "ferrite", "--cpus", "2", "--mem", "256M", "--disk", "null:1G",
-                "--cmdline", "workload=pipe");
         LibC.strerror(0);
+        UnixFdSocket.uid();
+        UnixFdSocket.chdir(Path.of("").toAbsolutePath().toString());
+        UnixFdSocket.dup2(2, 2);
         SeccompFilter.compile(Sandbox.panvmPolicy());
         for (String name : new String[] {"dev.panvm.vmm.Machine", "dev.panvm.kvm.Kvm", "dev.panvm.kvm.VmFd",
                 "dev.panvm.kvm.VcpuFd", "dev.panvm.kvm.sys.ThreadKick", "dev.panvm.vmm.memory.GuestMemory",
@@ -143,5 +155,6 @@ final class WorkerCommand implements Callable<Integer> {
                 throw new IllegalStateException("panvm's jar lacks " + name, e);
             }
         }
+        return cli;
     }
 }
