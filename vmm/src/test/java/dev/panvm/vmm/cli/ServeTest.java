@@ -56,6 +56,13 @@ class ServeTest {
         assertEquals(RunCommand.EXIT_VMM_ERROR, bad.status(), bad.err());
         assertEquals("panvm: --cpus: must be between 1 and 64, got 0\n", bad.err());
 
+        // The worker parsed --print-config and --disk while warming up; none of it sticks.
+        ServeTestSupport.awaitWorkers(serveDir, 1);
+        ServeTestSupport.Result boot = ServeTestSupport.client(work, serveDir, List.of(), "run", "--kernel", "k");
+        assertEquals(RunCommand.EXIT_VMM_ERROR, boot.status(), boot.out() + boot.err());
+        assertEquals("", boot.out());
+        assertTrue(boot.err().startsWith("panvm: kernel " + work.resolve("k") + ": not an ELF file"), boot.err());
+
         ServeTestSupport.awaitWorkers(serveDir, 1);
         ServeTestSupport.Result usage = ServeTestSupport.client(work, serveDir, List.of(), "run", "--mem", "lots");
         assertEquals(2, usage.status(), usage.err());
