@@ -1,5 +1,6 @@
 package dev.panvm.vmm.cli;
 
+import dev.panvm.vmm.serve.UnixFdSocket;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -39,11 +40,11 @@ public final class ServeCommand implements Callable<Integer> {
         }
         String runtime = System.getenv("XDG_RUNTIME_DIR");
         return runtime != null && !runtime.isEmpty() ? Path.of(runtime, "panvm")
-                : Path.of(System.getProperty("java.io.tmpdir"), "panvm-" + System.getProperty("user.name"));
+                : Path.of("/tmp", "panvm-" + UnixFdSocket.uid());
     }
 
     @Option(names = "--dir", paramLabel = "DIR",
-            description = "The service's directory, where workers listen (default: $PANVM_SERVE_DIR, else $XDG_RUNTIME_DIR/panvm, else /tmp/panvm-USER; scripts/panvm run looks there).")
+            description = "The service's directory, where workers listen (default: $PANVM_SERVE_DIR, else $XDG_RUNTIME_DIR/panvm, else /tmp/panvm-UID; scripts/panvm run looks there).")
     Path dir;
 
     @Option(names = "--workers", paramLabel = "N", defaultValue = "1",
