@@ -19,13 +19,12 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * The Unix-socket calls the service's workers need and Java's channels lack: receiving file
  * descriptors (SCM_RIGHTS, unix(7)), the peer's credentials (SO_PEERCRED), and moving received
  * descriptors onto 0, 1 and 2. Through {@link RawSyscall}: these run before a client arrives or
- * once per run, never on a VM's hot path. x86_64 Linux layouts (sys/socket.h, sys/un.h).
+ * once per run, never on a VM's hot path; reads and writes are {@link LibC}'s. x86_64 Linux
+ * layouts (sys/socket.h, sys/un.h).
  */
 public final class UnixFdSocket {
     private UnixFdSocket() {}
 
-    private static final long SYS_READ = 0;
-    private static final long SYS_WRITE = 1;
     private static final long SYS_DUP2 = 33;
     private static final long SYS_SOCKET = 41;
     private static final long SYS_RECVMSG = 47;
@@ -117,18 +116,27 @@ public final class UnixFdSocket {
     public static byte[] read(int fd, int max) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(max);
-            long n = RawSyscall.checked("read", SYS_READ, fd, buf.address(), max);
+            long n;
+            while ((n = LibC.read(fd, buf)) == -LibC.EINTR) {
+                // a signal (the vCPU kick is one) interrupted the wait: wait again
+            }
+            if (n < 0) {
+                throw new ErrnoException("read", (int) -n);
+            }
             return buf.asSlice(0, n).toArray(JAVA_BYTE);
         }
     }
 
     /** Writes a whole line (a newline is added). */
     public static void writeLine(int fd, String line) throws ErrnoException {
-        byte[] b = (line + "\n").getBytes(StandardCharsets.UTF_8);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocateFrom(JAVA_BYTE, b);
-            for (long done = 0; done < b.length; ) {
-                done += RawSyscall.checked("write", SYS_WRITE, fd, buf.address() + done, b.length - done);
+            MemorySegment left = arena.allocateFrom(JAVA_BYTE, (line + "\n").getBytes(StandardCharsets.UTF_8));
+            while (left.byteSize() > 0) {
+                long n = LibC.write(fd, left);
+                if (n < 0 && n != -LibC.EINTR) {
+                    throw new ErrnoException("write", (int) -n);
+                }
+                left = left.asSlice(Math.max(n, 0));
             }
         }
     }
