@@ -7,6 +7,7 @@ import dev.panvm.kvm.sys.RawSyscall;
 import java.io.File;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -54,6 +55,7 @@ public final class Sandbox {
             throw new SandboxException("the seccomp sandbox exists for Linux on x86_64 only");
         }
         prepareClassPath();
+        loadOldVerifier();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment fprog = SeccompFilter.toSockFprog(SeccompFilter.compile(policy), arena);
             call("prctl(PR_SET_NO_NEW_PRIVS)", SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0);
@@ -79,6 +81,49 @@ public final class Sandbox {
             }
         }
         ClassLoader.getSystemClassLoader().getResource("dev/panvm/vmm/sandbox/in-no-jar");
+    }
+
+    /**
+     * The JVM loads its old bytecode verifier (libverify) only when it first verifies a class file
+     * older than version 50 (picocli's and JMH's are), and finds the library with a {@code stat}
+     * the filter refuses: from then on every such class would fail to load ("VerifyError: Could
+     * not link verifier"). Defining one such class now, an empty version-49 class built here,
+     * makes the JVM load the verifier while it still can; it keeps it for good.
+     */
+    private static void loadOldVerifier() throws SandboxException {
+        String name = "dev/panvm/vmm/sandbox/OldVerifierProbe";
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try (java.io.DataOutputStream c = new java.io.DataOutputStream(out)) {
+            c.writeInt(0xCAFEBABE);
+            c.writeShort(0);                  // minor version
+            c.writeShort(49);                 // major version: Java 5, before stack maps
+            c.writeShort(5);                  // constant pool: 4 entries, from 1
+            c.writeByte(7);                   // #1 Class #2
+            c.writeShort(2);
+            c.writeByte(1);                   // #2 Utf8 this class
+            c.writeUTF(name);
+            c.writeByte(7);                   // #3 Class #4
+            c.writeShort(4);
+            c.writeByte(1);                   // #4 Utf8 java/lang/Object
+            c.writeUTF("java/lang/Object");
+            c.writeShort(0x0021);             // ACC_PUBLIC | ACC_SUPER
+            c.writeShort(1);                  // this class
+            c.writeShort(3);                  // superclass
+            c.writeShort(0);                  // no interfaces, fields, methods or attributes
+            c.writeShort(0);
+            c.writeShort(0);
+            c.writeShort(0);
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            lookup.ensureInitialized(lookup.defineClass(out.toByteArray()));
+        } catch (VerifyError | IllegalAccessException e) {
+            throw new SandboxException("cannot load the JVM's old bytecode verifier before the filter: " + e);
+        } catch (LinkageError e) {
+            // Defined by an earlier install: the verifier is loaded already.
+        }
     }
 
     /** Makes a system call; a failure becomes a SandboxException with the kernel's reason. */

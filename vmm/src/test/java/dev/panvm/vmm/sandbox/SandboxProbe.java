@@ -89,6 +89,9 @@ public final class SandboxProbe {
         }
         System.out.println("workload done: timer ticks " + ticks.get() + ", free memory " + Runtime.getRuntime().freeMemory());
 
+        // A class file older than version 50 (picocli's), first loaded now, needs the JVM's old verifier.
+        Class<?> old = Class.forName("picocli.CommandLine$Help$Ansi", true, SandboxProbe.class.getClassLoader());
+        System.out.println("old class file loaded: " + old.getSimpleName());
         attempt("open", () -> Files.newOutputStream(dir.resolve("new-file")).close());
         attempt("exec", () -> new ProcessBuilder("true").start().waitFor());
         attempt("socket", () -> SocketChannel.open(StandardProtocolFamily.UNIX).close());

@@ -54,6 +54,7 @@ class SandboxProcessTest {
         assertTrue(count(text, "eventfd rounds") > 0, text);
         assertTrue(text.contains("kicked a blocked thread"), text);
         assertTrue(count(text, "timer ticks") > 100, text);
+        assertTrue(text.contains("old class file loaded: Ansi"), text);
         for (String forbidden : new String[] {"open", "exec", "socket"}) {
             Matcher m = Pattern.compile("forbidden " + forbidden + ": (\\w+)(.*)").matcher(text);
             assertTrue(m.find(), text);
