@@ -67,6 +67,12 @@ public final class Figures {
                     "virtio-blk device model, mock driver, no KVM (" + w[1] + ", {backend} backend, "
                             + "{ioThreads} I/O threads)", w[2]);
         }
+        // The peer is the same call without the filter, in the same run (sandbox=none).
+        Area sandbox = new Area(c, "VMM", "", EXITS, Unit.US);
+        sandbox.add("SandboxBenchmark.ioctlKvmRun", "ioctl(KVM_RUN) syscall, sandbox {sandbox}",
+                "the ioctl a vCPU exit makes (KVM_RUN's number on fd -1: EBADF), seccomp sandbox {sandbox}", "per call");
+        sandbox.add("SandboxBenchmark.getpid", "getpid syscall, sandbox {sandbox}",
+                "getpid, seccomp sandbox {sandbox}", "per call");
         Area startup = new Area(c, "VMM", QEMU, STARTUP, Unit.MS);
         startup.add("StartupBenchmark.startToBanner", "start -> banner",
                 "process start -> ferrite's banner (512 MiB guest)", "");
