@@ -2,6 +2,7 @@
 //! backtrace, then debug exit status 1.
 
 use core::panic::PanicInfo;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::exit::exit;
 use crate::println;
@@ -9,13 +10,19 @@ use crate::println;
 /// Exit status of a panicking kernel.
 pub(crate) const PANIC_EXIT_STATUS: u8 = 1;
 
+/// Set by the first panic: a panic while printing a backtrace (or on a second
+/// CPU meanwhile) prints its message but no backtrace, instead of recursing.
+static BACKTRACE_TAKEN: AtomicBool = AtomicBool::new(false);
+
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
     match info.location() {
         Some(at) => println!("PANIC: {} at {}:{}", info.message(), at.file(), at.line()),
         None => println!("PANIC: {}", info.message()),
     }
-    crate::trap::print_backtrace_here();
+    if !BACKTRACE_TAKEN.swap(true, Relaxed) {
+        crate::trap::print_backtrace_here();
+    }
     exit(PANIC_EXIT_STATUS)
 }
 
