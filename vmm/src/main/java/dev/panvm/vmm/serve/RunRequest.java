@@ -1,6 +1,5 @@
 package dev.panvm.vmm.serve;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,22 +21,6 @@ public record RunRequest(String cwd, List<String> args) {
 
     public RunRequest {
         args = List.copyOf(args);
-    }
-
-    /** The request's bytes. */
-    public byte[] encode() {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (String field : fields()) {
-            out.writeBytes(field.getBytes(StandardCharsets.UTF_8));
-            out.write(0);
-        }
-        return out.toByteArray();
-    }
-
-    private List<String> fields() {
-        List<String> f = new ArrayList<>(List.of(MAGIC, cwd, Integer.toString(args.size())));
-        f.addAll(args);
-        return f;
     }
 
     /**

@@ -10,7 +10,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+/** The worker's side of the wire format; panvm-client (client/, Rust) writes it, as {@link #encode} does here. */
 class RunRequestTest {
+    /** A request's bytes: NUL-terminated magic, directory, argument count and arguments. */
+    private static byte[] encode(RunRequest r) {
+        StringBuilder s = new StringBuilder(RunRequest.MAGIC).append('\0').append(r.cwd()).append('\0')
+                .append(r.args().size()).append('\0');
+        r.args().forEach(a -> s.append(a).append('\0'));
+        return s.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
     private static Optional<RunRequest> decode(String s) {
         byte[] b = s.getBytes(StandardCharsets.UTF_8);
         return RunRequest.decode(b, b.length);
@@ -19,14 +28,14 @@ class RunRequestTest {
     @Test
     void roundTripsEveryArgumentIncludingEmptyOnesAndNonAscii() {
         RunRequest r = new RunRequest("/home/ü", List.of("run", "", "--cmdline", "a b\nc", "é"));
-        byte[] b = r.encode();
+        byte[] b = encode(r);
         assertEquals(Optional.of(r), RunRequest.decode(b, b.length));
         assertEquals(Optional.of(new RunRequest("/", List.of())), decode("PANVM-RUN 1\0/\0" + "0\0"));
     }
 
     @Test
     void anIncompleteRequestAsksForMoreBytes() {
-        byte[] b = new RunRequest("/d", List.of("run", "--help")).encode();
+        byte[] b = encode(new RunRequest("/d", List.of("run", "--help")));
         for (int n = 0; n < b.length; n++) {
             assertTrue(RunRequest.decode(b, n).isEmpty(), "prefix of " + n + " bytes");
         }
