@@ -1,7 +1,17 @@
 package dev.panvm.vmm.cli;
 
+import dev.panvm.kvm.Kvm;
+import dev.panvm.kvm.VcpuFd;
+import dev.panvm.kvm.VmFd;
 import dev.panvm.kvm.sys.ErrnoException;
 import dev.panvm.kvm.sys.LibC;
+import dev.panvm.kvm.sys.ThreadKick;
+import dev.panvm.virtio.blk.VirtioBlk;
+import dev.panvm.vmm.Machine;
+import dev.panvm.vmm.boot.ElfLoader;
+import dev.panvm.vmm.devices.legacy.Serial16550;
+import dev.panvm.vmm.devices.virtio.VirtioMmioSlot;
+import dev.panvm.vmm.memory.GuestMemory;
 import dev.panvm.vmm.sandbox.SeccompFilter;
 import dev.panvm.vmm.sandbox.Sandbox;
 import dev.panvm.vmm.serve.RunRequest;
@@ -17,6 +27,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
@@ -145,14 +156,12 @@ final class WorkerCommand implements Callable<Integer> {
         UnixFdSocket.chdir(Path.of("").toAbsolutePath().toString());
         UnixFdSocket.dup2(2, 2);
         SeccompFilter.compile(Sandbox.panvmPolicy());
-        for (String name : new String[] {"dev.panvm.vmm.Machine", "dev.panvm.kvm.Kvm", "dev.panvm.kvm.VmFd",
-                "dev.panvm.kvm.VcpuFd", "dev.panvm.kvm.sys.ThreadKick", "dev.panvm.vmm.memory.GuestMemory",
-                "dev.panvm.vmm.boot.ElfLoader", "dev.panvm.vmm.devices.legacy.Serial16550",
-                "dev.panvm.vmm.devices.virtio.VirtioMmioSlot", "dev.panvm.virtio.blk.VirtioBlk"}) {
+        for (Class<?> c : List.of(Machine.class, Kvm.class, VmFd.class, VcpuFd.class, ThreadKick.class,
+                GuestMemory.class, ElfLoader.class, Serial16550.class, VirtioMmioSlot.class, VirtioBlk.class)) {
             try {
-                Class.forName(name, true, WorkerCommand.class.getClassLoader());
+                Class.forName(c.getName(), true, c.getClassLoader()); // a literal loads; this also initialises
             } catch (ClassNotFoundException e) {
-                throw new IllegalStateException("panvm's jar lacks " + name, e);
+                throw new AssertionError(e);
             }
         }
         return cli;
