@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -51,11 +50,7 @@ class FerriteServeKvmTest {
     @Test
     void killingTheClientEndsTheRun() throws Exception {
         Path image = Files.write(dir.resolve("hold.img"), new byte[1 << 20]);
-        Path worker;
-        try (Stream<Path> s = Files.list(serveDir)) {
-            worker = s.filter(p -> p.getFileName().toString().startsWith("worker-")).findFirst().orElseThrow();
-        }
-        long workerPid = Long.parseLong(worker.getFileName().toString().replaceAll("\\D", ""));
+        long workerPid = ServeTestSupport.workerPids(serveDir).getFirst(); // one worker: the one the client takes
         Path out = dir.resolve("out.txt");
         Process client = new ProcessBuilder(ServeTestSupport.CLIENT.toAbsolutePath().toString(), "--dir", serveDir.toString(),
                 "--", "run", "--kernel", KvmTestSupport.ferrite().toAbsolutePath().toString(), "--disk", image.toString(),

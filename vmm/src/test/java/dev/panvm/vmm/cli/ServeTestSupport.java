@@ -48,11 +48,17 @@ public final class ServeTestSupport {
     }
 
     static long workers(Path serveDir) throws IOException {
+        return workerPids(serveDir).size();
+    }
+
+    /** The processes of the workers listening in {@code serveDir}, from their sockets' names. */
+    public static List<Long> workerPids(Path serveDir) throws IOException {
         if (!Files.isDirectory(serveDir)) {
-            return 0;
+            return List.of();
         }
         try (Stream<Path> s = Files.list(serveDir)) {
-            return s.filter(p -> p.getFileName().toString().matches("worker-\\d+\\.sock")).count();
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.matches("worker-\\d+\\.sock"))
+                    .map(n -> Long.parseLong(n.replaceAll("\\D", ""))).toList();
         }
     }
 
